@@ -1,0 +1,131 @@
+"""What a check is: questions for the child (probes) and a verdict the parent reaches.
+
+A check kind declares its parameters (each a ``Key`` with default and
+description, validated from grading.toml), the probes it needs, and a judge
+that turns the raw answers into pass or fail with a message for the student.
+Kinds never run submission code themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+import torch
+
+from ..config import Assignment, CheckSpec, Key
+from ..sandbox import Answer
+
+# Which limit in grading.toml bounds a probe's time.
+LOAD, STEP, TRAIN = "load_seconds", "step_seconds", "train_seconds"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One question for the child. ``args`` is plain data; tensor specs in it
+    (see ``randn``) are made into tensors by the parent just before sending."""
+
+    op: str
+    args: dict
+    label: str                      # "building LeNet5(10)", for messages
+    limit: str = STEP
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.op, self.args], sort_keys=True)
+
+
+def randn(shape: Sequence[int], seed: int) -> dict:
+    """A spec for a standard-normal tensor, the same in parent and child."""
+    return {"__tensor__": "randn", "shape": list(shape), "seed": int(seed)}
+
+
+def materialize(value: Any) -> Any:
+    """Replace tensor specs with tensors (recursively)."""
+    if isinstance(value, dict):
+        if value.get("__tensor__") == "randn":
+            generator = torch.Generator().manual_seed(value["seed"])
+            tensor = torch.randn(value["shape"], generator=generator)
+            if "first_seed" in value:  # replace the first sample only
+                generator.manual_seed(value["first_seed"])
+                tensor[0] = torch.randn(value["shape"][1:], generator=generator)
+            return tensor
+        if value.get("__tensor__") == "literal":
+            return torch.tensor(value["data"], dtype=getattr(torch, value.get("dtype", "float32")))
+        return {k: materialize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [materialize(v) for v in value]
+    return value
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    message: str
+
+
+@dataclass
+class JudgeContext:
+    """What the parent holds that the child never sees (e.g. test labels)."""
+
+    test_labels: torch.Tensor | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def explain_failure(answer: Answer, probe: Probe) -> str:
+    """Words for an answer that carries an error instead of a value."""
+    if answer.fatal:
+        return answer.fatal
+    error = answer.error or {}
+    if error.get("failure"):
+        return error.get("message", "failed")
+    where = f" ({error['where']})" if error.get("where") else ""
+    text = f"{error.get('type', 'Error')} while {probe.label}: {error.get('message', '')}".rstrip(": ")
+    if error.get("hint") == "not implemented yet":
+        return f"not implemented yet: {text}{where}"
+    hint = f"; {error['hint']}" if error.get("hint") else ""
+    return f"{text}{where}{hint}"
+
+
+class CheckKind:
+    """Base class of every check kind; subclasses register in ``KINDS``."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    params: ClassVar[dict[str, Key]] = {}
+    # Set when the judge wants failed answers too (default: the first failure decides).
+    sees_failures: ClassVar[bool] = False
+    # Set when the check scores predictions against held-out labels.
+    needs_data: ClassVar[bool] = False
+
+    def required_names(self, check: CheckSpec, assignment: Assignment) -> list[str]:
+        return [assignment.model] if assignment.model else []
+
+    def probes(self, check: CheckSpec, assignment: Assignment) -> list[Probe]:
+        raise NotImplementedError
+
+    def judge(self, check: CheckSpec, assignment: Assignment, answers: list[Answer],
+              context: JudgeContext) -> Verdict:
+        raise NotImplementedError
+
+    def verdict(self, check: CheckSpec, assignment: Assignment, probes: list[Probe],
+                answers: list[Answer], context: JudgeContext) -> Verdict:
+        if not self.sees_failures:
+            for probe, answer in zip(probes, answers):
+                if answer.failed:
+                    return Verdict(False, explain_failure(answer, probe))
+        return self.judge(check, assignment, answers, context)
+
+
+def model_spec(assignment: Assignment, args: list | None = None, seed: int = 0) -> dict:
+    return {"class": assignment.model, "args": list(assignment.model_args if args is None else args), "seed": seed}
+
+
+def call_text(assignment: Assignment, args: list | None = None) -> str:
+    args = assignment.model_args if args is None else args
+    return f"{assignment.model}({', '.join(repr(a) for a in args)})"
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(n)) for n in shape) + ")"

@@ -1,0 +1,165 @@
+"""Checks on the layers forward() actually uses, seen by recording its torch calls.
+
+The child runs one forward pass under a ``TorchFunctionMode`` that records
+every torch function called, in order, with its output shape. ``nn.ReLU()``,
+``F.relu`` and ``x.relu()`` all show up as ``relu``; a layer declared in
+``__init__`` but never called does not show up at all.
+"""
+
+from __future__ import annotations
+
+from ..config import Key
+from .base import CheckKind, Probe, Verdict, call_text, model_spec, randn, shape_text
+from .registry import register
+
+TRACE_BATCH = 4
+TRACE_SEED = 99
+
+CONV = {"conv1d", "conv2d", "conv3d"}
+LINEAR = {"linear"}
+DROPOUT = {"dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout", "alpha_dropout",
+           "feature_alpha_dropout"}
+FAMILY_WORDS = {"conv": "a convolution", "linear": "a fully connected layer", "pool": "a pooling layer"}
+
+
+def family(op: str) -> str | None:
+    """'conv', 'linear' or 'pool' for structural ops; None for the rest."""
+    if op in CONV:
+        return "conv"
+    if op in LINEAR:
+        return "linear"
+    if "pool" in op:
+        return "pool"
+    return None
+
+
+def trace_probe(assignment) -> Probe:
+    """One training-mode forward pass with the call recorder on (shared by all structure checks)."""
+    return Probe(
+        "forward",
+        {"model": model_spec(assignment), "input": randn([TRACE_BATCH, *assignment.input_shape], TRACE_SEED),
+         "runs": [{"mode": "train", "seed": 0}], "trace": True},
+        f"recording the layers forward() of {call_text(assignment)} uses",
+    )
+
+
+def _calls(answer) -> list[tuple[str, list | None]]:
+    return [(op, shape) for op, shape in answer.value["calls"] or []]
+
+
+def _layer_text(op: str, shape) -> str:
+    return f"{op} → {shape_text(shape[1:])}" if shape else op
+
+
+@register
+class LayerShapes(CheckKind):
+    name = "layer_shapes"
+    summary = "each layer of forward() produces the expected shape, in order"
+    params = {
+        "layers": Key([], "expected layers in order, e.g. 'conv 6x28x28'; alternatives split by '|'"),
+    }
+
+    def probes(self, check, assignment):
+        return [trace_probe(assignment)]
+
+    @staticmethod
+    def _parse(token: str) -> list[tuple[str, tuple[int, ...]]]:
+        options = []
+        for option in token.split("|"):
+            kind, dims = option.split()
+            options.append((kind, tuple(int(d) for d in dims.split("x"))))
+        return options
+
+    def judge(self, check, assignment, answers, context):
+        expected = [self._parse(token) for token in check.params["layers"]]
+        layers = [(op, shape) for op, shape in _calls(answers[0]) if family(op)]
+        for i, options in enumerate(expected, start=1):
+            wanted = " or ".join(f"{FAMILY_WORDS[k]} with output {shape_text(d)}" for k, d in options)
+            if i > len(layers):
+                return Verdict(False, f"forward() uses {len(layers)} layers (convolution, pooling, fully "
+                                      f"connected); expected {len(expected)}: layer {i} should be {wanted}")
+            op, shape = layers[i - 1]
+            got = tuple(shape[1:]) if shape else ()
+            if not any(family(op) == k and got == d for k, d in options):
+                return Verdict(False, f"layer {i} should be {wanted}; your forward() has "
+                                      f"{_layer_text(op, shape)}")
+        if len(layers) > len(expected):
+            extra = ", ".join(_layer_text(op, shape) for op, shape in layers[len(expected):])
+            return Verdict(False, f"forward() has more layers than expected after layer {len(expected)}: {extra}")
+        return Verdict(True, "every layer's output shape matches: " +
+                       ", ".join(_layer_text(op, shape) for op, shape in layers))
+
+
+@register
+class UsesOps(CheckKind):
+    name = "uses_ops"
+    summary = "forward() calls the required operations and none of the forbidden ones"
+    params = {
+        "min_counts": Key({}, "operation name -> least number of calls, e.g. {tanh = 4}"),
+        "forbidden": Key([], "operations forward() must not call"),
+        "reason": Key("", "why, in a few words, e.g. 'LeNet-5 uses tanh and average pooling'"),
+    }
+
+    def probes(self, check, assignment):
+        return [trace_probe(assignment)]
+
+    def judge(self, check, assignment, answers, context):
+        ops = [op for op, _ in _calls(answers[0])]
+        reason = f" ({check.params['reason']})" if check.params["reason"] else ""
+        used_forbidden = sorted({op for op in ops if op in check.params["forbidden"]})
+        if used_forbidden:
+            return Verdict(False, f"forward() calls {', '.join(used_forbidden)}, which it should not{reason}")
+        for op, least in check.params["min_counts"].items():
+            count = ops.count(op)
+            if count < least:
+                return Verdict(False, f"forward() calls {op} {count} time(s); expected at least {least}{reason}")
+        wanted = ", ".join(f"{op} ×{ops.count(op)}" for op in check.params["min_counts"])
+        return Verdict(True, f"forward() calls {wanted}")
+
+
+@register
+class HiddenLayers(CheckKind):
+    name = "hidden_layers"
+    summary = "convolutions, fully connected layers, activations and dropout as the assignment asks"
+    params = {
+        "convolutions": Key(2, "convolutions forward() must use"),
+        "fully_connected": Key(2, "fully connected layers forward() must use"),
+        "activation": Key("relu", "activation required after every hidden layer"),
+        "min_dropouts": Key(1, "dropouts required between the last convolution and the output layer"),
+    }
+
+    def probes(self, check, assignment):
+        return [trace_probe(assignment)]
+
+    def judge(self, check, assignment, answers, context):
+        p = check.params
+        ops = [op for op, _ in _calls(answers[0])]
+        layer_at = [i for i, op in enumerate(ops) if op in CONV | LINEAR]
+        convs = [i for i in layer_at if ops[i] in CONV]
+        linears = [i for i in layer_at if ops[i] in LINEAR]
+        if len(convs) != p["convolutions"]:
+            return Verdict(False, f"forward() uses {len(convs)} convolution(s); the assignment asks for "
+                                  f"{p['convolutions']}")
+        if len(linears) != p["fully_connected"]:
+            return Verdict(False, f"forward() uses {len(linears)} fully connected layer(s); the assignment "
+                                  f"asks for {p['fully_connected']}")
+        if linears and convs and max(convs) > min(linears):
+            return Verdict(False, "a convolution comes after a fully connected layer; the convolutions come first")
+        names = {i: f"{'convolution' if i in convs else 'fully connected layer'} "
+                    f"{(convs if i in convs else linears).index(i) + 1}" for i in layer_at}
+        for position, start in enumerate(layer_at[:-1]):
+            end = layer_at[position + 1]
+            between = ops[start + 1:end]
+            if p["activation"] not in between:
+                return Verdict(False, f"no {p['activation']} after {names[start]}: every hidden layer "
+                                      f"needs a {p['activation']} activation")
+        if p["min_dropouts"]:
+            last = linears[-1] if linears else len(ops)
+            first = convs[-1] if convs else 0
+            dropouts = sum(1 for op in ops[first:last] if op in DROPOUT)
+            if dropouts < p["min_dropouts"]:
+                return Verdict(False, f"forward() uses {dropouts} dropout(s) between the convolutions and the "
+                                      f"output layer; the assignment asks for at least {p['min_dropouts']} "
+                                      "(nn.Dropout / nn.Dropout2d, or F.dropout)")
+        return Verdict(True, f"{len(convs)} convolutions, {len(linears)} fully connected layers, "
+                             f"{p['activation']} after each hidden layer, dropout in place")

@@ -1,0 +1,55 @@
+"""A short training run with the assignment's recipe, scored on held-out test images.
+
+The child trains and returns its predictions for the test images; the parent
+alone holds the test labels and computes the accuracy, so no code running
+beside the submission can forge it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import Key
+from .base import TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
+from .registry import register
+
+
+@register
+class TestAccuracy(CheckKind):
+    name = "test_accuracy"
+    summary = "a short training run with the assignment's recipe reaches the test accuracy threshold"
+    params = {"min_test_accuracy": Key(0.95, "accuracy on the held-out test images needed to pass")}
+    needs_data = True
+
+    def probes(self, check, assignment):
+        recipe = assignment.training
+        return [Probe(
+            "train",
+            {"model": model_spec(assignment), "recipe": recipe, "input_shape": assignment.input_shape},
+            f"training {call_text(assignment)} ({recipe.get('optimizer', '?')}, lr {recipe.get('lr')}, "
+            f"batch {recipe.get('batch_size')})",
+            limit=TRAIN,
+        )]
+
+    def judge(self, check, assignment, answers, context):
+        result = answers[0].value
+        labels = context.test_labels
+        if labels is None:
+            return Verdict(False, "the grader has no test labels for this dataset")
+        predictions = result.get("predictions")
+        if not isinstance(predictions, torch.Tensor) or predictions.shape != labels.shape:
+            return Verdict(False, "the training run returned no prediction for each test image")
+        accuracy = (predictions.long() == labels).double().mean().item()
+        threshold = check.params["min_test_accuracy"]
+        history = result.get("history") or []
+        validation = f", validation {history[-1][1]:.1%}" if history else ""
+        detail = f"after {result.get('steps', 0)} steps{validation}, {result.get('seconds', 0):.1f} s"
+        if accuracy >= threshold:
+            return Verdict(True, f"test accuracy {accuracy:.2%} ≥ {threshold:.0%} ({detail})")
+        hint = ""
+        if history and history[-1][2] != history[-1][2]:  # NaN loss
+            hint = ": the loss became NaN; look for a log of zero or a division in forward()"
+        elif accuracy < 0.2:
+            hint = (": the model did not learn; check that forward() uses its input and that every "
+                    "layer is connected")
+        return Verdict(False, f"test accuracy {accuracy:.2%} < {threshold:.0%} ({detail}){hint}")

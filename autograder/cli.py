@@ -1,0 +1,94 @@
+"""The `autograder` command line: thin click commands over autograder.commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import commands
+from .errors import AutograderError
+
+DEVICE = click.Choice(["auto", "cpu", "cuda"])
+
+
+class KitGroup(click.Group):
+    """Turns AutograderError into `Error: ...` and its exit status, without a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AutograderError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
+
+
+def common_options(func):
+    func = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        help="grading.toml to use (default: found from the current folder)")(func)
+    func = click.option("--data-dir", type=click.Path(file_okay=False),
+                        help="folder holding MNIST/raw/ (default: $AUTOGRADER_DATA, grading.toml, ./data)")(func)
+    func = click.option("--device", type=DEVICE, default=None,
+                        help="where training checks run (default: grading.toml's, GPU when present)")(func)
+    func = click.option("--seed", type=int, default=None, help="seed for every child (default: grading.toml's)")(func)
+    return func
+
+
+@click.group(cls=KitGroup)
+@click.version_option(package_name="autograder")
+def main():
+    """Grade PyTorch assignments: shapes, layers, gradients and a short training run."""
+
+
+@main.command("list")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="grading.toml to use")
+def list_command(config_path):
+    """List the assignments and their checks with points."""
+    console = Console()
+    for assignment in commands.list_assignments(config_path=config_path):
+        table = Table(title=f"{assignment.id}: {assignment.title} (submit {assignment.file})")
+        table.add_column("check")
+        table.add_column("points", justify="right")
+        table.add_column("what it verifies", overflow="fold")
+        for check in assignment.checks:
+            table.add_row(check.name, f"{check.points:g}", check.description)
+        table.add_row("[bold]total[/bold]", f"[bold]{assignment.max_score:g}[/bold]", "")
+        console.print(table)
+
+
+@main.command("check")
+@click.argument("assignment")
+@click.argument("file", required=False, type=click.Path())
+@common_options
+def check_command(assignment, file, config_path, data_dir, device, seed):
+    """Grade your FILE (default: ./<assignment file>) and show every check."""
+    result = commands.check_submission(assignment_id=assignment, path=file, config_path=config_path,
+                                       data_dir=data_dir, device=device, seed=seed, console=Console())
+    sys.exit(0 if result.score == result.max_score else 1)
+
+
+@main.command("grade")
+@click.argument("assignment")
+@click.argument("submissions", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="folder for <name>/results.json and grades.csv")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="submissions graded at once")
+@common_options
+def grade_command(assignment, submissions, out_dir, jobs, config_path, data_dir, device, seed):
+    """Grade each SUBMISSION (a file, or a folder holding the assignment's file)."""
+    commands.grade_submissions(assignment_id=assignment, submissions=submissions, out_dir=out_dir,
+                               config_path=config_path, data_dir=data_dir, device=device, seed=seed,
+                               jobs=jobs, console=Console())
+
+
+@main.command("verify")
+@click.argument("assignments", nargs=-1)
+@common_options
+def verify_command(assignments, config_path, data_dir, device, seed):
+    """Check that every solution earns full marks and every stub earns zero."""
+    outcomes = commands.verify_kit(config_path=config_path, data_dir=data_dir, device=device, seed=seed,
+                                   assignment_ids=assignments or None, console=Console())
+    sys.exit(0 if all(o.ok for o in outcomes) else 1)

@@ -1,0 +1,180 @@
+"""What each command does, as keyword-only functions that also work from Python.
+
+The command line (``cli.py``) only parses options and calls these.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .config import Assignment, Config, load_config
+from .data import ImageDataset, load_dataset, resolve_data_dir
+from .errors import AutograderError
+from .reports import print_result, summary_table, write_grades_csv, write_results_json
+from .results import SubmissionResult
+from .runner import GradingSetup, grade_submission, needs_data
+
+
+def resolve_device(option: str | None, config: Config) -> str:
+    choice = option or config.kit["device"]
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise AutograderError("--device cuda was asked for, but torch sees no CUDA device here: "
+                              "use --device cpu or --device auto")
+    if choice not in ("cpu", "cuda"):
+        raise AutograderError(f"unknown device '{choice}': use auto, cpu or cuda")
+    return choice
+
+
+@contextmanager
+def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
+                  seed: int | None, jobs: int = 1,
+                  datasets: dict[str, ImageDataset] | None = None) -> Iterator[GradingSetup]:
+    """Everything a batch shares: device, seed, threads, and the child's training data."""
+    chosen_device = resolve_device(device, config)
+    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
+        data_file, test_labels = None, None
+        if needs_data(assignment):
+            name = assignment.training.get("dataset", "mnist")
+            cache = datasets if datasets is not None else {}
+            if name not in cache:
+                folder = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"],
+                                          config_root=config.root)
+                cache[name] = load_dataset(name, folder, allow_download=config.kit["allow_download"])
+            data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
+            test_labels = cache[name].test_labels
+        yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
+                           seed=config.kit["seed"] if seed is None else seed, threads=threads,
+                           data_file=data_file, test_labels=test_labels)
+
+
+def list_assignments(*, config_path: str | Path | None = None) -> list[Assignment]:
+    return list(load_config(config_path).assignments.values())
+
+
+def default_submission(assignment: Assignment) -> Path:
+    """`autograder check lenet5` with no file: ./lenet5.py, as a student would have it."""
+    here = Path(assignment.file)
+    if here.is_file():
+        return here
+    raise AutograderError(f"no {assignment.file} in the current folder: run this from the folder "
+                          f"holding your {assignment.file}, or name the file: "
+                          f"autograder check {assignment.id} path/to/{assignment.file}")
+
+
+def check_submission(*, assignment_id: str, path: str | Path | None = None,
+                     config_path: str | Path | None = None, data_dir: str | Path | None = None,
+                     device: str | None = None, seed: int | None = None,
+                     console: Console | None = None) -> SubmissionResult:
+    """A student's local run: grade one file and print its table of checks."""
+    config = load_config(config_path)
+    assignment = config.assignment(assignment_id)
+    target = Path(path) if path else default_submission(assignment)
+    with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
+                       seed=seed) as setup:
+        result = grade_submission(setup, target)
+    if console is not None:
+        print_result(result, console)
+    return result
+
+
+def _unique_names(results: Sequence[SubmissionResult]) -> None:
+    seen: dict[str, int] = {}
+    for result in results:
+        count = seen.get(result.name, 0)
+        seen[result.name] = count + 1
+        if count:
+            result.name = f"{result.name}-{count + 1}"
+
+
+def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], out_dir: str | Path,
+                      config_path: str | Path | None = None, data_dir: str | Path | None = None,
+                      device: str | None = None, seed: int | None = None, jobs: int = 1,
+                      console: Console | None = None) -> list[SubmissionResult]:
+    """Grade a batch; write <out>/<name>/results.json for each and <out>/grades.csv.
+
+    One submission's failure never stops the batch: each gets a result.
+    """
+    if not submissions:
+        raise AutograderError("no submissions given: name at least one file or folder")
+    config = load_config(config_path)
+    assignment = config.assignment(assignment_id)
+    out = Path(out_dir)
+    results: list[SubmissionResult | None] = [None] * len(submissions)
+    with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
+                       seed=seed, jobs=jobs) as setup:
+        progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=console or Console(stderr=True),
+                            disable=console is None)
+        with progress, ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+            task = progress.add_task(assignment.id, total=len(submissions))
+            futures = [pool.submit(grade_submission, setup, path) for path in submissions]
+            for index, future in enumerate(futures):
+                results[index] = future.result()
+                progress.advance(task)
+    done = [r for r in results if r is not None]
+    _unique_names(done)
+    for result in done:
+        write_results_json(result, out / result.name / "results.json")
+    write_grades_csv(done, out / "grades.csv")
+    if console is not None:
+        console.print(summary_table(done))
+        console.print(f"wrote {len(done)} results.json and {out / 'grades.csv'}")
+    return done
+
+
+@dataclass
+class VerifyOutcome:
+    assignment: str
+    role: str            # "solution" or "stub"
+    result: SubmissionResult
+
+    @property
+    def ok(self) -> bool:
+        if self.role == "solution":
+            return self.result.score == self.result.max_score
+        return self.result.score == 0
+
+
+def verify_kit(*, config_path: str | Path | None = None, data_dir: str | Path | None = None,
+               device: str | None = None, seed: int | None = None,
+               assignment_ids: Sequence[str] | None = None,
+               console: Console | None = None) -> list[VerifyOutcome]:
+    """Every reference solution earns full marks and every stub earns zero."""
+    config = load_config(config_path)
+    ids = list(assignment_ids or config.assignments)
+    datasets: dict[str, ImageDataset] = {}
+    outcomes = []
+    for assignment_id in ids:
+        assignment = config.assignment(assignment_id)
+        with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
+                           seed=seed, datasets=datasets) as setup:
+            for role, folder in (("solution", config.solution_dir(assignment_id)),
+                                 ("stub", config.assignment_dir(assignment_id))):
+                path = folder / assignment.file
+                if not path.is_file():
+                    raise AutograderError(f"{path} is missing: every assignment needs a stub in assignments/ "
+                                          "and a reference solution in solutions/")
+                outcome = VerifyOutcome(assignment_id, role, grade_submission(setup, path))
+                outcomes.append(outcome)
+                if console is not None:
+                    mark = "[green]ok[/green]" if outcome.ok else "[red]FAIL[/red]"
+                    want = "full marks" if role == "solution" else "zero"
+                    r = outcome.result
+                    console.print(f"{mark} {assignment_id} {role}: {r.score:g}/{r.max_score:g} "
+                                  f"(wants {want}, {r.seconds:.1f} s)")
+                    if not outcome.ok:
+                        print_result(r, console)
+    return outcomes

@@ -1,0 +1,318 @@
+"""grading.toml: every point, threshold, budget and limit the grader relies on.
+
+Each key is declared once below (or by its check kind in ``autograder.checks``)
+with its default and a one-line description. An unknown or mistyped key is an
+error that names the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_NAME = "grading.toml"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting: its default value and what it means."""
+
+    default: Any
+    description: str
+    # Set when the value must be given in grading.toml (no sensible default).
+    required: bool = False
+
+
+# [kit]: how the kit runs, for every assignment.
+KIT_KEYS: dict[str, Key] = {
+    "data_dir": Key("", "folder holding MNIST/raw/ (overridden by --data-dir or AUTOGRADER_DATA; empty means ./data)"),
+    "seed": Key(0, "seed for torch, CUDA, numpy and random in every child process"),
+    "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'"),
+    "allow_download": Key(True, "download missing datasets with torchvision into the cache when online"),
+}
+
+# [limits]: defaults for every assignment; [assignments.<id>.limits] overrides them.
+LIMIT_KEYS: dict[str, Key] = {
+    "load_seconds": Key(60.0, "time to start Python, import torch and load the submission's definitions"),
+    "step_seconds": Key(60.0, "time for one question to the submission (build, forward, backward, call)"),
+    "train_seconds": Key(300.0, "time for one training run, test predictions included"),
+    "memory_gib": Key(6.0, "resident memory the submission's processes may use together"),
+    "output_kib": Key(64, "stdout and stderr kept from a submission; the rest is dropped"),
+}
+
+# [assignments.<id>.training]: the assignment's own recipe and the early-stop rule.
+TRAINING_KEYS: dict[str, Key] = {
+    "dataset": Key("mnist", "dataset the training check uses"),
+    "optimizer": Key("sgd", "'sgd' or 'adam', as the assignment's script uses"),
+    "lr": Key(0.01, "learning rate"),
+    "momentum": Key(0.0, "SGD momentum"),
+    "batch_size": Key(64, "training batch size"),
+    "test_batch_size": Key(1000, "batch size for validation and test predictions"),
+    "max_steps": Key(3000, "optimizer steps before training stops regardless"),
+    "eval_every": Key(100, "steps between two validation measurements"),
+    "validation_size": Key(5000, "training images held out to decide when to stop"),
+    "stop_at_validation_accuracy": Key(0.97, "stop early once validation accuracy reaches this"),
+    "normalize_mean": Key(0.1307, "pixel mean subtracted after scaling to [0, 1]"),
+    "normalize_std": Key(0.3081, "pixel standard deviation divided by after centring"),
+}
+
+# [assignments.<id>]: what the assignment is.
+ASSIGNMENT_KEYS: dict[str, Key] = {
+    "title": Key("", "one-line title shown by `autograder list`", required=True),
+    "file": Key("", "the file students submit, e.g. lenet5.py", required=True),
+    "model": Key("", "class the model checks build (empty for assignments of plain functions)"),
+    "model_args": Key([], "positional arguments the model is built with"),
+    "input_shape": Key([], "shape of one input sample, without the batch dimension"),
+    "num_classes": Key(10, "outputs per sample the model must produce"),
+    "training": Key({}, "the training recipe (see TRAINING_KEYS)"),
+    "limits": Key({}, "overrides of [limits] for this assignment"),
+    "checks": Key({}, "the checks, in the order they run and are reported", required=True),
+}
+
+# Keys every check has, whatever its kind.
+COMMON_CHECK_KEYS: dict[str, Key] = {
+    "kind": Key("", "check kind from autograder.checks (defaults to the check's own name)"),
+    "points": Key(1.0, "points the check is worth"),
+    "visibility": Key("visible", "Gradescope visibility: visible, hidden, after_due_date or after_published"),
+    "description": Key("", "what the check verifies, in one line (defaults to the kind's summary)"),
+}
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+@dataclass(frozen=True)
+class Limits:
+    load_seconds: float
+    step_seconds: float
+    train_seconds: float
+    memory_gib: float
+    output_kib: int
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check as configured: its name, kind, points and kind-specific parameters."""
+
+    name: str
+    kind: str
+    points: float
+    visibility: str
+    description: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    file: str
+    model: str
+    model_args: list[Any]
+    input_shape: list[int]
+    num_classes: int
+    training: dict[str, Any]
+    limits: Limits
+    checks: list[CheckSpec]
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path
+    kit: dict[str, Any]
+    limits: Limits
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+
+    def assignment(self, assignment_id: str) -> Assignment:
+        try:
+            return self.assignments[assignment_id]
+        except KeyError:
+            known = ", ".join(self.assignments) or "none"
+            raise ConfigError(
+                f"unknown assignment '{assignment_id}' (known: {known}); "
+                "`autograder list` shows them"
+            ) from None
+
+    def assignment_dir(self, assignment_id: str) -> Path:
+        return self.root / "assignments" / assignment_id
+
+    def solution_dir(self, assignment_id: str) -> Path:
+        return self.root / "solutions" / assignment_id
+
+
+def _unknown_key_error(where: str, key: str, known: dict[str, Key]) -> ConfigError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return ConfigError(
+        f"grading.toml: unknown key '{where}{key}'{hint} "
+        f"(known keys there: {', '.join(sorted(known))})"
+    )
+
+
+def _check_type(where: str, key: str, value: Any, default: Any) -> Any:
+    """Reject a value whose type differs from the default's; ints pass as floats."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, list):
+        ok = isinstance(value, list)
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict)
+    else:  # None default: any value
+        ok = True
+    if not ok:
+        raise ConfigError(
+            f"grading.toml: '{where}{key}' should be {type(default).__name__}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def resolve_table(where: str, table: dict[str, Any], keys: dict[str, Key],
+                  base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate one TOML table against its declared keys and fill in defaults.
+
+    ``base`` supplies values that replace the declared defaults (used for
+    per-assignment limits that override the kit-wide [limits]).
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(f"grading.toml: '{where.rstrip('.')}' should be a table")
+    for key in table:
+        if key not in keys:
+            raise _unknown_key_error(where, key, keys)
+    resolved: dict[str, Any] = {}
+    for key, spec in keys.items():
+        if key in table:
+            resolved[key] = _check_type(where, key, table[key], spec.default)
+        elif spec.required:
+            raise ConfigError(f"grading.toml: '{where}{key}' is required ({spec.description})")
+        elif base is not None and key in base:
+            resolved[key] = base[key]
+        else:
+            resolved[key] = spec.default
+    return resolved
+
+
+def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
+    from .checks import KINDS  # the registry declares each kind's own keys
+
+    checks = []
+    for name, raw in table.items():
+        here = f"{where}{name}."
+        if not isinstance(raw, dict):
+            raise ConfigError(f"grading.toml: '{here.rstrip('.')}' should be a table")
+        kind_name = raw.get("kind", name)
+        if kind_name not in KINDS:
+            close = difflib.get_close_matches(kind_name, list(KINDS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"grading.toml: '{here}kind' names unknown check kind '{kind_name}'{hint} "
+                f"(known kinds: {', '.join(sorted(KINDS))})"
+            )
+        kind = KINDS[kind_name]
+        keys = {**COMMON_CHECK_KEYS, **kind.params}
+        values = resolve_table(here, raw, keys)
+        if values["visibility"] not in VISIBILITIES:
+            raise ConfigError(
+                f"grading.toml: '{here}visibility' must be one of {', '.join(VISIBILITIES)}"
+            )
+        params = {k: values[k] for k in kind.params}
+        checks.append(CheckSpec(
+            name=name,
+            kind=kind_name,
+            points=values["points"],
+            visibility=values["visibility"],
+            description=values["description"] or kind.summary,
+            params=params,
+        ))
+    return checks
+
+
+def find_config(start: Path | None = None) -> Path:
+    """Locate grading.toml: $AUTOGRADER_CONFIG, then the current folder and its
+    parents, then the folder the kit is installed from."""
+    env = os.environ.get("AUTOGRADER_CONFIG")
+    if env:
+        return Path(env)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    beside_package = Path(__file__).resolve().parent.parent / CONFIG_NAME
+    if beside_package.is_file():
+        return beside_package
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in {here} or its parents: run from the kit's folder, "
+        "pass --config PATH, or set AUTOGRADER_CONFIG"
+    )
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate grading.toml; every default filled in, every key checked."""
+    path = Path(path) if path else find_config()
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: pass the path of the kit's {CONFIG_NAME}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+    top_keys = {
+        "kit": Key({}, "how the kit runs"),
+        "limits": Key({}, "default limits for every assignment"),
+        "assignments": Key({}, "one table per assignment"),
+    }
+    for key in raw:
+        if key not in top_keys:
+            raise _unknown_key_error("", key, top_keys)
+    kit = resolve_table("kit.", raw.get("kit", {}), KIT_KEYS)
+    if kit["device"] not in ("auto", "cpu", "cuda"):
+        raise ConfigError("grading.toml: 'kit.device' must be 'auto', 'cpu' or 'cuda'")
+    limit_values = resolve_table("limits.", raw.get("limits", {}), LIMIT_KEYS)
+    limits = Limits(**limit_values)
+
+    assignments: dict[str, Assignment] = {}
+    raw_assignments = raw.get("assignments", {})
+    if not isinstance(raw_assignments, dict):
+        raise ConfigError("grading.toml: 'assignments' should be a table of tables")
+    for aid, table in raw_assignments.items():
+        where = f"assignments.{aid}."
+        values = resolve_table(where, table, ASSIGNMENT_KEYS)
+        own_limits = resolve_table(where + "limits.", values["limits"], LIMIT_KEYS, base=limit_values)
+        training = (
+            resolve_table(where + "training.", values["training"], TRAINING_KEYS)
+            if values["training"] else {}
+        )
+        checks = _parse_checks(where + "checks.", values["checks"])
+        if not checks:
+            raise ConfigError(f"grading.toml: '{where}checks' lists no checks")
+        assignments[aid] = Assignment(
+            id=aid,
+            title=values["title"],
+            file=values["file"],
+            model=values["model"],
+            model_args=values["model_args"],
+            input_shape=[int(n) for n in values["input_shape"]],
+            num_classes=values["num_classes"],
+            training=training,
+            limits=Limits(**own_limits),
+            checks=checks,
+        )
+    return Config(path=path.resolve(), root=path.resolve().parent, kit=kit,
+                  limits=limits, assignments=assignments)

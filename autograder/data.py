@@ -1,0 +1,161 @@
+"""Datasets for training checks: find them, extract them to a cache, load them once.
+
+The data folder is read-only to the kit. It follows torchvision's layout
+(``<data>/MNIST/raw/``), with the four MNIST files raw or ``.gz``. Compressed
+files are extracted into the kit's cache, checked against the canonical MD5
+sums, and read with torchvision. When they are missing and downloads are
+allowed, torchvision downloads them into the cache; otherwise the error names
+the four files and where to put them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import DataError
+
+# The uncompressed files and their canonical MD5 sums.
+MNIST_FILES = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """A labelled image dataset as uint8 tensors: images (N, H, W), labels (N,)."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+    def write_child_file(self, path: Path) -> Path:
+        """Save what a child may see: training images and labels, test images only."""
+        torch.save({"train_images": self.train_images, "train_labels": self.train_labels,
+                    "test_images": self.test_images}, path)
+        return path
+
+
+def resolve_data_dir(*, option: str | Path | None, config_value: str, config_root: Path) -> Path:
+    """--data-dir, else $AUTOGRADER_DATA, else grading.toml's kit.data_dir, else ./data."""
+    if option:
+        return Path(option).expanduser()
+    if os.environ.get("AUTOGRADER_DATA"):
+        return Path(os.environ["AUTOGRADER_DATA"]).expanduser()
+    if config_value:
+        path = Path(config_value).expanduser()
+        return path if path.is_absolute() else config_root / path
+    return Path("data")
+
+
+def cache_dir() -> Path:
+    """Where extracted and downloaded data go: $AUTOGRADER_CACHE, else ~/.cache/autograder."""
+    if os.environ.get("AUTOGRADER_CACHE"):
+        return Path(os.environ["AUTOGRADER_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "autograder"
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _missing_message(raw: Path) -> str:
+    names = "\n".join(f"  {name}.gz" for name in MNIST_FILES)
+    return (f"MNIST is not in {raw} and could not be downloaded. Put these four files there "
+            f"(compressed or not):\n{names}\nor point the kit at a folder that holds MNIST/raw/ with "
+            "--data-dir or AUTOGRADER_DATA.")
+
+
+def _extract_into_cache(raw: Path, cached_raw: Path) -> list[str]:
+    """Copy or decompress each file the data folder has; return the names still missing."""
+    cached_raw.mkdir(parents=True, exist_ok=True)
+    missing = []
+    for name, md5 in MNIST_FILES.items():
+        target = cached_raw / name
+        verified = cached_raw / f"{name}.md5-ok"
+        if target.exists() and verified.exists():
+            continue
+        plain, compressed = raw / name, raw / f"{name}.gz"
+        partial = cached_raw / f"{name}.partial"
+        try:
+            if compressed.exists():
+                with gzip.open(compressed, "rb") as src, open(partial, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            elif plain.exists():
+                shutil.copyfile(plain, partial)
+            else:
+                missing.append(name)
+                continue
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise DataError(f"could not read {compressed if compressed.exists() else plain}: {exc}. "
+                            "Replace it with a good copy of the file.") from None
+        if _md5(partial) != md5:
+            partial.unlink()
+            raise DataError(f"{raw / name}(.gz) is corrupt (its MD5 differs from MNIST's): "
+                            "replace it with a good copy")
+        partial.replace(target)
+        verified.touch()
+    return missing
+
+
+def _download(cache: Path, raw: Path) -> None:
+    from torchvision.datasets import MNIST
+
+    try:
+        for train in (True, False):
+            MNIST(root=str(cache), train=train, download=True)
+    except Exception:  # offline, blocked, or a mirror failed
+        raise DataError(_missing_message(raw)) from None
+    for name in MNIST_FILES:  # record what torchvision fetched as verified
+        path = cache / "MNIST" / "raw" / name
+        if path.exists() and _md5(path) == MNIST_FILES[name]:
+            (path.parent / f"{name}.md5-ok").touch()
+
+
+def load_mnist(data_dir: Path, *, allow_download: bool = True) -> ImageDataset:
+    """MNIST as uint8 tensors, from ``data_dir`` (never written to) via the cache."""
+    raw = data_dir / "MNIST" / "raw"
+    cache = cache_dir()
+    try:
+        missing = _extract_into_cache(raw, cache / "MNIST" / "raw")
+    except PermissionError as exc:
+        raise DataError(f"cannot write the data cache {cache}: {exc}. Set AUTOGRADER_CACHE to a "
+                        "writable folder.") from None
+    if missing:
+        if not allow_download:
+            raise DataError(_missing_message(raw))
+        _download(cache, raw)
+    from torchvision.datasets import MNIST
+
+    try:
+        train = MNIST(root=str(cache), train=True, download=False)
+        test = MNIST(root=str(cache), train=False, download=False)
+    except RuntimeError:
+        raise DataError(_missing_message(raw)) from None
+    return ImageDataset(train.data, train.targets, test.data, test.targets)
+
+
+DATASETS = {"mnist": load_mnist}
+
+
+def load_dataset(name: str, data_dir: Path, *, allow_download: bool = True) -> ImageDataset:
+    try:
+        loader = DATASETS[name]
+    except KeyError:
+        raise DataError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)})") from None
+    return loader(data_dir, allow_download=allow_download)

@@ -1,0 +1,272 @@
+"""One child process per submission: a fresh folder, limits, and a question channel.
+
+The parent copies the submission, the worker package and the training tensors
+(never test labels) into a new folder, starts ``python -I`` there with a
+scrubbed environment, and asks it questions over a pipe. Each question has a
+time limit; resident memory of the child's processes is watched while it
+works. When the child times out, crashes or exceeds a limit, it is killed with
+its whole process group and every later question is answered with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .worker import protocol
+
+WORKER_PACKAGE = Path(__file__).resolve().parent / "worker"
+WORKER_NAME = "grader_worker"
+BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
+    f"from {WORKER_NAME}.main import main; raise SystemExit(main(sys.argv[1:]))"
+)
+POLL_SECONDS = 0.05
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+SIGNAL_NAMES = {
+    signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGKILL: "killed",
+    signal.SIGBUS: "bus error", signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction",
+    signal.SIGTERM: "terminated",
+}
+
+
+@dataclass
+class Answer:
+    """What came back for one question."""
+
+    ok: bool
+    value: Any = None
+    error: dict | None = None       # the child's description of an exception
+    fatal: str = ""                 # set when the child could not answer at all
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok
+
+
+@dataclass
+class SandboxOptions:
+    device: str = "cpu"
+    seed: int = 0
+    threads: int = 0
+    memory_gib: float = 6.0
+    output_kib: int = 64
+
+
+class OutputCollector(threading.Thread):
+    """Reads the child's stdout and stderr, keeping only the first ``limit`` bytes."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.limit = fd, limit
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            room = self.limit - len(self.kept)
+            self.kept += chunk[:max(room, 0)]
+            self.dropped += max(len(chunk) - max(room, 0), 0)
+        os.close(self.fd)
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} more bytes of output dropped]"
+        return text
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident memory of every process in a process group."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            # fields[2] is the process group, fields[21] the resident pages
+            if int(fields[2]) == pgid:
+                total += int(fields[21]) * PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "stopped answering"
+    if returncode < 0:
+        name = SIGNAL_NAMES.get(-returncode, f"signal {-returncode}")
+        return f"crashed ({name}, signal {-returncode})"
+    return f"exited with status {returncode}"
+
+
+@dataclass
+class Sandbox:
+    """A child process holding one submission. Use as a context manager."""
+
+    submission: Path
+    options: SandboxOptions
+    data_file: Path | None = None
+    folder: Path = field(init=False)
+    dead_reason: str = field(default="", init=False)
+    process: subprocess.Popen | None = field(default=None, init=False)
+
+    def __enter__(self) -> "Sandbox":
+        self.folder = Path(tempfile.mkdtemp(prefix="autograder-"))
+        self._prepare_folder()
+        self._start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ setup
+
+    def _prepare_folder(self) -> None:
+        (self.folder / "submission").mkdir()
+        shutil.copyfile(self.submission, self.folder / "submission" / self.submission.name)
+        shutil.copytree(WORKER_PACKAGE, self.folder / WORKER_NAME,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if self.data_file is not None:
+            shutil.copyfile(self.data_file, self.folder / "data.pt")
+        (self.folder / "tmp").mkdir()
+
+    def _environment(self) -> dict[str, str]:
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.folder),
+            "TMPDIR": str(self.folder / "tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": str(self.options.seed),
+            "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+        }
+        if self.options.threads:
+            env["OMP_NUM_THREADS"] = str(self.options.threads)
+        for name in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        return env
+
+    def _start(self) -> None:
+        request_read, self._request_write = os.pipe()
+        self._answer_read, answer_write = os.pipe()
+        output_read, output_write = os.pipe()
+        command = [
+            sys.executable, "-I", "-c", BOOTSTRAP, str(self.folder),
+            "--requests", str(request_read), "--answers", str(answer_write),
+            "--submission", str(self.folder / "submission" / self.submission.name),
+            "--device", self.options.device, "--seed", str(self.options.seed),
+            "--threads", str(self.options.threads),
+        ]
+        if self.data_file is not None:
+            command += ["--data", str(self.folder / "data.pt")]
+        self.process = subprocess.Popen(
+            command, cwd=self.folder, env=self._environment(),
+            stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
+            pass_fds=(request_read, answer_write), start_new_session=True,
+        )
+        for fd in (request_read, answer_write, output_write):
+            os.close(fd)
+        self.output = OutputCollector(output_read, self.options.output_kib * 1024)
+        self.output.start()
+        self.peak_rss = 0
+
+    # ------------------------------------------------------------ questions
+
+    def ask(self, op: str, args: dict, *, timeout: float, label: str) -> Answer:
+        """Send one question; wait at most ``timeout`` seconds for its answer."""
+        if self.dead_reason:
+            return Answer(ok=False, fatal=f"not run: {self.dead_reason}")
+        started = time.monotonic()
+        try:
+            protocol.write_message(self._request_write, {"op": op, "args": args})
+        except OSError:
+            return self._die(f"the submission's process {describe_exit(self.process.poll())} "
+                             f"before {label}", started)
+        deadline = started + timeout
+        limit_bytes = self.options.memory_gib * 2**30
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return self._die(f"timed out after {timeout:g} s while {label}", started)
+            ready, _, _ = select.select([self._answer_read], [], [], min(POLL_SECONDS, deadline - now))
+            if ready:
+                break
+            rss = group_rss_bytes(self.process.pid)
+            self.peak_rss = max(self.peak_rss, rss)
+            if rss > limit_bytes:
+                return self._die(f"memory limit ({self.options.memory_gib:g} GiB) exceeded while {label}", started)
+            if self.process.poll() is not None:
+                # The answer may still be in the pipe; look once more before giving up.
+                ready, _, _ = select.select([self._answer_read], [], [], 0)
+                if ready:
+                    break
+                return self._die(f"the submission's process {describe_exit(self.process.returncode)} "
+                                 f"while {label}", started)
+        try:
+            reply = protocol.read_message(self._answer_read)
+        except protocol.ProtocolError as exc:
+            return self._die(f"the submission broke the grader's channel while {label} ({exc})", started)
+        if reply is None:
+            self.process.wait(timeout=5)
+            return self._die(f"the submission's process {describe_exit(self.process.returncode)} "
+                             f"while {label}", started)
+        if not isinstance(reply, dict) or "ok" not in reply:
+            return self._die(f"the submission broke the grader's channel while {label}", started)
+        return Answer(ok=bool(reply["ok"]), value=reply.get("value"), error=reply.get("error"),
+                      seconds=time.monotonic() - started)
+
+    def _die(self, reason: str, started: float) -> Answer:
+        self.dead_reason = reason
+        self._kill()
+        return Answer(ok=False, fatal=reason, seconds=time.monotonic() - started)
+
+    # ------------------------------------------------------------ teardown
+
+    def _kill(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None and not self.dead_reason:
+            try:
+                protocol.write_message(self._request_write, {"op": "bye"})
+                self.process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
+        for fd in (self._request_write, self._answer_read):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.output.join(timeout=2)
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,120 @@
+"""The child's main loop: read a question, run its probe, send the answer.
+
+Started by the parent as
+``python -I -c "<bootstrap>" --requests FD --answers FD --submission FILE ...``.
+Every exception the submission raises, ``SystemExit`` and
+``KeyboardInterrupt`` included, becomes an answer describing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from . import protocol
+from .probes import PROBES, ProbeFailure, WorkerState
+
+CUDA_MARKERS = (
+    "Torch not compiled with CUDA enabled",
+    "Found no NVIDIA driver",
+    "No CUDA GPUs are available",
+    "CUDA driver initialization failed",
+    "no kernel image is available",
+)
+
+
+def _where(exc: BaseException, filename: str) -> str:
+    """The last line of the submission's own code in the traceback."""
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).name == filename:
+            where = f"{filename}, line {frame.lineno}, in {frame.name}"
+    return where
+
+
+def describe(exc: BaseException, filename: str) -> dict:
+    """A plain description of what went wrong, for the parent to word."""
+    kind = type(exc).__name__
+    message = str(exc)
+    hint = ""
+    if isinstance(exc, SystemExit):
+        message = f"the submission called sys.exit({exc.code!r})"
+    elif isinstance(exc, KeyboardInterrupt):
+        message = "the submission raised KeyboardInterrupt"
+    elif isinstance(exc, NotImplementedError):
+        hint = "not implemented yet"
+    elif any(marker in message for marker in CUDA_MARKERS):
+        hint = ("the code asks for a GPU but this grader has none: use the device of the "
+                "input (x.device) instead of .cuda() or device='cuda'")
+    if isinstance(exc, SyntaxError):
+        where = f"{filename}, line {exc.lineno}"
+    else:
+        where = _where(exc, filename)
+    return {
+        "type": kind,
+        "message": message[:1000],
+        "where": where,
+        "hint": hint,
+        "stage": getattr(exc, "stage", ""),
+        "failure": isinstance(exc, ProbeFailure),
+    }
+
+
+def _load_extra_probes() -> None:
+    package = sys.modules[__package__]
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("probes_"):
+            importlib.import_module(f"{__package__}.{info.name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, required=True)
+    parser.add_argument("--answers", type=int, required=True)
+    parser.add_argument("--submission", required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--data", default="")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    _load_extra_probes()
+    submission = Path(args.submission)
+    state = WorkerState(
+        submission=submission,
+        device=args.device,
+        seed=args.seed,
+        data_file=Path(args.data) if args.data else None,
+    )
+    sys.argv = [submission.name]  # scripts that read sys.argv see no grader flags
+    sys.path.insert(0, str(submission.parent))
+
+    while True:
+        request = protocol.read_message(args.requests)
+        if request is None or request.get("op") == "bye":
+            return 0
+        started = time.perf_counter()
+        try:
+            handler = PROBES[request["op"]]
+            answer = {"ok": True, "value": handler(state, **request.get("args", {}))}
+        except BaseException as exc:  # the submission's errors are answers, not crashes
+            answer = {"ok": False, "error": describe(exc, submission.name)}
+        answer["seconds"] = time.perf_counter() - started
+        try:
+            protocol.write_message(args.answers, answer)
+        except Exception as exc:  # e.g. a value torch cannot serialise
+            protocol.write_message(args.answers, {
+                "ok": False,
+                "seconds": answer["seconds"],
+                "error": {"type": type(exc).__name__, "message": f"the result could not be sent back: {exc}",
+                          "where": "", "hint": "", "stage": "", "failure": True},
+            })

@@ -1,0 +1,88 @@
+"""LeNet-5 on MNIST: convolutions, tanh and average pooling.
+
+Run it with ``python lenet5.py --epochs 1``; ``--help`` lists the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision import datasets, transforms
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 for 28x28 inputs. Returns logits, shape (N, n_classes)."""
+
+    def __init__(self, n_classes):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=5, padding=2),   # (N, 1, 28, 28) -> (N, 6, 28, 28)
+            nn.Tanh(),
+            nn.AvgPool2d(2),                             # -> (N, 6, 14, 14)
+            nn.Conv2d(6, 16, kernel_size=5),             # -> (N, 16, 10, 10)
+            nn.Tanh(),
+            nn.AvgPool2d(2),                             # -> (N, 16, 5, 5)
+            nn.Conv2d(16, 120, kernel_size=5),           # -> (N, 120, 1, 1)
+            nn.Tanh(),
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(120, 84),
+            nn.Tanh(),
+            nn.Linear(84, n_classes),
+        )
+
+    def forward(self, x):
+        x = self.features(x)
+        x = torch.flatten(x, 1)          # (N, 120, 1, 1) -> (N, 120)
+        return self.classifier(x)        # (N, n_classes) logits
+
+
+def train_epoch(model, device, loader, optimizer):
+    model.train()
+    for data, target in loader:
+        data, target = data.to(device), target.to(device)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(data), target)
+        loss.backward()
+        optimizer.step()
+
+
+def accuracy(model, device, loader):
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for data, target in loader:
+            data, target = data.to(device), target.to(device)
+            correct += (model(data).argmax(dim=1) == target).sum().item()
+    return correct / len(loader.dataset)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="LeNet-5 on MNIST")
+    parser.add_argument("--batch-size", type=int, default=64, help="training batch size (default: 64)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs to train (default: 3)")
+    parser.add_argument("--lr", type=float, default=0.001, help="Adam learning rate (default: 0.001)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    parser.add_argument("--data", default="../data", help="dataset folder (default: ../data)")
+    args = parser.parse_args()
+
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    train_set = datasets.MNIST(args.data, train=True, download=True, transform=transform)
+    test_set = datasets.MNIST(args.data, train=False, download=True, transform=transform)
+    train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
+    test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
+
+    model = LeNet5(n_classes=10).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    for epoch in range(1, args.epochs + 1):
+        train_epoch(model, device, train_loader, optimizer)
+        print(f"epoch {epoch}: test accuracy {accuracy(model, device, test_loader):.2%}")
+
+
+if __name__ == "__main__":
+    main()
