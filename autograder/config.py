@@ -56,7 +56,7 @@ TRAINING_KEYS: dict[str, Key] = {
     "test_batch_size": Key(1000, "batch size for validation and test predictions"),
     "max_steps": Key(3000, "optimizer steps before training stops regardless"),
     "eval_every": Key(100, "steps between two validation measurements"),
-    "validation_size": Key(5000, "training images held out to decide when to stop"),
+    "validation_size": Key(2000, "training images held out to decide when to stop"),
     "stop_at_validation_accuracy": Key(0.97, "stop early once validation accuracy reaches this"),
     "normalize_mean": Key(0.1307, "pixel mean subtracted after scaling to [0, 1]"),
     "normalize_std": Key(0.3081, "pixel standard deviation divided by after centring"),

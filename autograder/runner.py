@@ -95,8 +95,9 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
             skipped = loaded.value["skipped"]
             if skipped:
                 lines = ", ".join(str(line) for line, _ in skipped[:8]) + (", ..." if len(skipped) > 8 else "")
+                where = "line" if len(skipped) == 1 else "lines"
                 notes.append(f"{len(skipped)} top-level statement(s) that are not definitions were not run "
-                             f"(lines {lines}): grading uses only imports, functions, classes and constants")
+                             f"({where} {lines}): grading uses only imports, functions, classes and constants")
             for module in loaded.value["missing_modules"]:
                 notes.append(f"module '{module}' is not installed on the grader; using it fails")
             for probe in ordered:
