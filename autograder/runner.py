@@ -108,7 +108,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         peak_rss = box.peak_rss
 
     context = JudgeContext(test_labels=setup.test_labels)
-    results, check_seconds = [], {}
+    results, check_seconds, check_details = [], {}, {}
     for check, kind, probes in per_check:
         judge_started = time.monotonic()
         if not loaded.ok:
@@ -119,6 +119,8 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
             try:
                 verdict = kind.verdict(check, assignment, probes, [answers[p.key] for p in probes], context)
                 passed, message = verdict.passed, verdict.message
+                if verdict.details:
+                    check_details[check.name] = verdict.details
             except Exception as exc:  # a judge that breaks must never pass a check
                 passed, message = False, f"the grader could not judge this check ({type(exc).__name__}: {exc})"
         seconds = sum(answers[p.key].seconds for p in probes if p.key in answers)
@@ -129,5 +131,6 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
 
     extra = _extra(setup, check_seconds)
     extra["peak_memory_mib"] = round(peak_rss / 2**20, 1)
+    extra["check_details"] = check_details
     return SubmissionResult(assignment.id, submission.name, str(path), results, status=status,
                             seconds=time.monotonic() - started, output=output, notes=notes, extra=extra)

@@ -63,6 +63,7 @@ def materialize(value: Any) -> Any:
 class Verdict:
     passed: bool
     message: str
+    details: dict = field(default_factory=dict)   # measured figures, kept in results.json extra_data
 
 
 @dataclass

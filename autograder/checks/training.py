@@ -44,12 +44,14 @@ class TestAccuracy(CheckKind):
         history = result.get("history") or []
         validation = f", validation {history[-1][1]:.1%}" if history else ""
         detail = f"after {result.get('steps', 0)} steps{validation}, {result.get('seconds', 0):.1f} s"
+        details = {"test_accuracy": round(accuracy, 4), "steps": result.get("steps", 0),
+                   "train_seconds": round(result.get("seconds", 0.0), 2)}
         if accuracy >= threshold:
-            return Verdict(True, f"test accuracy {accuracy:.2%} ≥ {threshold:.0%} ({detail})")
+            return Verdict(True, f"test accuracy {accuracy:.2%} ≥ {threshold:.0%} ({detail})", details)
         hint = ""
         if history and history[-1][2] != history[-1][2]:  # NaN loss
             hint = ": the loss became NaN; look for a log of zero or a division in forward()"
         elif accuracy < 0.2:
             hint = (": the model did not learn; check that forward() uses its input and that every "
                     "layer is connected")
-        return Verdict(False, f"test accuracy {accuracy:.2%} < {threshold:.0%} ({detail}){hint}")
+        return Verdict(False, f"test accuracy {accuracy:.2%} < {threshold:.0%} ({detail}){hint}", details)
