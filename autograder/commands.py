@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +21,9 @@ from .config import Assignment, Config, load_config
 from .data import ImageDataset, load_dataset, resolve_data_dir
 from .errors import AutograderError
 from .reports import print_result, summary_table, write_grades_csv, write_results_json
-from .results import SubmissionResult
+from .results import CheckResult, SubmissionResult
 from .runner import GradingSetup, grade_submission, needs_data
+from .submission import find_submission
 
 
 def resolve_device(option: str | None, config: Config) -> str:
@@ -90,13 +91,25 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
     return result
 
 
-def _unique_names(results: Sequence[SubmissionResult]) -> None:
-    seen: dict[str, int] = {}
-    for result in results:
-        count = seen.get(result.name, 0)
-        seen[result.name] = count + 1
-        if count:
-            result.name = f"{result.name}-{count + 1}"
+def _unique_names(paths: Sequence[str | Path], expected_file: str) -> list[str]:
+    """Each submission's result folder name: the file's stem or the folder's name, made unique."""
+    names, seen = [], {}
+    for path in paths:
+        name = find_submission(path, expected_file).name
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return names
+
+
+def _grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
+    """Grade one submission; a fault in the grader itself still yields a result, never a lost one."""
+    try:
+        return grade_submission(setup, path)
+    except Exception as exc:  # a grader bug must not stop the batch
+        reason = f"the grader failed on this submission ({type(exc).__name__}: {exc}); no check was passed"
+        checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
+                  for c in setup.assignment.checks]
+        return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks, status=reason)
 
 
 def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], out_dir: str | Path,
@@ -105,34 +118,40 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
                       console: Console | None = None) -> list[SubmissionResult]:
     """Grade a batch; write <out>/<name>/results.json for each and <out>/grades.csv.
 
-    One submission's failure never stops the batch: each gets a result.
+    One submission's failure never stops the batch: each gets a result, written
+    as soon as it is graded.
     """
     if not submissions:
         raise AutograderError("no submissions given: name at least one file or folder")
     config = load_config(config_path)
     assignment = config.assignment(assignment_id)
     out = Path(out_dir)
-    results: list[SubmissionResult | None] = [None] * len(submissions)
-    with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
-                       seed=seed, jobs=jobs) as setup:
-        progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=console or Console(stderr=True),
-                            disable=console is None)
-        with progress, ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-            task = progress.add_task(assignment.id, total=len(submissions))
-            futures = [pool.submit(grade_submission, setup, path) for path in submissions]
-            for index, future in enumerate(futures):
-                results[index] = future.result()
-                progress.advance(task)
-    done = [r for r in results if r is not None]
-    _unique_names(done)
-    for result in done:
-        write_results_json(result, out / result.name / "results.json")
-    write_grades_csv(done, out / "grades.csv")
+    names = _unique_names(submissions, assignment.file)
+    done: dict[int, SubmissionResult] = {}
+    try:
+        with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
+                           seed=seed, jobs=jobs) as setup:
+            progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=console or Console(stderr=True),
+                                disable=console is None)
+            with progress, ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+                task = progress.add_task(assignment.id, total=len(submissions))
+                futures = {pool.submit(_grade_safely, setup, path): i for i, path in enumerate(submissions)}
+                for future in as_completed(futures):
+                    index = futures[future]
+                    result = future.result()
+                    result.name = names[index]
+                    write_results_json(result, out / result.name / "results.json")
+                    done[index] = result
+                    progress.advance(task)
+    finally:
+        results = [done[i] for i in sorted(done)]
+        if results:
+            write_grades_csv(results, out / "grades.csv")
     if console is not None:
-        console.print(summary_table(done))
-        console.print(f"wrote {len(done)} results.json and {out / 'grades.csv'}")
-    return done
+        console.print(summary_table(results))
+        console.print(f"wrote {len(results)} results.json and {out / 'grades.csv'}")
+    return results
 
 
 @dataclass
