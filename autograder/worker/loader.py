@@ -132,6 +132,12 @@ def load_definitions(path: Path, module_name: str = "submission") -> tuple[types
                 exec(code, module.__dict__)
             except ImportError:
                 _bind_missing(node, module.__dict__, report)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            try:
+                exec(code, module.__dict__)
+            except NameError:  # a constant built from skipped script code, e.g. `args.no_cuda`
+                text = lines[node.lineno - 1].strip() if node.lineno <= len(lines) else ""
+                report.skipped.append([node.lineno, text[:80]])
         else:
             exec(code, module.__dict__)
     return module, report

@@ -1,0 +1,99 @@
+"""grading.toml: defaults filled in, unknown keys and wrong types named, unknown kinds rejected."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.config import LIMIT_KEYS, TRAINING_KEYS, load_config
+from autograder.errors import ConfigError
+
+from conftest import ROOT, write_config
+
+MINIMAL = """
+[assignments.tiny]
+title = "Tiny"
+file = "tiny.py"
+model = "Net"
+
+[assignments.tiny.checks.builds]
+"""
+
+
+def test_real_config_loads_both_core_assignments():
+    config = load_config(ROOT / "grading.toml")
+    lenet = config.assignment("lenet5")
+    assert lenet.max_score == 20
+    assert [c.name for c in lenet.checks][:2] == ["builds", "output_shape"]
+    training = next(c for c in lenet.checks if c.name == "training")
+    assert training.kind == "test_accuracy" and training.params["min_test_accuracy"] == 0.95
+    assert config.assignment("task1_cnn").max_score == 20
+
+
+def test_defaults_are_filled_in(tmp_path):
+    config = load_config(write_config(tmp_path, MINIMAL))
+    tiny = config.assignment("tiny")
+    assert tiny.limits.load_seconds == LIMIT_KEYS["load_seconds"].default
+    assert config.kit["seed"] == 0 and config.kit["device"] == "auto"
+    (check,) = tiny.checks
+    assert check.kind == "builds" and check.points == 1.0 and check.visibility == "visible"
+    assert check.description  # the kind's summary
+    assert check.params == {"signature": ""}
+
+
+def test_training_defaults_and_limit_override(tmp_path):
+    text = MINIMAL + '[assignments.tiny.training]\nlr = 1\n[assignments.tiny.limits]\nstep_seconds = 5\n'
+    tiny = load_config(write_config(tmp_path, text)).assignment("tiny")
+    assert tiny.training["lr"] == 1.0 and isinstance(tiny.training["lr"], float)
+    assert tiny.training["batch_size"] == TRAINING_KEYS["batch_size"].default
+    assert tiny.limits.step_seconds == 5.0 and tiny.limits.train_seconds == 300.0
+
+
+def test_unknown_check_param_names_the_key_with_a_hint(tmp_path):
+    text = (ROOT / "grading.toml").read_text().replace("min_test_accuracy = 0.95", "min_acuracy = 0.95")
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(tmp_path, text))
+    message = str(err.value)
+    assert "assignments.lenet5.checks.training.min_acuracy" in message
+    assert "did you mean 'min_test_accuracy'" in message
+
+
+def test_unknown_top_level_key(tmp_path):
+    with pytest.raises(ConfigError, match="kit.sed.*did you mean 'seed'"):
+        load_config(write_config(tmp_path, "[kit]\nsed = 1\n" + MINIMAL))
+
+
+def test_wrong_type_is_named(tmp_path):
+    text = MINIMAL + 'points = "two"\n'
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(tmp_path, text))
+    assert "assignments.tiny.checks.builds.points" in str(err.value) and "'two'" in str(err.value)
+
+
+def test_bool_is_not_a_number(tmp_path):
+    with pytest.raises(ConfigError, match="seed"):
+        load_config(write_config(tmp_path, "[kit]\nseed = true\n" + MINIMAL))
+
+
+def test_unknown_check_kind(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(tmp_path, MINIMAL + 'kind = "output_shap"\n'))
+    assert "unknown check kind 'output_shap'" in str(err.value)
+    assert "did you mean 'output_shape'" in str(err.value)
+
+
+def test_missing_required_key_and_bad_visibility(tmp_path):
+    with pytest.raises(ConfigError, match="'assignments.tiny.file' is required"):
+        load_config(write_config(tmp_path, MINIMAL.replace('file = "tiny.py"\n', "")))
+    with pytest.raises(ConfigError, match="visibility"):
+        load_config(write_config(tmp_path, MINIMAL + 'visibility = "secret"\n'))
+
+
+def test_unknown_assignment_lists_the_known_ones(tmp_path):
+    config = load_config(write_config(tmp_path, MINIMAL))
+    with pytest.raises(ConfigError, match="unknown assignment 'lenet6'.*tiny"):
+        config.assignment("lenet6")
+
+
+def test_broken_toml_syntax(tmp_path):
+    with pytest.raises(ConfigError):
+        load_config(write_config(tmp_path, "[kit\n"))
