@@ -8,6 +8,7 @@ answered fails with the reason; no check passes without having run.
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from .checks.base import LOAD, TRAIN, explain_failure, materialize
 from .config import Assignment, Config
 from .results import CheckResult, SubmissionResult
 from .sandbox import Answer, Sandbox, SandboxOptions
+from .notebook import ModuleFile, NotebookError
 from .submission import find_submission
 
 
@@ -75,6 +77,15 @@ def _extra(setup: GradingSetup, check_seconds: dict) -> dict:
     }
 
 
+def _hidden_folders(setup: GradingSetup, path: Path | str) -> tuple:
+    """Folders the child must not see: the kit, the data, where submissions and reports live."""
+    folders = [setup.config.root, Path.cwd(), Path(path).resolve().parent]
+    for value in (os.environ.get("AUTOGRADER_DATA"), setup.config.kit.get("data_dir")):
+        if value:
+            folders.append(setup.config.root / value if not Path(value).is_absolute() else Path(value))
+    return tuple(folders)
+
+
 def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     """Grade one handed-in file or folder; never raises for a bad submission."""
     started = time.monotonic()
@@ -86,10 +97,16 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     load, per_check, ordered = _plan(assignment)
     limits = assignment.limits
     options = SandboxOptions(device=setup.device, seed=setup.seed, threads=setup.threads,
-                             memory_gib=limits.memory_gib, output_kib=limits.output_kib)
+                             memory_gib=limits.memory_gib, output_kib=limits.output_kib,
+                             hidden=_hidden_folders(setup, path))
     answers: dict[str, Answer] = {}
-    notes: list[str] = []
-    with Sandbox(submission.path, options, data_file=setup.data_file) as box:
+    module = ModuleFile(submission.path, assignment.file)   # a notebook becomes a .py in a temporary folder
+    try:
+        module.open()
+    except NotebookError as exc:
+        return _failed_result(setup, submission.name, str(path), exc.message, started)
+    notes: list[str] = list(module.notes)
+    with module, Sandbox(module.path, options, data_file=setup.data_file) as box:
         loaded = box.ask("load", load.args, timeout=limits.load_seconds, label=load.label)
         if loaded.ok:
             skipped = loaded.value["skipped"]
@@ -106,6 +123,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         status = box.dead_reason or "graded"
         output = box.output.text()
         peak_rss = box.peak_rss
+        isolation = box.isolation.record()
 
     context = JudgeContext(test_labels=setup.test_labels)
     results, check_seconds, check_details = [], {}, {}
@@ -132,5 +150,6 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     extra = _extra(setup, check_seconds)
     extra["peak_memory_mib"] = round(peak_rss / 2**20, 1)
     extra["check_details"] = check_details
+    extra["isolation"] = isolation
     return SubmissionResult(assignment.id, submission.name, str(path), results, status=status,
                             seconds=time.monotonic() - started, output=output, notes=notes, extra=extra)

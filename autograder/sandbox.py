@@ -6,6 +6,10 @@ scrubbed environment, and asks it questions over a pipe. Each question has a
 time limit; resident memory of the child's processes is watched while it
 works. When the child times out, crashes or exceeds a limit, it is killed with
 its whole process group and every later question is answered with the reason.
+
+Where the platform allows, ``isolation.py`` adds operating-system measures
+(network, PID and mount namespaces, dropped capabilities, a memory cgroup);
+the sandbox records which were in force.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .isolation import Isolation
 from .worker import protocol
 
 WORKER_PACKAGE = Path(__file__).resolve().parent / "worker"
@@ -62,6 +67,7 @@ class SandboxOptions:
     threads: int = 0
     memory_gib: float = 6.0
     output_kib: int = 64
+    hidden: tuple = ()          # folders the child must not see (kit, data, the submission's own folder)
 
 
 class OutputCollector(threading.Thread):
@@ -116,7 +122,14 @@ def describe_exit(returncode: int | None) -> str:
     if returncode < 0:
         name = SIGNAL_NAMES.get(-returncode, f"signal {-returncode}")
         return f"crashed ({name}, signal {-returncode})"
-    return f"exited with status {returncode}"
+    if returncode in (97, 98):
+        return f"could not be isolated (status {returncode}; the grader's sandbox setup failed)"
+    return f"exited with status {returncode} (os._exit or a crash in compiled code)"
+
+
+def label_of(reason: str) -> str:
+    """The 'while ...' part of a reason."""
+    return reason.split(" while ", 1)[1] if " while " in reason else "grading"
 
 
 @dataclass
@@ -133,7 +146,13 @@ class Sandbox:
     def __enter__(self) -> "Sandbox":
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-"))
         self._prepare_folder()
-        self._start()
+        self.isolation = Isolation(self.folder, self.options.memory_gib, list(self.options.hidden))
+        try:
+            self._start()
+        except BaseException:
+            self.isolation.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -181,7 +200,7 @@ class Sandbox:
         if self.data_file is not None:
             command += ["--data", str(self.folder / "data.pt")]
         self.process = subprocess.Popen(
-            command, cwd=self.folder, env=self._environment(),
+            self.isolation.wrap(command), cwd=self.folder, env=self._environment(),
             stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
             pass_fds=(request_read, answer_write), start_new_session=True,
         )
@@ -237,6 +256,8 @@ class Sandbox:
                       seconds=time.monotonic() - started)
 
     def _die(self, reason: str, started: float) -> Answer:
+        if self.isolation.memory_exceeded() and "memory limit" not in reason:
+            reason = f"memory limit ({self.options.memory_gib:g} GiB) exceeded while {label_of(reason)}"
         self.dead_reason = reason
         self._kill()
         return Answer(ok=False, fatal=reason, seconds=time.monotonic() - started)
@@ -268,5 +289,6 @@ class Sandbox:
                 os.close(fd)
             except OSError:
                 pass
+        self.isolation.close()
         self.output.join(timeout=2)
         shutil.rmtree(self.folder, ignore_errors=True)
