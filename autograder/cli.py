@@ -92,3 +92,36 @@ def verify_command(assignments, config_path, data_dir, device, seed):
     outcomes = commands.verify_kit(config_path=config_path, data_dir=data_dir, device=device, seed=seed,
                                    assignment_ids=assignments or None, console=Console())
     sys.exit(0 if all(o.ok for o in outcomes) else 1)
+
+
+@main.group("export", cls=KitGroup)
+def export_group():
+    """Export the assignments to nbgrader or Gradescope."""
+
+
+@export_group.command("nbgrader")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--assignment", "assignments", multiple=True,
+              help="assignment to export (repeatable; default: every one with a model, stub and solution)")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="grading.toml to use")
+def export_nbgrader_command(out_dir, assignments, config_path):
+    """Write an nbgrader course folder in OUT_DIR whose test cells run the kit's checks."""
+    written = commands.export_nbgrader_course(out_dir=out_dir, config_path=config_path,
+                                              assignment_ids=assignments or None)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo("next: cd into it and run `nbgrader generate_assignment <id>`; set AUTOGRADER_DATA before "
+               "`nbgrader autograde <id>`")
+
+
+@export_group.command("gradescope")
+@click.argument("assignment")
+@click.argument("out_zip", type=click.Path(dir_okay=False))
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="folder holding MNIST/raw/ to put in the archive (default: setup.sh downloads it)")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="grading.toml to use")
+def export_gradescope_command(assignment, out_zip, data_dir, config_path):
+    """Write a Gradescope autograder archive OUT_ZIP for ASSIGNMENT."""
+    path = commands.export_gradescope_archive(assignment_id=assignment, out_zip=out_zip,
+                                              config_path=config_path, data_dir=data_dir)
+    click.echo(f"wrote {path}: upload it as the assignment's autograder on Gradescope")

@@ -197,3 +197,21 @@ def verify_kit(*, config_path: str | Path | None = None, data_dir: str | Path | 
                     if not outcome.ok:
                         print_result(r, console)
     return outcomes
+
+
+def export_nbgrader_course(*, out_dir: str | Path, config_path: str | Path | None = None,
+                           assignment_ids: Sequence[str] | None = None) -> list[Path]:
+    """Write an nbgrader course folder (nbgrader_config.py, source/<id>/<id>.ipynb) graded by the kit."""
+    from .export_nbgrader import export_nbgrader
+
+    return export_nbgrader(out_dir=out_dir, config_path=config_path,
+                           assignment_ids=list(assignment_ids) if assignment_ids else None)
+
+
+def export_gradescope_archive(*, assignment_id: str, out_zip: str | Path, config_path: str | Path | None = None,
+                              data_dir: str | Path | None = None) -> Path:
+    """Write a Gradescope autograder zip for one assignment (MNIST inside when data_dir is given)."""
+    from .export_gradescope import export_gradescope
+
+    return export_gradescope(assignment_id=assignment_id, out_zip=out_zip, config_path=config_path,
+                             data_dir=data_dir)

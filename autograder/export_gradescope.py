@@ -1,0 +1,134 @@
+"""Build a Gradescope autograder archive for one assignment, and run it there.
+
+The archive holds, at its top level as Gradescope expects:
+
+- ``setup.sh``: installs the kit (and its dependencies) with pip;
+- ``run_autograder``: grades the file in ``/autograder/submission`` (a ``.py``
+  or a notebook) and writes ``/autograder/results/results.json``;
+- ``kit/``: the ``autograder`` package, ``pyproject.toml`` and ``grading.toml``;
+- ``data/MNIST/raw/``: the dataset, when the export was given a data folder.
+  Without it, ``setup.sh`` downloads MNIST into ``data/`` with torchvision
+  while the image is built (Gradescope builds it online).
+
+The roots are environment variables so the archive can be tried anywhere:
+``AUTOGRADER_ROOT`` (default ``/autograder``) holds ``source/`` (the unpacked
+archive), ``submission/`` and ``results/``; ``AUTOGRADER_DATA`` (default
+``$AUTOGRADER_ROOT/source/data``) is the data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+import zipfile
+from pathlib import Path
+
+from .config import load_config
+from .errors import AutograderError
+
+PACKAGE = Path(__file__).resolve().parent
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once while building the autograder image.
+set -euo pipefail
+SOURCE="${AUTOGRADER_ROOT:-/autograder}/source"
+python3 -m pip install --upgrade pip
+python3 -m pip install "$SOURCE/kit"
+if [ ! -d "$SOURCE/data/MNIST/raw" ]; then
+    # No data in the archive: download MNIST once, now, while the image is built online.
+    python3 -c "import sys; from torchvision import datasets; datasets.MNIST(sys.argv[1], train=True, download=True); datasets.MNIST(sys.argv[1], train=False, download=True)" "$SOURCE/data"
+fi
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission: grade it, write results/results.json.
+set -uo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+export AUTOGRADER_DATA="${{AUTOGRADER_DATA:-$ROOT/source/data}}"
+export AUTOGRADER_CONFIG="$ROOT/source/kit/grading.toml"
+export PYTHONPATH="$ROOT/source/kit${{PYTHONPATH:+:$PYTHONPATH}}"
+cd "$ROOT/source"
+exec "${{AUTOGRADER_PYTHON:-python3}}" -m autograder.export_gradescope run {assignment} \\
+    --submission "$ROOT/submission" --results "$ROOT/results/results.json"
+"""
+
+
+def _add_text(archive: zipfile.ZipFile, name: str, text: str, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name)
+    mode = 0o755 if executable else 0o644
+    info.external_attr = (stat.S_IFREG | mode) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, text)
+
+
+def export_gradescope(*, assignment_id: str, out_zip: str | Path, config_path: str | Path | None = None,
+                      data_dir: str | Path | None = None) -> Path:
+    """Write the autograder archive; with ``data_dir``, MNIST goes into the archive too."""
+    config = load_config(config_path)
+    assignment = config.assignment(assignment_id)
+    out = Path(out_zip)
+    if out.suffix != ".zip":
+        raise AutograderError(f"{out} should end in .zip: Gradescope takes the autograder as a zip archive")
+    raw = None
+    if data_dir is not None:
+        raw = Path(data_dir) / "MNIST" / "raw"
+        if not raw.is_dir():
+            raise AutograderError(f"{raw} does not exist: --data-dir must hold MNIST/raw/ "
+                                  "(or leave it out and setup.sh downloads MNIST)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        _add_text(archive, "setup.sh", SETUP_SH, executable=True)
+        _add_text(archive, "run_autograder", RUN_AUTOGRADER.format(assignment=assignment.id), executable=True)
+        _add_text(archive, "kit/grading.toml", config.path.read_text(encoding="utf-8"))
+        pyproject = PACKAGE.parent / "pyproject.toml"
+        if pyproject.is_file():
+            _add_text(archive, "kit/pyproject.toml", pyproject.read_text(encoding="utf-8"))
+        for path in sorted(PACKAGE.rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                archive.write(path, "kit/autograder/" + path.relative_to(PACKAGE).as_posix())
+        if raw is not None:
+            for path in sorted(raw.iterdir()):
+                if path.is_file():
+                    archive.write(path, f"data/MNIST/raw/{path.name}")
+    return out
+
+
+def run_gradescope(*, assignment_id: str, submission: str | Path, results: str | Path) -> dict:
+    """Grade the file in ``submission`` (a folder or a file) and write Gradescope's results.json."""
+    from .commands import _grade_safely, grading_setup
+    from .reports import results_json, write_results_json
+    from .results import CheckResult, SubmissionResult
+
+    config = load_config()
+    assignment = config.assignment(assignment_id)
+    out = Path(results)
+    try:
+        with grading_setup(config=config, assignment=assignment, data_dir=None, device=None, seed=None) as setup:
+            result = _grade_safely(setup, submission)
+    except AutograderError as exc:   # no data, say: still a results.json, with the reason and no points
+        reason = f"the autograder could not grade this submission: {exc.message}"
+        result = SubmissionResult(assignment.id, Path(submission).name, str(submission),
+                                  [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
+                                   for c in assignment.checks], status=reason)
+    write_results_json(result, out)
+    return results_json(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.export_gradescope",
+                                     description="Inside Gradescope: grade a submission folder.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="grade SUBMISSION and write RESULTS (results.json)")
+    run.add_argument("assignment")
+    run.add_argument("--submission", required=True)
+    run.add_argument("--results", required=True)
+    args = parser.parse_args(argv)
+    data = run_gradescope(assignment_id=args.assignment, submission=args.submission, results=args.results)
+    print(f"{args.assignment}: {data['score']} points; wrote {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

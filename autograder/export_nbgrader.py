@@ -1,0 +1,263 @@
+"""Write an nbgrader course folder whose notebooks are graded by the kit's checks.
+
+For each assignment with both a stub and a reference solution, the source
+notebook ``source/<id>/<id>.ipynb`` is generated (never hand-edited) from:
+
+- ``assignments/<id>/README.md``: the instructions (a markdown cell);
+- the stub and the solution: the imports (a read-only cell), then the
+  definitions. Where the stub has a TODO or ``NotImplementedError``, the
+  solution's lines go between ``### BEGIN SOLUTION`` / ``### END SOLUTION``,
+  so ``nbgrader generate_assignment`` turns them back into a stub;
+- ``grading.toml``: one read-only test cell per check, worth its points, that
+  asserts the check passed. The first test cell grades the notebook's own code
+  cells with the kit (same sandbox and checks as ``autograder grade``); the
+  others reuse that result.
+
+Script code (``if __name__ == "__main__":`` blocks, calls at module level) is
+left out of the notebook: in a notebook ``__name__`` is ``"__main__"`` and it
+would start training.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import re
+import tempfile
+from pathlib import Path
+
+from .config import Assignment, Config, load_config
+from .errors import AutograderError
+from .worker.loader import is_definition
+
+KERNEL_MARK = "autograder.export_nbgrader"     # cells holding it are grading cells, not student code
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+TODO = re.compile(r"TODO|NotImplementedError")
+# Execution time nbgrader allows one cell: the first test cell runs every check, training included.
+CELL_TIMEOUT_SECONDS = 1800
+
+
+# ------------------------------------------------------------------ notebook cells
+
+def _nbgrader_meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
+                   points: float | None = None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+            "solution": solution, "task": False}
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines:
+        lines[-1] = lines[-1].rstrip("\n")
+    return lines
+
+
+def _code(text: str, metadata: dict | None = None) -> dict:
+    return {"cell_type": "code", "execution_count": None, "metadata": metadata or {},
+            "outputs": [], "source": _lines(text)}
+
+
+def _markdown(text: str, metadata: dict | None = None) -> dict:
+    return {"cell_type": "markdown", "metadata": metadata or {}, "source": _lines(text)}
+
+
+def _notebook(cells: list[dict]) -> dict:
+    for number, cell in enumerate(cells):
+        cell["id"] = f"cell-{number:02d}"
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+# ------------------------------------------------------------------ code from the stub and the solution
+
+def _split_script(path: Path) -> tuple[list[str], list[str]]:
+    """(import lines, definition lines) of a script; script code and the module docstring left out."""
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source, filename=path.name)
+    imports, definitions = [], []
+    for node in tree.body:
+        if not is_definition(node):
+            continue
+        if isinstance(node, ast.Expr):                          # the module docstring
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        segment = source.splitlines()[start - 1:node.end_lineno]
+        target = imports if isinstance(node, (ast.Import, ast.ImportFrom)) else definitions
+        if target and target is definitions:
+            target.append("")
+            target.append("")
+        target.extend(segment)
+    return imports, definitions
+
+
+def _indent(line: str) -> str:
+    return line[:len(line) - len(line.lstrip())]
+
+
+def mark_solutions(stub: list[str], solution: list[str]) -> list[str]:
+    """The stub's lines, with each TODO part replaced by the solution's lines between solution markers."""
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(a=stub, b=solution, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            out.extend(stub[a0:a1])
+            continue
+        if not any(TODO.search(line) for line in stub[a0:a1]):
+            out.extend(stub[a0:a1])          # a docstring or comment that differs: keep the student's text
+            continue
+        body = solution[b0:b1]
+        while body and not body[-1].strip():
+            body.pop()
+        trailing = len(solution[b0:b1]) - len(body)
+        if not any(line.strip() for line in body):
+            continue
+        first = next(line for line in body if line.strip())
+        indent = _indent(first)
+        out.append(indent + BEGIN)
+        out.extend(body)
+        out.append(indent + END)
+        out.extend([""] * trailing)
+    if not any(BEGIN in line for line in out):
+        raise AutograderError("the stub has no TODO or NotImplementedError where the solution differs, "
+                              "so no solution cell could be marked: mark the parts students write with TODO")
+    return out
+
+
+# ------------------------------------------------------------------ the notebook
+
+def _check_cell(assignment: Assignment, check) -> dict:
+    text = (f"# Test: {check.name} ({check.points:g} points): {check.description}\n"
+            f"# Grades the code cells above with the autograder kit (the first test cell runs every check).\n"
+            f"from {KERNEL_MARK} import assert_check_passed\n"
+            f"assert_check_passed({assignment.id!r}, {check.name!r})")
+    return _code(text, _nbgrader_meta(f"test_{check.name}", grade=True, locked=True, points=check.points))
+
+
+def source_notebook(config: Config, assignment: Assignment) -> dict:
+    """The nbgrader source notebook of one assignment, from its stub, solution, README and checks."""
+    stub_path = config.assignment_dir(assignment.id) / assignment.file
+    solution_path = config.solution_dir(assignment.id) / assignment.file
+    for path in (stub_path, solution_path):
+        if not path.is_file():
+            raise AutograderError(f"{path} is missing: the notebook is generated from the stub and the solution")
+    imports, solution_defs = _split_script(solution_path)
+    _, stub_defs = _split_script(stub_path)
+    readme = config.assignment_dir(assignment.id) / "README.md"
+    intro = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {assignment.title}"
+    cells = [
+        _markdown(intro, _nbgrader_meta("instructions", locked=True)),
+        _markdown("Write your code in the cell marked `YOUR CODE HERE` (replace the "
+                  "`raise NotImplementedError()` lines). The test cells at the end grade your code with the "
+                  "same checks as `autograder check " + assignment.id + "`; run them to see your score."),
+        _code("\n".join(imports), _nbgrader_meta("imports", locked=True)),
+        _code("\n".join(mark_solutions(stub_defs, solution_defs)),
+              _nbgrader_meta("solution", solution=True)),
+        _markdown(f"## Tests ({assignment.max_score:g} points)", _nbgrader_meta("tests_title", locked=True)),
+    ]
+    cells += [_check_cell(assignment, check) for check in assignment.checks]
+    return _notebook(cells)
+
+
+def nbgrader_config_text(ids: list[str], course_id: str) -> str:
+    return (
+        "# nbgrader settings for the course generated by `autograder export nbgrader`.\n"
+        "# Regenerate instead of editing the notebooks in source/: they come from the kit's\n"
+        "# solutions/, assignments/ and grading.toml.\n"
+        "c = get_config()  # noqa: F821 (provided by nbgrader)\n\n"
+        f"c.CourseDirectory.course_id = {course_id!r}\n"
+        f"# Assignments in this course: {', '.join(ids)}\n"
+        "# The first test cell of a notebook runs every check, a short training run included.\n"
+        f"c.Execute.timeout = {CELL_TIMEOUT_SECONDS}\n"
+        "# Test cells find MNIST through $AUTOGRADER_DATA (or grading.toml's kit.data_dir):\n"
+        "# set it before `nbgrader autograde`.\n"
+    )
+
+
+def export_nbgrader(*, out_dir: str | Path, config_path: str | Path | None = None,
+                    assignment_ids: list[str] | None = None, course_id: str = "autograder-course") -> list[Path]:
+    """Write nbgrader_config.py and source/<id>/<id>.ipynb; returns the notebooks written.
+
+    Without ``assignment_ids``, every assignment that has a model, a stub and
+    a solution is exported.
+    """
+    config = load_config(config_path)
+    if assignment_ids:
+        chosen = [config.assignment(i) for i in assignment_ids]
+    else:
+        chosen = [a for a in config.assignments.values()
+                  if a.model and (config.solution_dir(a.id) / a.file).is_file()
+                  and (config.assignment_dir(a.id) / a.file).is_file()]
+    if not chosen:
+        raise AutograderError("no assignment to export: each needs a stub in assignments/ and a solution in "
+                              "solutions/")
+    out = Path(out_dir)
+    written = []
+    for assignment in chosen:
+        notebook = source_notebook(config, assignment)
+        path = out / "source" / assignment.id / f"{assignment.id}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    (out / "nbgrader_config.py").write_text(nbgrader_config_text([a.id for a in chosen], course_id),
+                                            encoding="utf-8")
+    return written
+
+
+# ------------------------------------------------------------------ inside the notebook's kernel
+
+_RESULTS: dict[tuple[str, str], object] = {}
+
+
+def kernel_code_cells() -> list[str]:
+    """The code cells this kernel has run so far, in order, grading cells left out."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = None
+    shell = get_ipython() if get_ipython else None
+    if shell is None:
+        raise AutograderError("the autograder test cells must run inside a Jupyter notebook")
+    history = list(shell.history_manager.input_hist_raw)
+    return [cell for cell in history[1:] if cell.strip() and KERNEL_MARK not in cell]
+
+
+def assert_check_passed(assignment_id: str, check_name: str) -> None:
+    """Grade the notebook's code cells (once per version of the code) and assert one check passed."""
+    from .commands import check_submission
+    from .notebook import cells_to_source
+
+    source, _ = cells_to_source(kernel_code_cells())
+    key = (assignment_id, source)
+    if key not in _RESULTS:
+        try:
+            assignment = load_config().assignment(assignment_id)
+            with tempfile.TemporaryDirectory(prefix="autograder-kernel-") as folder:
+                path = Path(folder) / assignment.file
+                path.write_text(source, encoding="utf-8")
+                _RESULTS[key] = check_submission(assignment_id=assignment_id, path=path)
+            print(f"graded with the autograder: {_RESULTS[key].score:g} / {_RESULTS[key].max_score:g}")
+        except AutograderError as exc:    # no data, no grading.toml: every test cell says why
+            _RESULTS[key] = f"the autograder could not grade this notebook: {exc.message}"
+    result = _RESULTS[key]
+    if isinstance(result, str):
+        raise AssertionError(result)
+    check = next((c for c in result.checks if c.name == check_name), None)
+    if check is None:
+        raise AssertionError(f"grading.toml has no check '{check_name}' for {assignment_id}: "
+                             "export the nbgrader course again")
+    if not check.passed:
+        raise AssertionError(f"{check_name} failed: {check.message}")
+    print(f"{check_name} passed: {check.message}")

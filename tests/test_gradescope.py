@@ -1,0 +1,80 @@
+"""Gradescope: the archive, unpacked into a folder laid out as /autograder, grades like `autograder grade`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.commands import grade_submissions
+from autograder.errors import AutograderError
+from autograder.export_gradescope import export_gradescope
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "grading.toml"
+ASSIGNMENT = "lenet5"
+
+
+def test_archive_layout(tmp_path):
+    archive = export_gradescope(assignment_id=ASSIGNMENT, out_zip=tmp_path / "ag.zip", config_path=CONFIG)
+    with zipfile.ZipFile(archive) as z:
+        names = set(z.namelist())
+        modes = {info.filename: info.external_attr >> 16 for info in z.infolist()}
+        run = z.read("run_autograder").decode()
+    assert {"setup.sh", "run_autograder", "kit/grading.toml", "kit/pyproject.toml",
+            "kit/autograder/__init__.py", "kit/autograder/worker/main.py"} <= names
+    assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
+    assert f"run {ASSIGNMENT}" in run and "AUTOGRADER_ROOT" in run
+    assert not any(n.startswith("data/") for n in names)     # no data asked for: setup.sh downloads it
+    with pytest.raises(AutograderError, match="MNIST/raw"):
+        export_gradescope(assignment_id=ASSIGNMENT, out_zip=tmp_path / "x.zip", config_path=CONFIG,
+                          data_dir=tmp_path)
+
+
+def _run_archive(archive: Path, root: Path, submission: Path) -> dict:
+    """Unpack into ROOT/source, hand in one file, run run_autograder as Gradescope would."""
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "submission").mkdir(parents=True)
+    (root / "results").mkdir()
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(root / "source")
+    os.chmod(root / "source" / "run_autograder", 0o755)
+    shutil.copy(submission, root / "submission" / submission.name)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRADER_CONFIG")}
+    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
+    done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=900, cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_archive_scores_match_autograder_grade(tmp_path):
+    data = os.environ.get("AUTOGRADER_DATA")
+    if not data:
+        pytest.skip("AUTOGRADER_DATA is not set: the training check needs MNIST")
+    archive = export_gradescope(assignment_id=ASSIGNMENT, out_zip=tmp_path / "ag.zip", config_path=CONFIG,
+                                data_dir=data)     # MNIST travels inside the archive
+    with zipfile.ZipFile(archive) as z:
+        assert any(n.startswith("data/MNIST/raw/") for n in z.namelist())
+    files = {"reference": ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.py",
+             "stub": ROOT / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.py"}
+    reference, stub = grade_submissions(assignment_id=ASSIGNMENT, out_dir=tmp_path / "grade",
+                                        submissions=[files["reference"], files["stub"]], config_path=CONFIG)
+    for role, path in files.items():
+        results = _run_archive(archive, tmp_path / f"autograder-{role}", path)
+        tests = {t["name"]: t["status"] for t in results["tests"]}
+        if role == "reference":
+            assert results["score"] == reference.score == reference.max_score, results["tests"]
+            assert tests == {c.name: c.status for c in reference.checks}
+        else:
+            assert results["score"] == stub.score == 0 and set(tests.values()) == {"failed"}
+            assert tests == {c.name: c.status for c in stub.checks}
