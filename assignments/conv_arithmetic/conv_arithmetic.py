@@ -1,0 +1,66 @@
+"""Convolution arithmetic: output sizes, pooling written by hand, CNN shapes.
+
+Fill in the functions and the class below (README.md says how each is graded).
+Write the pooling functions with loops over the output positions; do not call
+torch's own pooling there.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def conv_output_size(size, kernel_size, padding=0, stride=1):
+    """Return the output size (an int) of a convolution or pooling along one side.
+
+    The formula is (H - F + 2P) / S + 1, rounded down, with H = ``size``,
+    F = ``kernel_size``, P = ``padding`` and S = ``stride``.
+    Example: conv_output_size(28, 5) == 24.
+    """
+    raise NotImplementedError("conv_output_size is not implemented yet")
+
+
+def max_pool2d(x, kernel_size, stride=None):
+    """Max pooling of ``x`` (shape (N, C, H, W)) written with loops.
+
+    Windows are ``kernel_size`` x ``kernel_size``; ``stride`` defaults to
+    ``kernel_size``. Returns a tensor of shape (N, C, H_out, W_out) with the
+    sizes given by ``conv_output_size``; it must equal ``nn.MaxPool2d``'s output.
+    """
+    raise NotImplementedError("max_pool2d is not implemented yet")
+
+
+def avg_pool2d(x, kernel_size, stride=None):
+    """Average pooling of ``x`` (shape (N, C, H, W)) written with loops.
+
+    Same windows as ``max_pool2d``; each output is the mean of its window.
+    It must equal ``nn.AvgPool2d``'s output.
+    """
+    raise NotImplementedError("avg_pool2d is not implemented yet")
+
+
+def report_cnn_shapes(batch_size=1):
+    """Return the shape [C, H, W] after each of the four stages of the report's
+    MNIST CNN for a 1x28x28 input, as a list of four lists:
+    conv 1->4 (5x5), max-pool 2, conv 4->8 (5x5), max-pool 2.
+    Build the layers and run a tensor through them.
+    """
+    raise NotImplementedError("report_cnn_shapes is not implemented yet")
+
+
+class CNNModel(nn.Module):
+    """The slide deck's CNN for 1x28x28 images.
+
+    conv 1->16 (3x3) + ReLU -> 16x26x26, max-pool 2 -> 16x13x13,
+    conv 16->32 (3x3) + ReLU -> 32x11x11, max-pool 2 -> 32x5x5,
+    flatten 800 -> linear 10 (logits).
+    """
+
+    def __init__(self):
+        super().__init__()
+        raise NotImplementedError("CNNModel.__init__ is not implemented yet")
+
+    def forward(self, x):
+        raise NotImplementedError("CNNModel.forward is not implemented yet")

@@ -1,0 +1,102 @@
+"""Tensors and autograd: gradients, a custom function, optimizers, data sets.
+
+Fill in the functions and classes below (README.md says how each is graded).
+Use torch operations throughout so autograd can follow your computations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+def tensor_from_list(values):
+    """Return a tensor holding ``values`` (nested lists of numbers).
+
+    Keep torch's default dtype rules: Python ints give int64, floats float32.
+    """
+    raise NotImplementedError("tensor_from_list is not implemented yet")
+
+
+def tensor_from_numpy(array):
+    """Return a float32 tensor holding ``array`` (a numpy array or anything np.asarray accepts)."""
+    raise NotImplementedError("tensor_from_numpy is not implemented yet")
+
+
+def grad_of_squared_dot(x, y):
+    """Return the gradient of (x·y)² with respect to ``x`` (a 1-d tensor that requires grad).
+
+    Use autograd (``backward()``), not the formula. With x = [1, 0] and
+    y = [1, 1] the answer is [2, 2].
+    """
+    raise NotImplementedError("grad_of_squared_dot is not implemented yet")
+
+
+class MyReLU(torch.autograd.Function):
+    """ReLU as a custom autograd function, used as ``MyReLU.apply(x)``.
+
+    ``forward(ctx, x)`` saves the input (``ctx.save_for_backward``) and
+    returns it clamped at 0; ``backward(ctx, grad_output)`` returns
+    ``grad_output`` with zeros where the saved input was negative.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        raise NotImplementedError("MyReLU.forward is not implemented yet")
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError("MyReLU.backward is not implemented yet")
+
+
+def shifted_relu_product(x, y):
+    """Return ``MyReLU.apply(x - 0.5) * y``.
+
+    With x = [1, 0] (requires grad) and y = [1, 1] it gives [0.5, 0], and the
+    gradient of its sum with respect to x is [1, 0]. Do not touch ``x.grad``
+    here: gradients of repeated backward passes must add up.
+    """
+    raise NotImplementedError("shifted_relu_product is not implemented yet")
+
+
+def quadratic(x):
+    """f(x) = (x - 2)² for a tensor x."""
+    return (x - 2) ** 2
+
+
+def minimize_quadratic():
+    """Minimise ``quadratic`` starting from x = 0 with a torch optimizer (e.g. SGD);
+    return the final x (a tensor or a float), which should be 2 within 0.001."""
+    raise NotImplementedError("minimize_quadratic is not implemented yet")
+
+
+class ArrayDataset(Dataset):
+    """A Dataset over features ``X`` (shape (n, d)) and targets ``y`` (shape (n,)).
+
+    ``len(dataset)`` is n and ``dataset[i]`` is the pair ``(X[i], y[i])`` as
+    float32 tensors.
+    """
+
+    def __init__(self, X, y):
+        raise NotImplementedError("ArrayDataset.__init__ is not implemented yet")
+
+    def __len__(self):
+        raise NotImplementedError("ArrayDataset.__len__ is not implemented yet")
+
+    def __getitem__(self, index):
+        raise NotImplementedError("ArrayDataset.__getitem__ is not implemented yet")
+
+
+def load_libsvm(path):
+    """Read a libsvm-format text file and return ``(X, y)``.
+
+    Each line is ``label index:value index:value ...`` with indices starting
+    at 1; index j fills column j - 1, and features a line leaves out are 0.
+    X is a float tensor of shape (lines, largest index), y a float tensor of
+    the labels. Write the parser yourself (scikit-learn's
+    ``load_svmlight_file`` is what the grader compares with).
+    """
+    raise NotImplementedError("load_libsvm is not implemented yet")

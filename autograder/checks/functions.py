@@ -1,0 +1,327 @@
+"""Checks on plain functions and small classes.
+
+The child calls the submission's function on inputs written in grading.toml
+and sends back raw results; the parent compares them with expected values or
+with a trusted library call it makes itself on the same inputs (a ``torch``
+function, scikit-learn's svmlight loader). Inputs in grading.toml:
+
+- ``{tensor = [[1.0, 2.0]], dtype = "float32", requires_grad = true}``: a literal tensor;
+- ``{randn = [2, 3, 8, 8], seed = 1}``: a standard-normal tensor, the same in parent and child;
+- anything else (numbers, strings, lists) as it is.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from typing import Any
+
+import torch
+
+from ..config import Key
+from .base import CheckKind, Probe, Verdict, materialize, randn, shape_text
+from .registry import register
+
+
+def _spec(value: Any) -> Any:
+    """grading.toml inputs -> probe arguments (random tensors become parent-side specs)."""
+    if isinstance(value, dict):
+        if "randn" in value:
+            spec = {"tensor": randn(value["randn"], value.get("seed", 0))}
+            for key in ("dtype", "requires_grad"):
+                if key in value:
+                    spec[key] = value[key]
+            return spec
+        return {k: _spec(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_spec(v) for v in value]
+    return value
+
+
+def _build(value: Any) -> Any:
+    """Probe arguments -> the tensors the child builds, made here for the parent's reference."""
+    value = materialize(value)
+    if isinstance(value, dict):
+        if "tensor" in value and set(value) <= {"tensor", "dtype", "requires_grad"}:
+            data, dtype = value["tensor"], getattr(torch, value.get("dtype", "float32"))
+            tensor = data.to(dtype) if isinstance(data, torch.Tensor) else torch.tensor(data, dtype=dtype)
+            return tensor.clone().requires_grad_(bool(value.get("requires_grad", False)))
+        return {k: _build(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_build(v) for v in value]
+    return value
+
+
+def _trusted(name: str):
+    """A function of torch named by its dotted path, e.g. 'torch.nn.functional.max_pool2d'."""
+    parts = name.split(".")
+    if parts[0] != "torch":
+        raise ValueError(f"reference '{name}' must be a torch function (torch.…)")
+    target = torch
+    for part in parts[1:]:
+        target = getattr(target, part)
+    return target
+
+
+def _call_text(name: str, args: list, kwargs: dict | None = None) -> str:
+    def show(v):
+        if isinstance(v, dict) and "randn" in v:
+            return f"<random {shape_text(v['randn'])}>"
+        if isinstance(v, dict) and "tensor" in v:
+            return f"tensor({v['tensor']})"
+        return repr(v)
+    parts = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in (kwargs or {}).items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _as_tensor(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value.detach().double()
+    def lists(v):
+        if isinstance(v, torch.Tensor):
+            return v.tolist()
+        return [lists(x) for x in v] if isinstance(v, list) else v
+    try:
+        return torch.tensor(lists(value), dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _compare(got: Any, want: Any, tol: float, what: str) -> str:
+    """'' when close, otherwise a sentence saying how they differ."""
+    got_t, want_t = _as_tensor(got), _as_tensor(want)
+    if got_t is None:
+        shown = got.get("__repr__", got) if isinstance(got, dict) else got
+        return f"{what} is {str(shown)[:80]!s}, which is not numbers; expected {_short(want_t)}"
+    if tuple(got_t.shape) != tuple(want_t.shape):
+        if got_t.numel() == want_t.numel() == 1:
+            got_t, want_t = got_t.reshape(()), want_t.reshape(())
+        else:
+            return f"{what} has shape {shape_text(got_t.shape)}; expected {shape_text(want_t.shape)}"
+    diff = (got_t - want_t).abs()
+    bad = ~(diff <= tol)
+    if bool(bad.any()):
+        return (f"{what} is {_short(got_t)}; expected {_short(want_t)} "
+                f"(differs by up to {diff[bad].max().item() if not diff.isnan().any() else float('nan'):.3g}, "
+                f"tolerance {tol:g})")
+    return ""
+
+
+def _short(t: torch.Tensor | None) -> str:
+    if t is None:
+        return "?"
+    if t.numel() <= 8:
+        return str([round(v, 4) for v in t.flatten().tolist()]) if t.dim() else f"{t.item():.4g}"
+    return f"a tensor of shape {shape_text(t.shape)}"
+
+
+@register
+class FunctionValue(CheckKind):
+    name = "function_value"
+    summary = "a function returns the expected value (or a torch reference's) and the expected gradients"
+    params = {
+        "function": Key("", "the submission's function (or 'Class.apply')", required=True),
+        "args": Key([], "positional arguments; tensors as {tensor=..., dtype=..., requires_grad=...} "
+                        "or {randn=[shape], seed=N}"),
+        "kwargs": Key({}, "keyword arguments"),
+        "expect": Key(None, "the expected result (a number or nested list); unset: not compared"),
+        "reference": Key("", "a torch function called on the same arguments whose result is expected, "
+                             "e.g. 'torch.nn.functional.max_pool2d'"),
+        "reference_args": Key(None, "arguments of the reference (unset: the same as args)"),
+        "reference_kwargs": Key(None, "keyword arguments of the reference (unset: the same as kwargs)"),
+        "expect_dtype": Key("", "the result's dtype, e.g. 'float32' (empty: not checked)"),
+        "backward": Key(False, "backpropagate the sum of the result and compare the arguments' gradients"),
+        "calls": Key(1, "how many times the function is called (and backpropagated) on the same inputs"),
+        "expect_grads": Key([], "expected gradient of each positional argument (null: not compared)"),
+        "expect_args_after": Key([], "expected value of each positional argument after the calls, for "
+                                     "functions that update tensors in place (null: not compared)"),
+        "tolerance": Key(1e-5, "largest absolute difference allowed"),
+        "hint": Key("", "what to look at when the value differs"),
+    }
+
+    def required_names(self, check, assignment):
+        return [check.params["function"].split(".")[0]]
+
+    def probes(self, check, assignment):
+        p = check.params
+        args = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
+                "backward": p["backward"], "calls": p["calls"]}
+        return [Probe("call_function", args, f"calling {_call_text(p['function'], p['args'], p['kwargs'])}")]
+
+    def judge(self, check, assignment, answers, context):
+        p = check.params
+        got = answers[0].value
+        call = _call_text(p["function"], p["args"], p["kwargs"])
+        hint = f": {p['hint']}" if p["hint"] else ""
+        want = p["expect"]
+        if p["reference"]:
+            ref_args = _build(_spec(p["args"] if p["reference_args"] is None else p["reference_args"]))
+            ref_kwargs = _build(_spec(p["kwargs"] if p["reference_kwargs"] is None else p["reference_kwargs"]))
+            with torch.no_grad():
+                want = _trusted(p["reference"])(*ref_args, **ref_kwargs)
+        result = got["result"]
+        if want is not None:
+            problem = _compare(result, want, p["tolerance"], f"{call} returned a value that")
+            if problem:
+                problem = problem.replace("returned a value that is", "returned")
+                return Verdict(False, problem + hint)
+        if p["expect_dtype"]:
+            dtype = str(result.dtype).removeprefix("torch.") if isinstance(result, torch.Tensor) else type(result).__name__
+            if dtype != p["expect_dtype"]:
+                return Verdict(False, f"{call} returned dtype {dtype}; expected {p['expect_dtype']}{hint}")
+        for i, want_grad in enumerate(p["expect_grads"]):
+            if want_grad is None:
+                continue
+            grad = got["grads"][i] if i < len(got["grads"]) else None
+            if grad is None:
+                return Verdict(False, f"no gradient reached argument {i + 1} of {call}: keep the computation "
+                                      "in torch operations so autograd can follow it")
+            problem = _compare(grad, want_grad, p["tolerance"], f"the gradient of argument {i + 1}")
+            if problem:
+                return Verdict(False, f"{problem} after {p['calls']} backward pass(es) through {call}{hint}")
+        for i, want_arg in enumerate(p["expect_args_after"]):
+            if want_arg is None:
+                continue
+            arg = got["args_after"][i] if i < len(got["args_after"]) else None
+            problem = _compare(arg, want_arg, p["tolerance"], f"argument {i + 1} after {p['calls']} call(s) of {call}")
+            if problem:
+                return Verdict(False, problem + hint)
+        shown = _short(_as_tensor(result)) if _as_tensor(result) is not None else repr(result)[:60]
+        return Verdict(True, f"{call} returned {shown}" + (" with the expected gradients" if p["expect_grads"] else ""))
+
+
+@register
+class AutogradGradcheck(CheckKind):
+    name = "autograd_gradcheck"
+    summary = "a custom autograd function passes torch.autograd.gradcheck in float64 and matches a torch reference"
+    params = {
+        "function": Key("", "the function to check, e.g. 'MyReLU.apply'", required=True),
+        "input_shapes": Key([[4, 5]], "shape of each float64 input"),
+        "seed": Key(7, "seed of the random inputs"),
+        "reference": Key("", "a torch function with the same forward and backward, e.g. 'torch.relu'"),
+        "tolerance": Key(1e-8, "largest difference from the reference allowed"),
+        "hint": Key("", "what to look at when the backward pass is wrong"),
+    }
+
+    def required_names(self, check, assignment):
+        return [check.params["function"].split(".")[0]]
+
+    def _inputs(self, check):
+        return [randn(shape, check.params["seed"] + i) for i, shape in enumerate(check.params["input_shapes"])]
+
+    def probes(self, check, assignment):
+        return [Probe("gradcheck_function", {"function": check.params["function"], "inputs": self._inputs(check)},
+                      f"running gradcheck on {check.params['function']}")]
+
+    def judge(self, check, assignment, answers, context):
+        p = check.params
+        got = answers[0].value
+        hint = f": {p['hint']}" if p["hint"] else ""
+        if not got["ok"]:
+            return Verdict(False, f"torch.autograd.gradcheck fails for {p['function']} in float64 "
+                                  f"({got['reason']}){hint}")
+        if p["reference"]:
+            xs = [x.double().requires_grad_(True) for x in materialize(self._inputs(check))]
+            out = _trusted(p["reference"])(*xs)
+            out.sum().backward()
+            problem = _compare(got["output"], out.detach(), p["tolerance"], f"{p['function']}'s output")
+            if problem:
+                return Verdict(False, f"{problem} (compared with {p['reference']})")
+            for i, x in enumerate(xs):
+                problem = _compare(got["grads"][i], x.grad, p["tolerance"], f"the gradient of input {i + 1}")
+                if problem:
+                    return Verdict(False, f"{problem} (compared with {p['reference']}){hint}")
+        return Verdict(True, f"{p['function']} passes gradcheck in float64"
+                             + (f" and matches {p['reference']}" if p["reference"] else ""))
+
+
+@register
+class DatasetProtocol(CheckKind):
+    name = "dataset_protocol"
+    summary = "a Dataset class over arrays has the right length and returns the right (features, target) pairs"
+    params = {
+        "dataset": Key("", "the submission's Dataset class", required=True),
+        "samples": Key(13, "number of samples"),
+        "features": Key(4, "features per sample"),
+        "indices": Key([0, 5, -1], "indices read back"),
+        "seed": Key(3, "seed of the random arrays"),
+    }
+
+    def required_names(self, check, assignment):
+        return [check.params["dataset"]]
+
+    def _arrays(self, check):
+        p = check.params
+        return [randn([p["samples"], p["features"]], p["seed"]), randn([p["samples"]], p["seed"] + 1)]
+
+    def probes(self, check, assignment):
+        p = check.params
+        indices = [i % p["samples"] for i in p["indices"]]
+        return [Probe("dataset_items", {"cls": p["dataset"], "args": self._arrays(check), "indices": indices},
+                      f"building {p['dataset']}(X, y) with X of shape {shape_text([p['samples'], p['features']])}")]
+
+    def judge(self, check, assignment, answers, context):
+        p = check.params
+        got = answers[0].value
+        X, y = materialize(self._arrays(check))
+        name = p["dataset"]
+        if got["length"] != p["samples"]:
+            return Verdict(False, f"len({name}(X, y)) is {got['length']}; expected {p['samples']} (one per row "
+                                  "of X): check __len__")
+        for i, (features, target) in zip([i % p["samples"] for i in p["indices"]], got["items"]):
+            for value, want, what in ((features, X[i], "features"), (target, y[i], "target")):
+                problem = _compare(value, want, 1e-6, f"the {what} of {name}(X, y)[{i}]")
+                if problem:
+                    return Verdict(False, f"{problem}: __getitem__(i) must return (X[i], y[i])")
+        return Verdict(True, f"len() is {p['samples']} and items {p['indices']} are (X[i], y[i])")
+
+
+@register
+class SvmlightMatchesSklearn(CheckKind):
+    name = "svmlight_matches_sklearn"
+    summary = "a libsvm-format loader reads a generated file exactly as scikit-learn's load_svmlight_file"
+    params = {
+        "function": Key("", "the submission's loader, called with the file's path", required=True),
+        "rows": Key(12, "rows in the generated file"),
+        "features": Key(6, "number of features (indices 1..features)"),
+        "density": Key(0.5, "chance that a feature is written on a row"),
+        "seed": Key(11, "seed of the generated file"),
+        "tolerance": Key(1e-5, "largest absolute difference allowed"),
+    }
+
+    def required_names(self, check, assignment):
+        return [check.params["function"]]
+
+    def _text(self, check) -> str:
+        p = check.params
+        rng = random.Random(p["seed"])
+        lines = []
+        for row in range(p["rows"]):
+            label = rng.choice([-1, 1])
+            cols = [j for j in range(1, p["features"] + 1) if rng.random() < p["density"] or
+                    (row == 0 and j == p["features"])]
+            pairs = " ".join(f"{j}:{rng.uniform(-5, 5):.4f}" for j in cols)
+            lines.append(f"{label} {pairs}".rstrip())
+        return "\n".join(lines) + "\n"
+
+    def probes(self, check, assignment):
+        return [Probe("load_text_file", {"function": check.params["function"], "text": self._text(check),
+                                          "filename": "data.libsvm"},
+                      f"calling {check.params['function']}(path) on a {check.params['rows']}-row libsvm file")]
+
+    def judge(self, check, assignment, answers, context):
+        from sklearn.datasets import load_svmlight_file
+
+        p = check.params
+        got = answers[0].value
+        X, y = load_svmlight_file(io.BytesIO(self._text(check).encode()), n_features=p["features"])
+        name = p["function"]
+        if not isinstance(got, list) or len(got) != 2:
+            return Verdict(False, f"{name}(path) must return a pair (X, y); it returned {str(got)[:60]}")
+        problem = _compare(got[0], torch.from_numpy(X.toarray()), p["tolerance"], f"the X returned by {name}")
+        if not problem:
+            problem = _compare(got[1], torch.from_numpy(y), p["tolerance"], f"the y returned by {name}")
+        if problem:
+            return Verdict(False, f"{problem}: indices in the file start at 1 and name column index-1; "
+                                  "features a row leaves out are 0")
+        return Verdict(True, f"{name} reads X {shape_text(X.shape)} and y exactly as load_svmlight_file")

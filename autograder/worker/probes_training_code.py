@@ -1,0 +1,271 @@
+"""Questions about reusable training code, and a short overfitting run for a model.
+
+The child calls the submission's training functions on small fixed data sets
+(two moons, breast cancer) with a small model, watching each call of the loss
+function, and reports what happened: the results it returned, the checkpoint
+files it wrote, the losses and modes it ran in. The parent judges.
+scikit-learn is imported only inside the probes that need it.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .probes import ProbeFailure, WorkerState, build_model, get_name, probe, seed_everything, to_plain
+
+
+# ----------------------------------------------------------------- data and models
+
+def make_dataset(name: str, samples: int, seed: int) -> dict:
+    """Fixed tabular data, split 80/20: float32 features, int64 labels."""
+    from sklearn.datasets import load_breast_cancer, make_moons
+    from sklearn.model_selection import train_test_split
+
+    if name == "moons":
+        x, y = make_moons(n_samples=samples, noise=0.4, random_state=seed)
+    elif name == "breast_cancer":
+        x, y = load_breast_cancer(return_X_y=True)
+    else:
+        raise ValueError(f"unknown dataset '{name}'")
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-8     # standardised with training statistics
+    as_x = lambda a: torch.tensor((a - mean) / std, dtype=torch.float32)
+    as_y = lambda a: torch.tensor(a, dtype=torch.int64)
+    return {"x_train": as_x(x_train), "y_train": as_y(y_train), "x_test": as_x(x_test), "y_test": as_y(y_test)}
+
+
+def small_model(inputs: int, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(inputs, 16), nn.Tanh(), nn.Linear(16, 2))
+
+
+def synthetic_images(count: int, classes: int, shape: list[int], seed: int,
+                     signal: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images made of one random template per class (times ``signal``) under unit noise:
+    learnable, but only by a network that actually trains. Labels are balanced."""
+    generator = torch.Generator().manual_seed(seed)
+    templates = torch.randn([classes, *shape], generator=generator)
+    labels = torch.arange(count) % classes
+    labels = labels[torch.randperm(count, generator=generator)]
+    images = signal * templates[labels] + torch.randn([count, *shape], generator=generator)
+    return images, labels
+
+
+def cifar_images(folder: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``count`` images of CIFAR-10's first training batch, normalised per channel."""
+    with open(Path(folder) / "data_batch_1", "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    data = np.asarray(batch[b"data"][:count], dtype=np.float32).reshape(-1, 3, 32, 32) / 255.0
+    images = torch.from_numpy(data)
+    images = (images - images.mean((0, 2, 3), keepdim=True)) / images.std((0, 2, 3), keepdim=True)
+    return images, torch.tensor(batch[b"labels"][:count], dtype=torch.int64)
+
+
+# ----------------------------------------------------------------- watching a training function
+
+class WatchedLoss:
+    """Wraps a loss function; records each call's loss, batch, targets, outputs and mode."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.loss = nn.CrossEntropyLoss()
+        self.calls: list[dict] = []
+
+    def __call__(self, output, target):
+        loss = self.loss(output, target)
+        self.calls.append({"loss": float(loss.detach()), "size": int(len(target)),
+                           "training": bool(self.model.training), "grad": bool(torch.is_grad_enabled()),
+                           "output": output.detach().float().cpu().clone(), "target": target.detach().cpu().clone()})
+        return loss
+
+
+def _loaders(data: dict, batch_size: int):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    train = DataLoader(TensorDataset(data["x_train"], data["y_train"]), batch_size=batch_size, shuffle=False)
+    test = DataLoader(TensorDataset(data["x_test"], data["y_test"]), batch_size=batch_size, shuffle=False)
+    return train, test
+
+
+def _plain_results(results) -> dict:
+    if hasattr(results, "to_dict"):  # a pandas DataFrame
+        results = results.to_dict(orient="list")
+    if not isinstance(results, dict):
+        raise ProbeFailure(f"the function returned a {type(results).__name__}; expected a dict of lists "
+                           "(or a pandas DataFrame)")
+    return to_plain({k: list(v) if isinstance(v, (list, tuple, np.ndarray)) else v for k, v in results.items()})
+
+
+def _read_checkpoint(path: Path):
+    if not path.exists():
+        return None
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ProbeFailure(f"the checkpoint {path.name} could not be read with torch.load: {exc}")
+    if isinstance(content, dict) and "results" in content:
+        content = dict(content)
+        content["results"] = _plain_results(content["results"])
+    return to_plain(content)
+
+
+def _state(model: nn.Module) -> dict:
+    return {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _scores(names: list[str]) -> dict:
+    from sklearn.metrics import accuracy_score
+
+    known = {"accuracy": accuracy_score}
+    return {name: known[name] for name in names}
+
+
+@probe("training_scenario")
+def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: int, batch_size: int,
+                      epochs: int, total_epochs: int = 0, every: int = 0, lr: float = 0.1,
+                      scores: list[str] | None = None, y_true: torch.Tensor | None = None,
+                      y_scores: torch.Tensor | None = None, data_seed: int = 0) -> dict:
+    """Run one scenario with the submission's training functions (see the parent's
+    ``training_function`` kind for what each scenario checks)."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"scenario-{scenario}-"))   # under the sandbox's TMPDIR
+    if scenario == "auc":
+        func = get_name(state, "auc_score")
+        value = func(y_true.numpy(), y_scores.numpy())
+        return {"value": to_plain(value)}
+
+    data = make_dataset(dataset, samples, data_seed)
+    train_loader, test_loader = _loaders(data, batch_size)
+    model = small_model(data["x_train"].shape[1], state.seed)
+    loss = WatchedLoss(model)
+    score_funcs = _scores(scores or [])
+    answer: dict = {"train_batches": len(train_loader), "test_batches": len(test_loader)}
+
+    if scenario == "run_epoch":
+        run_epoch = get_name(state, "run_epoch")
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        steps = {"count": 0}
+        original_step = optimizer.step
+
+        def counted_step(*args, **kwargs):
+            steps["count"] += 1
+            return original_step(*args, **kwargs)
+
+        optimizer.step = counted_step
+        results: dict = {}
+        model.train()
+        seconds = run_epoch(model, optimizer, train_loader, loss, "cpu", results, score_funcs, prefix="train")
+        answer["train_steps"] = steps["count"]
+        answer["returned"] = to_plain(seconds)
+        before = _state(model)
+        model.eval()
+        with torch.no_grad():
+            run_epoch(model, optimizer, test_loader, loss, "cpu", results, score_funcs, prefix="val")
+        answer["eval_steps"] = steps["count"] - answer["train_steps"]
+        answer["eval_changed_weights"] = any(not torch.equal(before[k], v) for k, v in _state(model).items())
+        answer["results"] = _plain_results(results)
+        answer["calls"] = loss.calls
+        return answer
+
+    train = get_name(state, "train_simple_network")
+    checkpoint = workdir / "checkpoint.pt"
+    if scenario == "train":
+        results = train(model, loss, train_loader, val_loader=test_loader, score_funcs=score_funcs,
+                        epochs=epochs, device="cpu", checkpoint_file=str(checkpoint))
+        answer["results"] = _plain_results(results)
+        answer["calls"] = [{k: v for k, v in c.items() if k not in ("output", "target")} for c in loss.calls]
+        answer["checkpoint"] = _read_checkpoint(checkpoint)
+        answer["final_state"] = _state(model)
+        return answer
+    if scenario == "fit":
+        train(model, loss, train_loader, val_loader=test_loader, score_funcs=score_funcs, epochs=epochs,
+              device="cpu", checkpoint_file=None)
+        model.eval()
+        with torch.no_grad():
+            answer["predictions"] = model(data["x_test"]).argmax(1)
+        return answer
+    if scenario == "checkpoint_every":
+        train(model, loss, train_loader, val_loader=test_loader, score_funcs=score_funcs, epochs=epochs,
+              device="cpu", checkpoint_file=str(checkpoint), checkpoint_every_x=every)
+        files = {}
+        for path in sorted(workdir.iterdir()):
+            content = _read_checkpoint(path)
+            files[path.name] = content.get("epoch") if isinstance(content, dict) else None
+        answer["files"] = files
+        return answer
+    if scenario == "resume":
+        resume = get_name(state, "resume_simple_network")
+        first = train(model, loss, train_loader, val_loader=test_loader, score_funcs=score_funcs,
+                      epochs=epochs, device="cpu", checkpoint_file=str(checkpoint))
+        answer["first_results"] = _plain_results(first)
+        saved = _read_checkpoint(checkpoint)
+        answer["saved_state"] = saved.get("model_state_dict") if isinstance(saved, dict) else None
+        fresh = small_model(data["x_train"].shape[1], state.seed + 1)
+        fresh_loss = WatchedLoss(fresh)
+        seen = {}
+
+        def remember(module, inputs):
+            if "state" not in seen:
+                seen["state"] = _state(module)
+
+        fresh.register_forward_pre_hook(remember)
+        results = resume(fresh, fresh_loss, train_loader, str(checkpoint), total_epochs,
+                         val_loader=test_loader, score_funcs=score_funcs, device="cpu")
+        answer["results"] = _plain_results(results)
+        answer["state_at_start"] = seen.get("state")
+        answer["training_calls"] = sum(1 for c in fresh_loss.calls if c["training"])
+        final = _read_checkpoint(checkpoint)
+        answer["final_epoch"] = final.get("epoch") if isinstance(final, dict) else None
+        return answer
+    raise ProbeFailure(f"unknown scenario '{scenario}'")
+
+
+# ----------------------------------------------------------------- overfitting a small batch
+
+@probe("overfit_batch")
+def overfit_batch(state: WorkerState, model: dict, count: int, classes: int, input_shape: list[int],
+                  lr: float, max_steps: int, check_every: int, seed: int, signal: float = 0.3,
+                  cifar_folder: str = "") -> dict:
+    """Train the model with Adam on one fixed batch until it classifies every image
+    of it correctly or the step budget runs out; return its final predictions."""
+    if cifar_folder:
+        images, labels = cifar_images(cifar_folder, count)
+    else:
+        images, labels = synthetic_images(count, classes, input_shape, seed, signal)
+    net = build_model(state, model)
+    images, labels = images.to(state.device), labels.to(state.device)
+    seed_everything(state.seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    started = time.perf_counter()
+    step, history = 0, []
+    net.train()
+    while step < max_steps:
+        out = net(images)
+        if not isinstance(out, torch.Tensor):
+            raise ProbeFailure(f"forward() returned {type(out).__name__}, not a tensor")
+        loss = nn.functional.cross_entropy(out, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        step += 1
+        if step % check_every == 0 or step == max_steps:
+            net.eval()
+            with torch.no_grad():
+                correct = (net(images).argmax(1) == labels).float().mean().item()
+            net.train()
+            value = float(loss.detach())
+            history.append([step, correct, value if math.isfinite(value) else None])
+            if correct == 1.0:
+                break
+    net.eval()
+    with torch.no_grad():
+        predictions = net(images).argmax(1).cpu()
+    return {"steps": step, "history": history, "predictions": predictions,
+            "seconds": time.perf_counter() - started, "source": "cifar10" if cifar_folder else "synthetic"}

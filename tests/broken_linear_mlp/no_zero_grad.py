@@ -1,0 +1,55 @@
+"""Linear regression and an MLP with PyTorch.
+
+Broken on purpose: gd_step never zeroes the gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+class LM(nn.Module):
+    """A linear model: one nn.Linear(n_inputs, 1)."""
+
+    def __init__(self, n_inputs):
+        super().__init__()
+        self.linear = nn.Linear(n_inputs, 1)
+
+    def forward(self, x):
+        return self.linear(x)  # (N, n_inputs) -> (N, 1)
+
+
+def gd_step(w, b, X, y, lr):
+    """One step of gradient descent on the mean squared error of X @ w + b against y.
+
+    Zero the gradients of w and b, compute the loss, backpropagate, then update
+    every parameter in place with p -= lr * p.grad (under torch.no_grad()).
+    Returns the loss (a float) before the update.
+    """
+    # bug: gradients are never zeroed
+    loss = ((X @ w + b - y) ** 2).mean()
+    loss.backward()
+    with torch.no_grad():
+        for p in (w, b):
+            p -= lr * p.grad
+    return loss.item()
+
+
+class MLP(nn.Module):
+    """net(n_inputs): n_inputs -> 64 -> ReLU -> 32 -> ReLU -> 1."""
+
+    def __init__(self, n_inputs):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(n_inputs, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(),
+                                    nn.Linear(32, 1))
+
+    def forward(self, x):
+        return self.layers(x)  # (N, n_inputs) -> (N, 1)
+
+
+def batches(n_samples, batch_size):
+    """Index tensors of the batches of one epoch in order: batch_size 1 is stochastic,
+    batch_size >= n_samples is full-batch gradient descent. The last batch may be smaller."""
+    return [torch.arange(start, min(start + batch_size, n_samples))
+            for start in range(0, n_samples, batch_size)]

@@ -1,0 +1,43 @@
+"""tensors_autograd: broken submissions lose exactly the points of what they break."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from autograder.commands import check_submission
+
+ROOT = Path(__file__).resolve().parent.parent
+BROKEN = Path(__file__).resolve().parent / "broken_tensors_autograd"
+ASSIGNMENT = "tensors_autograd"
+
+# submission -> the checks it must fail (every other check must pass)
+CASES = {
+    "relu_backward_passes_all.py": {"my_relu_values", "shifted_relu_product", "gradients_accumulate", "my_relu_gradcheck"},
+    "libsvm_zero_based.py": {"libsvm_loader"},
+}
+
+
+@lru_cache(maxsize=None)
+def _grade(path: Path):  # graded once per file, shared by the tests
+    return check_submission(assignment_id=ASSIGNMENT, path=path, config_path=ROOT / "grading.toml")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_broken_submission_loses_exactly_its_checks(name):
+    result = _grade(BROKEN / name)
+    failed = {c.name for c in result.checks if not c.passed}
+    assert failed == CASES[name], {c.name: c.message for c in result.checks if not c.passed}
+    lost = sum(c.max_points for c in result.checks if c.name in CASES[name])
+    assert result.score == result.max_score - lost
+    for check in result.checks:
+        if not check.passed:
+            assert check.message and "Traceback" not in check.message
+
+
+def test_wrong_backward_message_names_the_fix():
+    result = _grade(BROKEN / "relu_backward_passes_all.py")
+    message = {c.name: c.message for c in result.checks}["my_relu_gradcheck"]
+    assert "gradcheck" in message and "negative" in message
