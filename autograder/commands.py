@@ -5,6 +5,7 @@ The command line (``cli.py``) only parses options and calls these.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -46,19 +47,20 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
     chosen_device = resolve_device(device, config)
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
     with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
-        data_file, test_labels = None, None
+        data_file, test_labels, source = None, None, None
         if needs_data(assignment):
             name = assignment.training.get("dataset", "mnist")
             cache = datasets if datasets is not None else {}
             if name not in cache:
                 folder = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"],
                                           config_root=config.root)
-                cache[name] = load_dataset(name, folder, allow_download=config.kit["allow_download"])
+                loaded = load_dataset(name, folder, allow_download=config.kit["allow_download"])
+                cache[name] = dataclasses.replace(loaded, source=Path(folder))
             data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
-            test_labels = cache[name].test_labels
+            test_labels, source = cache[name].test_labels, cache[name].source
         yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
                            seed=config.kit["seed"] if seed is None else seed, threads=threads,
-                           data_file=data_file, test_labels=test_labels)
+                           data_file=data_file, test_labels=test_labels, data_dir=source)
 
 
 def list_assignments(*, config_path: str | Path | None = None) -> list[Assignment]:
@@ -210,8 +212,17 @@ def export_nbgrader_course(*, out_dir: str | Path, config_path: str | Path | Non
 
 def export_gradescope_archive(*, assignment_id: str, out_zip: str | Path, config_path: str | Path | None = None,
                               data_dir: str | Path | None = None) -> Path:
-    """Write a Gradescope autograder zip for one assignment (MNIST inside when data_dir is given)."""
+    """Write a Gradescope autograder zip for one assignment (with data_dir: the data its checks read)."""
     from .export_gradescope import export_gradescope
 
     return export_gradescope(assignment_id=assignment_id, out_zip=out_zip, config_path=config_path,
                              data_dir=data_dir)
+
+
+def archived_data(archive: str | Path) -> list[str]:
+    """The data folders a Gradescope archive carries (``MNIST``, ``cifar-10-batches-py``)."""
+    import zipfile
+
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+    return sorted({name.split("/")[1] for name in names if name.startswith("data/") and name.count("/") > 1})

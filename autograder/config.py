@@ -35,6 +35,7 @@ KIT_KEYS: dict[str, Key] = {
     "seed": Key(0, "seed for torch, CUDA, numpy and random in every child process"),
     "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'"),
     "allow_download": Key(True, "download missing datasets with torchvision into the cache when online"),
+    "sandbox_uid": Key(65534, "user id submissions run as when the grader runs as root (0 keeps root)"),
 }
 
 # [limits]: defaults for every assignment; [assignments.<id>.limits] overrides them.

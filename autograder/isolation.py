@@ -27,8 +27,10 @@ import itertools
 import os
 import shlex
 import shutil
+import site
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,37 @@ def namespaces_available() -> str:
         return f"unshare could not run ({exc})"
     if probe.returncode != 0:
         return f"unshare failed ({probe.stderr.decode(errors='replace').strip()[:200]})"
+    return ""
+
+
+PROBE = ("import importlib.util as u, sys; spec = u.find_spec('torch'); open(spec.origin, 'rb').read(64); "
+         "sys.exit(0 if u.find_spec('numpy') else 3)")
+
+
+@functools.lru_cache(maxsize=None)
+def setup_fails(uid: int | None) -> str:
+    """Empty when the namespaced sandbox (as ``uid``) can start Python and find torch, else why not.
+
+    Tried once per grader process: a Python whose packages an unprivileged user
+    cannot read, or a system without /dev/shm, falls back instead of failing
+    every submission.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="autograder-probe-"))
+    try:
+        if uid is not None:
+            os.chown(folder, uid, uid)
+        probe = Isolation(folder, 0.0, probing=True)
+        probe.user = uid
+        done = subprocess.run(probe.wrap([sys.executable, "-I", "-c", PROBE]), cwd=folder,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"the probe could not run ({exc})"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if done.returncode != 0:
+        text = done.stdout.decode(errors="replace").strip().splitlines()
+        return f"status {done.returncode}: {text[-1][:160] if text else 'no output'}"
     return ""
 
 
@@ -95,6 +128,10 @@ class Isolation:
     folder: Path
     memory_gib: float
     hidden: list[Path] = field(default_factory=list)
+    uid: int | None = None          # the user to run as when the grader is root (None or 0: keep root)
+    probing: bool = False           # True only for the start-up probe itself
+    user: int | None = field(default=None, init=False)      # the user actually applied
+    user_reason: str = field(default="", init=False)        # why not, when it is not
     cgroup: Path | None = field(default=None, init=False)
     cgroup_version: str = field(default="", init=False)
     namespaces: str = field(default="", init=False)     # empty when in force, else the reason
@@ -102,7 +139,14 @@ class Isolation:
 
     def __post_init__(self) -> None:
         self.namespaces = namespaces_available()
-        self._make_cgroup()
+        if not self.namespaces and not self.probing:
+            if self.uid:
+                self.user_reason = setup_fails(self.uid)
+                self.user = None if self.user_reason else self.uid
+            if self.user is None and setup_fails(None):
+                self.namespaces = f"the sandbox's mounts could not be set up ({setup_fails(None)})"
+        if self.memory_gib > 0:
+            self._make_cgroup()
 
     def _make_cgroup(self) -> None:
         base, version, reason = _cgroup_parent()
@@ -134,45 +178,97 @@ class Isolation:
 
     # ------------------------------------------------------------ command
 
-    def _hidden_paths(self) -> list[str]:
-        paths = []
-        needed = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable)]
+    def _needed_paths(self) -> list[Path]:
+        """What the child must reach: its folder, Python, and the packages it imports."""
+        needed = {self.folder.resolve()}
+        for value in (sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent,
+                      *site.getsitepackages()):
+            needed.add(Path(value).resolve())
         for module in ("torch", "numpy"):
             if module in sys.modules and getattr(sys.modules[module], "__file__", None):
-                needed.append(Path(sys.modules[module].__file__).resolve().parent)
-        for path in [*self.hidden, CGROUP_ROOT]:
+                needed.add(Path(sys.modules[module].__file__).resolve().parent)
+        for folder in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
+            if folder and Path(folder).is_dir():
+                needed.add(Path(folder).resolve())
+        return sorted(needed)
+
+    def covers(self, uid: int | None) -> list[tuple[str, str, list[str]]]:
+        """(folder, mode, children to show again) for every folder covered by an empty tmpfs.
+
+        Hidden folders get mode 000, or 711 when something the child needs lies
+        inside; the sandbox folder's parent (other sandboxes live beside it) and,
+        for an unprivileged child, every folder it could not traverse, get 711
+        with the needed entries mounted back.
+        """
+        needed = self._needed_paths()
+        folder = self.folder.resolve()
+        chosen: dict[Path, None] = {}
+        for path in [*self.hidden, CGROUP_ROOT, folder.parent]:
             try:
                 resolved = Path(path).resolve()
             except OSError:
                 continue
-            folder = self.folder.resolve()
-            # never cover the sandbox folder itself or one of its parents
-            if not resolved.is_dir() or any(resolved == p or resolved in p.parents for p in [folder, *needed]):
+            if resolved.is_dir() and resolved != Path("/") and resolved != folder:
+                chosen[resolved] = None
+        if uid is not None:
+            for path in needed:
+                for parent in reversed(path.parents):
+                    if parent != Path("/") and not parent.stat().st_mode & 0o001:
+                        chosen[parent] = None
+        result = []
+        for cover in sorted(chosen, key=lambda p: len(p.parts)):
+            children = sorted({str(cover / p.relative_to(cover).parts[0])
+                               for p in needed if cover in p.parents})
+            if cover in needed or any(p == cover for p in needed):
                 continue
-            if str(resolved) not in paths:
-                paths.append(str(resolved))
-        # a folder inside another hidden one is hidden already (and unreachable once it is covered)
-        return [p for p in paths if not any(Path(q) in Path(p).parents for q in paths)]
+            result.append((str(cover), "711" if children else "000", children))
+        # a folder inside a covered one is gone already, unless it lies in what is shown again
+        kept = []
+        for cover, mode, children in result:
+            path = Path(cover)
+            gone = any(Path(other) in path.parents and
+                       not any(Path(child) == path or Path(child) in path.parents for child in shown)
+                       for other, _, shown in result)
+            if not gone:
+                kept.append((cover, mode, children))
+        return kept
 
     def wrap(self, command: list[str]) -> list[str]:
         """The command that starts ``command`` with every measure available."""
         inner = shlex.join(command)
+        uid = self.user
         if not self.namespaces:
-            box = shlex.quote(str(self.folder.resolve()))
-            hide = " ".join(shlex.quote(p) for p in self._hidden_paths())
-            script = (
-                f"mount --bind {box} {box} || exit 97\n"
-                "while read -r _ point _; do\n"
-                "  case \"$point\" in /dev|/dev/*|/proc|/proc/*) continue;; esac\n"
-                f"  [ \"$point\" = {box} ] && continue\n"
-                "  mount -o remount,bind,ro \"$point\" 2>/dev/null\n"
-                "done < /proc/self/mounts\n"
-                f"for p in {hide}; do [ -d \"$p\" ] || continue; mount -t tmpfs -o size=4k,mode=000 none \"$p\" || exit 97; done\n"
-                "mount -t tmpfs -o size=256m tmpfs /dev/shm 2>/dev/null\n"
-                f"exec setpriv --bounding-set=-all --inh-caps=-all --no-new-privs {inner}\n"
-            )
+            q = shlex.quote
+            box = q(str(self.folder.resolve()))
+            covers = self.covers(uid)
+            staged = sorted({child for _, _, children in covers for child in children})
+            lines = [
+                "set -u",
+                f"mount --bind {box} {box} || exit 97",
+                # a private scratch tmpfs keeps a handle on what the covers hide
+                "mount -t tmpfs -o size=1m,mode=700 none /dev/shm || exit 97",
+            ]
+            for i, child in enumerate(staged):
+                lines.append(f"mkdir /dev/shm/{i} && mount --rbind {q(child)} /dev/shm/{i} || exit 97")
+            for cover, mode, children in covers:
+                lines.append(f"mount -t tmpfs -o size=64k,mode={mode} none {q(cover)} || exit 97")
+                for child in children:
+                    lines.append(f"mkdir {q(child)} && mount --rbind /dev/shm/{staged.index(child)} {q(child)} "
+                                 "|| exit 97")
+            lines += [
+                "umount -R /dev/shm || exit 97",
+                "mount -t tmpfs -o size=256m,mode=1777 tmpfs /dev/shm || exit 97",
+                "while read -r _ point _; do",
+                "  case \"$point\" in /dev|/dev/*|/proc|/proc/*) continue;; esac",
+                f"  [ \"$point\" = {box} ] && continue",
+                "  mount -o remount,bind,ro \"$point\" 2>/dev/null",
+                "done < /proc/self/mounts",
+                f"cd {box} || exit 97",
+            ]
+            user = f"--reuid={uid} --regid={uid} --clear-groups " if uid is not None else ""
+            lines.append(f"exec setpriv {user}--bounding-set=-all --inh-caps=-all --no-new-privs {inner}")
             command = ["unshare", "-n", "-m", "--pid", "--fork", "--kill-child", "--mount-proc",
-                       "sh", "-c", script]
+                       "sh", "-c", "\n".join(lines) + "\n"]
         if self.cgroup is not None:
             procs = shlex.quote(str(self.cgroup / "cgroup.procs"))
             command = ["sh", "-c", f"echo $$ > {procs} || exit 98; exec \"$@\"", "sh", *command]
@@ -240,9 +336,12 @@ class Isolation:
             memory = f"resident memory polling of the process group (no cgroup: {self.memory_reason})"
         if os.geteuid() != 0:
             user = f"unprivileged (uid {os.geteuid()})"
+        elif self.user is not None:
+            user = f"unprivileged (uid {self.user}, no supplementary groups, no capabilities)"
         elif not ns:
-            user = ("not enforced: uid 0 is kept because Python's packages may be readable by root only; "
-                    "all capabilities are dropped and the filesystem is read-only outside the sandbox")
+            why = self.user_reason or "no sandbox user is configured ([kit] sandbox_uid = 0)"
+            user = (f"root without capabilities ({why}); the filesystem is read-only outside the sandbox "
+                    "and the kit, data and submission folders are hidden")
         else:
             user = f"not enforced: runs as root ({ns})"
         return {

@@ -19,6 +19,7 @@ import torch
 from .checks import KINDS, JudgeContext, Probe
 from .checks.base import LOAD, TRAIN, explain_failure, materialize
 from .config import Assignment, Config
+from .data import cache_dir
 from .results import CheckResult, SubmissionResult
 from .sandbox import Answer, Sandbox, SandboxOptions
 from .notebook import ModuleFile, NotebookError
@@ -36,6 +37,7 @@ class GradingSetup:
     threads: int
     data_file: Path | None = None          # training data for the child (no test labels)
     test_labels: torch.Tensor | None = None
+    data_dir: Path | None = None           # where the dataset was found (hidden from the child)
 
 
 def needs_data(assignment: Assignment) -> bool:
@@ -79,8 +81,8 @@ def _extra(setup: GradingSetup, check_seconds: dict) -> dict:
 
 def _hidden_folders(setup: GradingSetup, path: Path | str) -> tuple:
     """Folders the child must not see: the kit, the data, where submissions and reports live."""
-    folders = [setup.config.root, Path.cwd(), Path(path).resolve().parent]
-    for value in (os.environ.get("AUTOGRADER_DATA"), setup.config.kit.get("data_dir")):
+    folders = [setup.config.root, Path.cwd(), Path(path).resolve().parent, cache_dir()]
+    for value in (setup.data_dir, os.environ.get("AUTOGRADER_DATA"), setup.config.kit.get("data_dir")):
         if value:
             folders.append(setup.config.root / value if not Path(value).is_absolute() else Path(value))
     return tuple(folders)
@@ -98,7 +100,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     limits = assignment.limits
     options = SandboxOptions(device=setup.device, seed=setup.seed, threads=setup.threads,
                              memory_gib=limits.memory_gib, output_kib=limits.output_kib,
-                             hidden=_hidden_folders(setup, path))
+                             hidden=_hidden_folders(setup, path), uid=setup.config.kit["sandbox_uid"])
     answers: dict[str, Answer] = {}
     module = ModuleFile(submission.path, assignment.file)   # a notebook becomes a .py in a temporary folder
     try:

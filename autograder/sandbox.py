@@ -68,6 +68,7 @@ class SandboxOptions:
     memory_gib: float = 6.0
     output_kib: int = 64
     hidden: tuple = ()          # folders the child must not see (kit, data, the submission's own folder)
+    uid: int = 0                # user the child runs as when the grader is root (0: stay root)
 
 
 class OutputCollector(threading.Thread):
@@ -146,8 +147,11 @@ class Sandbox:
     def __enter__(self) -> "Sandbox":
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-"))
         self._prepare_folder()
-        self.isolation = Isolation(self.folder, self.options.memory_gib, list(self.options.hidden))
+        self.isolation = Isolation(self.folder, self.options.memory_gib, list(self.options.hidden),
+                                   uid=self.options.uid or None)
         try:
+            if self.isolation.user is not None:
+                self._hand_folder_to(self.isolation.user)
             self._start()
         except BaseException:
             self.isolation.close()
@@ -168,6 +172,13 @@ class Sandbox:
         if self.data_file is not None:
             shutil.copyfile(self.data_file, self.folder / "data.pt")
         (self.folder / "tmp").mkdir()
+
+    def _hand_folder_to(self, uid: int) -> None:
+        """Make the sandbox folder the unprivileged child's own (it must write there)."""
+        os.chown(self.folder, uid, uid)
+        for parent, folders, files in os.walk(self.folder):
+            for name in folders + files:
+                os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
 
     def _environment(self) -> dict[str, str]:
         env = {

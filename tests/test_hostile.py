@@ -21,6 +21,7 @@ import torch
 
 from autograder import isolation
 from autograder.commands import grade_submissions
+from autograder.data import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -241,7 +242,7 @@ def test_answers_are_out_of_reach(batch):
         pytest.skip("filesystem not restricted here: " + result.extra["isolation"]["filesystem"])
     assert "SEARCHED" in result.output, result.output[-2000:]
     read = [line[5:] for line in result.output.splitlines() if line.startswith("READ:")]
-    secret = [Path(batch["data"]).resolve(), ROOT, HOSTILE]
+    secret = [Path(batch["data"]).resolve(), ROOT, HOSTILE, cache_dir().resolve()]
     leaked = [p for p in read if any(s == Path(p).resolve() or s in Path(p).resolve().parents for s in secret)]
     assert leaked == [], leaked
 
@@ -286,3 +287,26 @@ def test_degraded_mode_still_limits_time_and_memory(tmp_path, monkeypatch):
     assert record["network"].startswith("not isolated")
     assert record["pid_namespace"].startswith("no")
     assert "polling" in record["memory"]
+
+
+def test_unprivileged_user_when_grading_as_root(batch):
+    record = batch["results"]["lenet5"].extra["isolation"]
+    if os.geteuid() != 0 or isolation.namespaces_available():
+        assert not record["user"].startswith("unprivileged (uid 65534")
+        return
+    assert record["user"].startswith("unprivileged (uid 65534"), record["user"]
+
+
+def test_covers_hide_the_kit_but_keep_a_virtual_environment_inside_it(tmp_path, monkeypatch):
+    """A kit with its .venv inside (as CI installs it): the kit is covered, the venv shown again,
+    the data cache inside the venv covered again, a submission folder inside the kit left covered."""
+    kit, box = tmp_path / "kit", tmp_path / "boxes" / "box-1"
+    for folder in (kit / ".venv" / "lib", kit / ".venv" / "cache", kit / "submissions", box):
+        folder.mkdir(parents=True)
+    iso = isolation.Isolation(box, 0.0, [kit, kit / ".venv" / "cache", kit / "submissions"], probing=True)
+    monkeypatch.setattr(iso, "_needed_paths", lambda: [box, kit / ".venv", kit / ".venv" / "lib"])
+    covers = {folder: (mode, shown) for folder, mode, shown in iso.covers(None)}
+    assert covers[str(kit)] == ("711", [str(kit / ".venv")])
+    assert covers[str(kit / ".venv" / "cache")] == ("000", [])
+    assert str(kit / "submissions") not in covers            # gone with the kit already
+    assert covers[str(box.parent)] == ("711", [str(box)])    # other sandboxes beside it are covered
