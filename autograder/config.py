@@ -234,6 +234,10 @@ def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
                 f"grading.toml: '{here}visibility' must be one of {', '.join(VISIBILITIES)}"
             )
         params = {k: values[k] for k in kind.params}
+        try:
+            kind.validate(params)
+        except ValueError as exc:
+            raise ConfigError(f"grading.toml: '{here.rstrip('.')}': {exc}") from None
         checks.append(CheckSpec(
             name=name,
             kind=kind_name,

@@ -17,6 +17,7 @@ ASSIGNMENT = "conv_arithmetic"
 CASES = {
     "avg_pool_sums.py": {"avg_pool_lab_example", "avg_pool_matches_torch"},
     "padding_ignored.py": {"output_size_padding_stride"},
+    "split_wrong_seed.py": {"validation_split"},
 }
 
 
@@ -41,3 +42,15 @@ def test_padding_message_shows_got_and_expected():
     result = _grade(BROKEN / "padding_ignored.py")
     message = {c.name: c.message for c in result.checks}["output_size_padding_stride"]
     assert "returned 15" in message and "expected 16" in message
+
+
+def test_lab_example_uses_the_lab_sheets_numbers():
+    result = _grade(BROKEN / "avg_pool_sums.py")
+    message = {c.name: c.message for c in result.checks}["avg_pool_lab_example"]
+    assert "[4, 3, 5, 1]" in message and "expected [2.5, 2.5, 0.5, 2.0]" in message
+
+
+def test_wrong_split_message_names_the_fix():
+    result = _grade(BROKEN / "split_wrong_seed.py")
+    message = {c.name: c.message for c in result.checks}["validation_split"]
+    assert "item 1 of the 4 values" in message and "random_state=1212" in message

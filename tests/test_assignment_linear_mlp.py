@@ -17,6 +17,8 @@ ASSIGNMENT = "linear_mlp"
 CASES = {
     "no_zero_grad.py": {"gd_step_zeroes_gradients"},
     "lm_without_bias.py": {"parameter_count"},
+    "fit_target_broadcast.py": {"fit_linear_coefficients"},
+    "mlp_without_relu.py": {"mlp_beats_linear"},
 }
 
 
@@ -41,3 +43,15 @@ def test_missing_zero_grad_message_names_the_fix():
     result = _grade(BROKEN / "no_zero_grad.py")
     message = {c.name: c.message for c in result.checks}["gd_step_zeroes_gradients"]
     assert "zero w.grad" in message and "argument 1" in message
+
+
+def test_wrong_coefficients_message_names_feature_and_fix():
+    result = _grade(BROKEN / "fit_target_broadcast.py")
+    message = {c.name: c.message for c in result.checks}["fit_linear_coefficients"]
+    assert "coefficient of feature" in message and "made with" in message and "(N, N)" in message
+
+
+def test_linear_mlp_message_compares_with_the_linear_fit():
+    result = _grade(BROKEN / "mlp_without_relu.py")
+    message = {c.name: c.message for c in result.checks}["mlp_beats_linear"]
+    assert "best linear fit" in message and "ReLU" in message

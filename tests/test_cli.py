@@ -28,6 +28,15 @@ def test_list_shows_both_core_assignments(fast_config):
         assert word in done.stdout
 
 
+def test_list_shows_each_checks_own_description(fast_config):
+    done = run("list", "--config", str(fast_config))
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "validation_split" in text and "random_state=1212" in text
+    assert "drives x to 2" in text                      # minimize_quadratic, not the kind's summary
+    assert "a function returns the expected value" not in text
+
+
 def test_bad_config_is_an_error_without_traceback(tmp_path):
     text = (ROOT / "grading.toml").read_text().replace("min_test_accuracy = 0.95", "min_acuracy = 0.95")
     bad = tmp_path / "grading.toml"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.config import LIMIT_KEYS, TRAINING_KEYS, load_config
+from autograder.checks import KINDS
+from autograder.config import COMMON_CHECK_KEYS, LIMIT_KEYS, TRAINING_KEYS, load_config
 from autograder.errors import ConfigError
 
 from conftest import ROOT, write_config
@@ -97,3 +98,57 @@ def test_unknown_assignment_lists_the_known_ones(tmp_path):
 def test_broken_toml_syntax(tmp_path):
     with pytest.raises(ConfigError):
         load_config(write_config(tmp_path, "[kit\n"))
+
+
+def test_description_replaces_the_kinds_summary(tmp_path):
+    text = MINIMAL + 'description = "Net() builds with its layers"\n'
+    (check,) = load_config(write_config(tmp_path, text)).assignment("tiny").checks
+    assert "description" in COMMON_CHECK_KEYS
+    assert check.description == "Net() builds with its layers"
+
+
+# Kinds that call a student's function: the kind's summary says too little, so each check says what it asks.
+FUNCTION_MODULES = ("autograder.checks.functions", "autograder.checks.regression")
+
+
+def test_every_function_check_has_its_own_description():
+    config = load_config(ROOT / "grading.toml")
+    generic = []
+    for assignment in config.assignments.values():
+        for check in assignment.checks:
+            kind = KINDS[check.kind]
+            if type(kind).__module__ in FUNCTION_MODULES and check.description == kind.summary:
+                generic.append(f"{assignment.id}.{check.name}")
+    assert not generic, f"give these checks a description in grading.toml: {generic}"
+
+
+FORMULA_CHECK = """
+[assignments.tiny]
+title = "Tiny"
+file = "tiny.py"
+
+[assignments.tiny.checks.minimum]
+kind = "minimizes_objective"
+function = "minimize"
+objective = "{objective}"
+variables = ["x"]
+start = {start}
+"""
+
+
+@pytest.mark.parametrize("objective, start, words", [
+    ("(x - 2)**2 + open(x)", "[0.0]", "only the functions"),
+    ("(x - z)**2", "[0.0]", "unknown name 'z'"),
+    ("(x - 2)**2", "[0.0, 1.0]", "start has 2 numbers for 1 variables"),
+], ids=["function", "name", "start"])
+def test_a_check_kind_rejects_parameters_that_do_not_fit(tmp_path, objective, start, words):
+    text = FORMULA_CHECK.format(objective=objective, start=start)
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(tmp_path, text))
+    assert "assignments.tiny.checks.minimum" in str(err.value) and words in str(err.value)
+
+
+def test_reference_must_be_a_trusted_library(tmp_path):
+    text = MINIMAL.replace('model = "Net"\n', "") + 'kind = "function_value"\nfunction = "f"\nreference = "os.system"\n'
+    with pytest.raises(ConfigError, match="must be a function of torch or sklearn"):
+        load_config(write_config(tmp_path, text))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from sklearn.model_selection import train_test_split
 
 
 def conv_output_size(size, kernel_size, padding=0, stride=1):
@@ -48,6 +49,16 @@ def report_cnn_shapes(batch_size=1):
     Build the layers and run a tensor through them.
     """
     raise NotImplementedError("report_cnn_shapes is not implemented yet")
+
+
+def validation_split(X, y):
+    """Split off a validation set the way the slide deck does before training CNNModel.
+
+    Use scikit-learn's ``train_test_split`` with 20% of the rows held out and
+    ``random_state=1212``, and return its four parts in its order:
+    ``(X_train, X_val, y_train, y_val)``. With 60 rows, 48 train and 12 validate.
+    """
+    raise NotImplementedError("validation_split is not implemented yet")
 
 
 class CNNModel(nn.Module):

@@ -34,6 +34,21 @@ def gd_step(w, b, X, y, lr):
     raise NotImplementedError("gd_step is not implemented yet")
 
 
+def fit_linear(X, y, epochs, lr, batch_size):
+    """Train a fresh ``LM(X.shape[1])`` on the data and return the trained model.
+
+    ``X`` has shape (N, d) and ``y`` shape (N,) (float32 tensors, as made by
+    ``sklearn.datasets.make_regression``). Use plain SGD
+    (``torch.optim.SGD(model.parameters(), lr=lr)``) on the mean squared error;
+    each of the ``epochs`` epochs visits the rows in a new random order,
+    ``batch_size`` rows per step. The model predicts shape (N, 1): reshape y to
+    (N, 1) before comparing, or the loss broadcasts to (N, N).
+    Trained on ``make_regression(100, 10, n_informative=3)`` data, the model's
+    weights should be the three informative coefficients and about 0 elsewhere.
+    """
+    raise NotImplementedError("fit_linear is not implemented yet")
+
+
 class MLP(nn.Module):
     """net(n_inputs): n_inputs -> 64 -> ReLU -> 32 -> ReLU -> 1."""
 

@@ -73,6 +73,40 @@ def minimize_quadratic():
     raise NotImplementedError("minimize_quadratic is not implemented yet")
 
 
+def wavy(x):
+    """f(x) = sin(x - 2)·(x + 2)² + sqrt(|cos x|) for a tensor x."""
+    return torch.sin(x - 2) * (x + 2) ** 2 + torch.sqrt(torch.abs(torch.cos(x)))
+
+
+def minimize_wavy(start):
+    """Minimise ``wavy`` starting from x = ``start`` (a float) with a torch optimizer;
+    return the final x (a tensor or a float).
+
+    f has many local minima; the grader accepts any point where no neighbour
+    0.01 away is lower and f is below f(start). From start = 0 plain SGD with
+    a small learning rate settles at the minimum near x = 1.06.
+    """
+    raise NotImplementedError("minimize_wavy is not implemented yet")
+
+
+def two_variables(v):
+    """f(x, y) = exp(sin(x)²)/(x - y)² + (x - y)⁴ for a tensor v = [x, y]."""
+    x, y = v[0], v[1]
+    return torch.exp(torch.sin(x) ** 2) / (x - y) ** 2 + (x - y) ** 4
+
+
+def minimize_two_variables():
+    """Minimise ``two_variables`` starting from (x, y) = (0.2, 10) with a torch
+    optimizer; return the final point as a tensor [x, y] (or a pair of floats).
+
+    The grader accepts a point where f is below its start value and no
+    neighbour 0.01 away (along x, y or a diagonal) is lower. Mind the gradient
+    at the start: it is in the thousands, so a learning rate that suits the end
+    of the search throws the first step far away.
+    """
+    raise NotImplementedError("minimize_two_variables is not implemented yet")
+
+
 class ArrayDataset(Dataset):
     """A Dataset over features ``X`` (shape (n, d)) and targets ``y`` (shape (n,)).
 

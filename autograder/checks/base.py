@@ -100,6 +100,11 @@ class CheckKind:
     # Set when the check scores predictions against held-out labels.
     needs_data: ClassVar[bool] = False
 
+    def validate(self, params: dict[str, Any]) -> None:
+        """Raise ValueError when the parameters, each of the right type, do not make sense
+        together (a formula that does not parse, lists of different lengths). Called when
+        grading.toml is loaded, so a mistake there stops the kit before any grading."""
+
     def required_names(self, check: CheckSpec, assignment: Assignment) -> list[str]:
         return [assignment.model] if assignment.model else []
 

@@ -1,9 +1,11 @@
 """Checks on plain functions and small classes.
 
 The child calls the submission's function on inputs written in grading.toml
-and sends back raw results; the parent compares them with expected values or
+and sends back raw results; the parent compares them with expected values,
 with a trusted library call it makes itself on the same inputs (a ``torch``
-function, scikit-learn's svmlight loader). Inputs in grading.toml:
+function, scikit-learn's ``train_test_split`` or svmlight loader), or, for a
+minimiser, with an objective written as a formula that it evaluates itself
+(``autograder/formula.py``). Inputs in grading.toml:
 
 - ``{tensor = [[1.0, 2.0]], dtype = "float32", requires_grad = true}``: a literal tensor;
 - ``{randn = [2, 3, 8, 8], seed = 1}``: a standard-normal tensor, the same in parent and child;
@@ -12,13 +14,17 @@ function, scikit-learn's svmlight loader). Inputs in grading.toml:
 
 from __future__ import annotations
 
+import importlib
 import io
+import itertools
+import math
 import random
 from typing import Any
 
 import torch
 
 from ..config import Key
+from ..formula import Formula
 from .base import CheckKind, Probe, Verdict, materialize, randn, shape_text
 from .registry import register
 
@@ -52,15 +58,25 @@ def _build(value: Any) -> Any:
     return value
 
 
+# Libraries whose functions the parent trusts as references (it runs them itself).
+TRUSTED_LIBRARIES = ("torch", "sklearn")
+
+
 def _trusted(name: str):
-    """A function of torch named by its dotted path, e.g. 'torch.nn.functional.max_pool2d'."""
+    """A function of torch or scikit-learn named by its dotted path, e.g.
+    'torch.nn.functional.max_pool2d' or 'sklearn.model_selection.train_test_split'."""
     parts = name.split(".")
-    if parts[0] != "torch":
-        raise ValueError(f"reference '{name}' must be a torch function (torch.…)")
-    target = torch
-    for part in parts[1:]:
-        target = getattr(target, part)
-    return target
+    if parts[0] not in TRUSTED_LIBRARIES:
+        raise ValueError(f"reference '{name}' must be a function of {' or '.join(TRUSTED_LIBRARIES)}")
+    for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            target = getattr(target, part)
+        return target
+    raise ValueError(f"reference '{name}' cannot be imported")
 
 
 def _call_text(name: str, args: list, kwargs: dict | None = None) -> str:
@@ -107,6 +123,24 @@ def _compare(got: Any, want: Any, tol: float, what: str) -> str:
     return ""
 
 
+def _is_ragged(value: Any) -> bool:
+    """A tuple or list whose items are not one rectangular array (e.g. train_test_split's four arrays)."""
+    return isinstance(value, (list, tuple)) and _as_tensor(value) is None
+
+
+def _compare_items(got: Any, want: list | tuple, tol: float, call: str) -> str:
+    """Compare a returned sequence item by item; '' when every item is close."""
+    if not isinstance(got, (list, tuple)):
+        return f"{call} returned a single {type(got).__name__}; expected {len(want)} values (a tuple)"
+    if len(got) != len(want):
+        return f"{call} returned {len(got)} values; expected {len(want)}"
+    for i, (item, wanted) in enumerate(zip(got, want)):
+        problem = _compare(item, wanted, tol, f"item {i + 1} of the {len(want)} values {call} returned")
+        if problem:
+            return problem
+    return ""
+
+
 def _short(t: torch.Tensor | None) -> str:
     if t is None:
         return "?"
@@ -125,8 +159,9 @@ class FunctionValue(CheckKind):
                         "or {randn=[shape], seed=N}"),
         "kwargs": Key({}, "keyword arguments"),
         "expect": Key(None, "the expected result (a number or nested list); unset: not compared"),
-        "reference": Key("", "a torch function called on the same arguments whose result is expected, "
-                             "e.g. 'torch.nn.functional.max_pool2d'"),
+        "reference": Key("", "a torch or scikit-learn function the grader calls on the same arguments; its "
+                             "result is expected, e.g. 'torch.nn.functional.max_pool2d' or "
+                             "'sklearn.model_selection.train_test_split' (a tuple: compared item by item)"),
         "reference_args": Key(None, "arguments of the reference (unset: the same as args)"),
         "reference_kwargs": Key(None, "keyword arguments of the reference (unset: the same as kwargs)"),
         "expect_dtype": Key("", "the result's dtype, e.g. 'float32' (empty: not checked)"),
@@ -138,6 +173,11 @@ class FunctionValue(CheckKind):
         "tolerance": Key(1e-5, "largest absolute difference allowed"),
         "hint": Key("", "what to look at when the value differs"),
     }
+
+    def validate(self, params):
+        if params["reference"] and params["reference"].split(".")[0] not in TRUSTED_LIBRARIES:
+            raise ValueError(f"reference '{params['reference']}' must be a function of "
+                             f"{' or '.join(TRUSTED_LIBRARIES)}")
 
     def required_names(self, check, assignment):
         return [check.params["function"].split(".")[0]]
@@ -161,9 +201,12 @@ class FunctionValue(CheckKind):
                 want = _trusted(p["reference"])(*ref_args, **ref_kwargs)
         result = got["result"]
         if want is not None:
-            problem = _compare(result, want, p["tolerance"], f"{call} returned a value that")
-            if problem:
+            if _is_ragged(want):
+                problem = _compare_items(result, want, p["tolerance"], call)
+            else:
+                problem = _compare(result, want, p["tolerance"], f"{call} returned a value that")
                 problem = problem.replace("returned a value that is", "returned")
+            if problem:
                 return Verdict(False, problem + hint)
         if p["expect_dtype"]:
             dtype = str(result.dtype).removeprefix("torch.") if isinstance(result, torch.Tensor) else type(result).__name__
@@ -186,7 +229,12 @@ class FunctionValue(CheckKind):
             problem = _compare(arg, want_arg, p["tolerance"], f"argument {i + 1} after {p['calls']} call(s) of {call}")
             if problem:
                 return Verdict(False, problem + hint)
-        shown = _short(_as_tensor(result)) if _as_tensor(result) is not None else repr(result)[:60]
+        if _as_tensor(result) is not None:
+            shown = _short(_as_tensor(result))
+        elif isinstance(result, (list, tuple)) and all(isinstance(r, torch.Tensor) for r in result):
+            shown = f"{len(result)} values of shapes " + ", ".join(shape_text(r.shape) for r in result)
+        else:
+            shown = repr(result)[:60]
         return Verdict(True, f"{call} returned {shown}" + (" with the expected gradients" if p["expect_grads"] else ""))
 
 
@@ -325,3 +373,94 @@ class SvmlightMatchesSklearn(CheckKind):
             return Verdict(False, f"{problem}: indices in the file start at 1 and name column index-1; "
                                   "features a row leaves out are 0")
         return Verdict(True, f"{name} reads X {shape_text(X.shape)} and y exactly as load_svmlight_file")
+
+
+def _point_text(variables: list[str], point: torch.Tensor) -> str:
+    values = [f"{v:.4g}" for v in point.tolist()]
+    if len(variables) == 1:
+        return f"{variables[0]} = {values[0]}"
+    return f"({', '.join(variables)}) = ({', '.join(values)})"
+
+
+@register
+class MinimizesObjective(CheckKind):
+    name = "minimizes_objective"
+    summary = "a minimisation function returns a local minimum of an objective, below the objective at the start"
+    params = {
+        "function": Key("", "the submission's minimiser; it returns the final point (a number, or one per "
+                            "variable)", required=True),
+        "args": Key([], "positional arguments of the minimiser (e.g. the starting point)"),
+        "kwargs": Key({}, "keyword arguments of the minimiser"),
+        "objective": Key("", "the objective as a formula of the variables, which the grader evaluates itself, "
+                             "e.g. 'sin(x - 2) * (x + 2)**2' (see autograder/formula.py)", required=True),
+        "variables": Key(["x"], "names of the objective's variables, in the order the minimiser returns them"),
+        "start": Key([], "the starting point, one number per variable: the result must be lower there "
+                         "(empty: not compared)"),
+        "step": Key(0.01, "the objective at the result must not be higher than at any neighbour this far "
+                          "away along each variable and diagonal: a local minimum to about step/2"),
+        "hint": Key("", "what to look at when the result is not a minimum"),
+    }
+
+    def validate(self, params):
+        Formula(params["objective"], params["variables"])
+        if params["start"] and len(params["start"]) != len(params["variables"]):
+            raise ValueError(f"start has {len(params['start'])} numbers for {len(params['variables'])} variables")
+        if params["step"] <= 0:
+            raise ValueError("step must be positive")
+
+    def required_names(self, check, assignment):
+        return [check.params["function"].split(".")[0]]
+
+    def probes(self, check, assignment):
+        p = check.params
+        args = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
+                "backward": False, "calls": 1}
+        return [Probe("call_function", args, f"calling {_call_text(p['function'], p['args'], p['kwargs'])}")]
+
+    def judge(self, check, assignment, answers, context):
+        p = check.params
+        call = _call_text(p["function"], p["args"], p["kwargs"])
+        hint = f": {p['hint']}" if p["hint"] else ""
+        variables = p["variables"]
+        objective = Formula(p["objective"], variables)
+        result = answers[0].value["result"]
+        point = _as_tensor(result)
+        if point is None:
+            shown = result.get("__repr__", result) if isinstance(result, dict) else result
+            return Verdict(False, f"{call} returned {str(shown)[:80]}, which is not numbers; expected the final "
+                                  f"point ({', '.join(variables)})")
+        point = point.flatten()
+        if point.numel() != len(variables):
+            return Verdict(False, f"{call} returned {point.numel()} numbers; expected {len(variables)}, one per "
+                                  f"variable ({', '.join(variables)})")
+        if not bool(torch.isfinite(point).all()):
+            return Verdict(False, f"{call} returned {_point_text(variables, point)}: the iterates diverged; "
+                                  f"take smaller steps (a lower learning rate){hint}")
+
+        def f(q: torch.Tensor) -> float:
+            return float(objective(list(q.unbind())))
+
+        value = f(point)
+        where = _point_text(variables, point)
+        details = {"point": point.tolist(), "objective": value}
+        if not math.isfinite(value):
+            return Verdict(False, f"{call} returned {where}, where the objective is {value}{hint}", details)
+        if p["start"]:
+            start = torch.tensor(p["start"], dtype=torch.float64)
+            at_start = f(start)
+            details["objective_at_start"] = at_start
+            if not value < at_start:
+                return Verdict(False, f"{call} returned {where}, where f = {value:.6g}, not lower than at the start "
+                                      f"{_point_text(variables, start)} (f = {at_start:.6g}): the steps went uphill "
+                                      f"or nowhere; step against the gradient{hint}", details)
+        for offset in itertools.product((-1.0, 0.0, 1.0), repeat=len(variables)):
+            if not any(offset):
+                continue
+            neighbour = point + p["step"] * torch.tensor(offset, dtype=torch.float64)
+            lower = f(neighbour)
+            if lower < value - 1e-12 * (1.0 + abs(value)):
+                return Verdict(False, f"{call} returned {where}, where f = {value:.6g}, but f is lower nearby "
+                                      f"(f = {lower:.6g} at {_point_text(variables, neighbour)}): not a minimum yet; "
+                                      f"take more steps or adjust the learning rate{hint}", details)
+        start_text = f", down from {details['objective_at_start']:.6g} at the start" if p["start"] else ""
+        return Verdict(True, f"{call} returned {where}, a local minimum (f = {value:.6g}{start_text})", details)

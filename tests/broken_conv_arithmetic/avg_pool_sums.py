@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from sklearn.model_selection import train_test_split
 
 
 def conv_output_size(size, kernel_size, padding=0, stride=1):
@@ -47,6 +48,12 @@ def report_cnn_shapes(batch_size=1):
         x = layer(x)
         shapes.append(list(x.shape[1:]))
     return shapes
+
+
+def validation_split(X, y):
+    """Hold out 20% of (X, y) for validation, as the slide deck does:
+    returns (X_train, X_val, y_train, y_val)."""
+    return train_test_split(X, y, test_size=0.2, random_state=1212)
 
 
 class CNNModel(nn.Module):

@@ -38,6 +38,25 @@ def gd_step(w, b, X, y, lr):
     return loss.item()
 
 
+def fit_linear(X, y, epochs, lr, batch_size):
+    """Train LM(X.shape[1]) on (X, y) with plain SGD on the mean squared error; return the model.
+
+    Each epoch visits the rows in a fresh random order, batch_size rows per step.
+    """
+    model = LM(X.shape[1])
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    targets = y.view(-1, 1)                              # (N,) -> (N, 1), the shape of the predictions
+    for _ in range(epochs):
+        order = torch.randperm(len(X))
+        for start in range(0, len(X), batch_size):
+            index = order[start:start + batch_size]
+            loss = ((model(X[index]) - targets[index]) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model
+
+
 class MLP(nn.Module):
     """net(n_inputs): n_inputs -> 64 -> ReLU -> 32 -> ReLU -> 1."""
 

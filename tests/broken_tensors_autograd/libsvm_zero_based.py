@@ -76,10 +76,26 @@ def wavy(x):
     return torch.sin(x - 2) * (x + 2) ** 2 + torch.sqrt(torch.abs(torch.cos(x)))
 
 
+def minimize_wavy(start):
+    """Minimise ``wavy`` from x = start with SGD; return x (a local minimum)."""
+    return minimize(wavy, float(start), lr=0.05, steps=500)
+
+
 def two_variables(v):
     """f(x, y) = exp(sin(x)²)/(x - y)² + (x - y)⁴ for v = [x, y]."""
     x, y = v[0], v[1]
     return torch.exp(torch.sin(x) ** 2) / (x - y) ** 2 + (x - y) ** 4
+
+
+def minimize_two_variables():
+    """Minimise ``two_variables`` from (x, y) = (0.2, 10); return the tensor [x, y].
+
+    The gradient at the start is about 3,800, so large steps would throw the
+    point far away: 300 small SGD steps (lr 0.001) close most of the gap
+    between x and y, then 700 larger ones (lr 0.02) let (x, y) settle.
+    """
+    v = minimize(two_variables, [0.2, 10.0], lr=0.001, steps=300)
+    return minimize(two_variables, v.tolist(), lr=0.02, steps=700)
 
 
 class ArrayDataset(Dataset):

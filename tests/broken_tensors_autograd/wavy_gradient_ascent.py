@@ -1,0 +1,144 @@
+"""Tensors and autograd: gradients, a custom function, optimizers, data sets.
+
+Broken on purpose: minimize_wavy steps along the gradient (uphill), not against it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+def tensor_from_list(values):
+    """A tensor holding ``values`` (nested lists of numbers) with torch's default dtype rules."""
+    return torch.tensor(values)
+
+
+def tensor_from_numpy(array):
+    """A float32 tensor holding the numpy ``array``."""
+    return torch.from_numpy(np.asarray(array)).float()
+
+
+def grad_of_squared_dot(x, y):
+    """Return the gradient of (x·y)² with respect to ``x`` (x requires grad)."""
+    x = x.detach().clone().requires_grad_(True)
+    (torch.dot(x, y) ** 2).backward()
+    return x.grad
+
+
+class MyReLU(torch.autograd.Function):
+    """ReLU as a custom autograd function."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        grad = grad_output.clone()
+        grad[x < 0] = 0
+        return grad
+
+
+def shifted_relu_product(x, y):
+    """MyReLU(x - 0.5) * y, built with ``MyReLU.apply``."""
+    return MyReLU.apply(x - 0.5) * y
+
+
+def minimize(function, start, lr=0.1, steps=500):
+    """Minimise ``function`` (tensor -> scalar tensor) from ``start`` with SGD; return the final point."""
+    x = torch.tensor(start, dtype=torch.float32, requires_grad=True)
+    optimizer = torch.optim.SGD([x], lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        function(x).backward()
+        optimizer.step()
+    return x.detach()
+
+
+def quadratic(x):
+    """f(x) = (x - 2)²."""
+    return (x - 2) ** 2
+
+
+def minimize_quadratic():
+    """Minimise f(x) = (x - 2)² from x = 0 with a torch optimizer; return x."""
+    return minimize(quadratic, 0.0, lr=0.1, steps=200)
+
+
+def wavy(x):
+    """f(x) = sin(x - 2)·(x + 2)² + sqrt(|cos x|)."""
+    return torch.sin(x - 2) * (x + 2) ** 2 + torch.sqrt(torch.abs(torch.cos(x)))
+
+
+def minimize_wavy(start):
+    """Minimise ``wavy`` from x = start with SGD; return x (a local minimum)."""
+    x = torch.tensor(float(start), requires_grad=True)
+    for _ in range(500):
+        x.grad = None
+        wavy(x).backward()
+        with torch.no_grad():
+            x += 0.05 * x.grad  # bug: + climbs; a descent step subtracts the gradient
+    return x.detach()
+
+
+def two_variables(v):
+    """f(x, y) = exp(sin(x)²)/(x - y)² + (x - y)⁴ for v = [x, y]."""
+    x, y = v[0], v[1]
+    return torch.exp(torch.sin(x) ** 2) / (x - y) ** 2 + (x - y) ** 4
+
+
+def minimize_two_variables():
+    """Minimise ``two_variables`` from (x, y) = (0.2, 10); return the tensor [x, y].
+
+    The gradient at the start is about 3,800, so large steps would throw the
+    point far away: 300 small SGD steps (lr 0.001) close most of the gap
+    between x and y, then 700 larger ones (lr 0.02) let (x, y) settle.
+    """
+    v = minimize(two_variables, [0.2, 10.0], lr=0.001, steps=300)
+    return minimize(two_variables, v.tolist(), lr=0.02, steps=700)
+
+
+class ArrayDataset(Dataset):
+    """A Dataset over a feature array X (n, d) and a target array y (n,)."""
+
+    def __init__(self, X, y):
+        self.X = torch.as_tensor(X, dtype=torch.float32)
+        self.y = torch.as_tensor(y, dtype=torch.float32)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return self.X[index], self.y[index]
+
+
+def load_libsvm(path):
+    """Read a libsvm-format file: each line 'label index:value ...' with 1-based indices.
+
+    Returns (X, y): X a float32 tensor (rows, largest index), y a float32 tensor.
+    """
+    rows, labels, width = [], [], 0
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            label, *pairs = line.split()
+            labels.append(float(label))
+            row = {}
+            for pair in pairs:
+                index, value = pair.split(":")
+                row[int(index) - 1] = float(value)
+                width = max(width, int(index))
+            rows.append(row)
+    X = torch.zeros(len(rows), width)
+    for i, row in enumerate(rows):
+        for j, value in row.items():
+            X[i, j] = value
+    return X, torch.tensor(labels)
