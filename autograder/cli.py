@@ -102,7 +102,7 @@ def export_group():
 @export_group.command("nbgrader")
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--assignment", "assignments", multiple=True,
-              help="assignment to export (repeatable; default: every one with a model, stub and solution)")
+              help="assignment to export (repeatable; default: every one with a stub and a solution)")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="grading.toml to use")
 def export_nbgrader_command(out_dir, assignments, config_path):
     """Write an nbgrader course folder in OUT_DIR whose test cells run the kit's checks."""
@@ -118,10 +118,13 @@ def export_nbgrader_command(out_dir, assignments, config_path):
 @click.argument("assignment")
 @click.argument("out_zip", type=click.Path(dir_okay=False))
 @click.option("--data-dir", type=click.Path(file_okay=False),
-              help="folder holding MNIST/raw/ to put in the archive (default: setup.sh downloads it)")
+              help="folder holding MNIST/raw/ to put in the archive, for assignments that train on MNIST "
+                   "(default: setup.sh downloads it)")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="grading.toml to use")
 def export_gradescope_command(assignment, out_zip, data_dir, config_path):
     """Write a Gradescope autograder archive OUT_ZIP for ASSIGNMENT."""
     path = commands.export_gradescope_archive(assignment_id=assignment, out_zip=out_zip,
                                               config_path=config_path, data_dir=data_dir)
     click.echo(f"wrote {path}: upload it as the assignment's autograder on Gradescope")
+    if data_dir and not commands.archived_data(path):
+        click.echo(f"note: {assignment} reads no dataset, so the archive holds none (--data-dir was not needed)")

@@ -6,9 +6,15 @@ The archive holds, at its top level as Gradescope expects:
 - ``run_autograder``: grades the file in ``/autograder/submission`` (a ``.py``
   or a notebook) and writes ``/autograder/results/results.json``;
 - ``kit/``: the ``autograder`` package, ``pyproject.toml`` and ``grading.toml``;
-- ``data/MNIST/raw/``: the dataset, when the export was given a data folder.
-  Without it, ``setup.sh`` downloads MNIST into ``data/`` with torchvision
-  while the image is built (Gradescope builds it online).
+- ``data/MNIST/raw/``: the dataset, for an assignment whose checks train on
+  MNIST, when the export was given a data folder. Without it, ``setup.sh``
+  downloads MNIST into ``data/`` with torchvision while the image is built
+  (Gradescope builds it online). Assignments that grade functions and layers
+  read no dataset: their archive holds none and downloads none.
+- ``data/cifar-10-batches-py/``: for a check that uses CIFAR-10 images when
+  the data folder has them (``overfit_batch``), packed when the given data
+  folder holds them, so the archive grades with the same images as
+  ``autograder grade`` does with that folder.
 
 The roots are environment variables so the archive can be tried anywhere:
 ``AUTOGRADER_ROOT`` (default ``/autograder``) holds ``source/`` (the unpacked
@@ -25,7 +31,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .config import load_config
+from .config import Assignment, load_config
 from .errors import AutograderError
 
 PACKAGE = Path(__file__).resolve().parent
@@ -36,11 +42,16 @@ set -euo pipefail
 SOURCE="${AUTOGRADER_ROOT:-/autograder}/source"
 python3 -m pip install --upgrade pip
 python3 -m pip install "$SOURCE/kit"
-if [ ! -d "$SOURCE/data/MNIST/raw" ]; then
+"""
+
+DOWNLOAD_MNIST = """if [ ! -d "$SOURCE/data/MNIST/raw" ]; then
     # No data in the archive: download MNIST once, now, while the image is built online.
     python3 -c "import sys; from torchvision import datasets; datasets.MNIST(sys.argv[1], train=True, download=True); datasets.MNIST(sys.argv[1], train=False, download=True)" "$SOURCE/data"
 fi
 """
+
+# Folders of the data folder that a check kind reads when they are there (else it makes its own images).
+OPTIONAL_DATA = {"overfit_batch": "cifar-10-batches-py"}
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission: grade it, write results/results.json.
@@ -63,23 +74,44 @@ def _add_text(archive: zipfile.ZipFile, name: str, text: str, executable: bool =
     archive.writestr(info, text)
 
 
+def reads_mnist(assignment: Assignment) -> bool:
+    """Whether the assignment's checks train on MNIST (so the archive needs it)."""
+    from .runner import needs_data
+
+    return needs_data(assignment)
+
+
+def data_folders(assignment: Assignment, data_dir: str | Path | None) -> list[Path]:
+    """The folders of ``data_dir`` the archive carries for this assignment (none without ``data_dir``)."""
+    if data_dir is None:
+        return []
+    folders = []
+    if reads_mnist(assignment):
+        raw = Path(data_dir) / "MNIST" / "raw"
+        if not raw.is_dir():
+            raise AutograderError(f"{raw} does not exist: --data-dir must hold MNIST/raw/ "
+                                  "(or leave it out and setup.sh downloads MNIST)")
+        folders.append(raw)
+    for check in assignment.checks:
+        optional = OPTIONAL_DATA.get(check.kind)
+        if optional and (Path(data_dir) / optional).is_dir() and Path(data_dir) / optional not in folders:
+            folders.append(Path(data_dir) / optional)
+    return folders
+
+
 def export_gradescope(*, assignment_id: str, out_zip: str | Path, config_path: str | Path | None = None,
                       data_dir: str | Path | None = None) -> Path:
-    """Write the autograder archive; with ``data_dir``, MNIST goes into the archive too."""
+    """Write the autograder archive; with ``data_dir``, the data the checks read goes in too."""
     config = load_config(config_path)
     assignment = config.assignment(assignment_id)
     out = Path(out_zip)
     if out.suffix != ".zip":
         raise AutograderError(f"{out} should end in .zip: Gradescope takes the autograder as a zip archive")
-    raw = None
-    if data_dir is not None:
-        raw = Path(data_dir) / "MNIST" / "raw"
-        if not raw.is_dir():
-            raise AutograderError(f"{raw} does not exist: --data-dir must hold MNIST/raw/ "
-                                  "(or leave it out and setup.sh downloads MNIST)")
+    folders = data_folders(assignment, data_dir)
+    setup = SETUP_SH + (DOWNLOAD_MNIST if reads_mnist(assignment) else "")
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        _add_text(archive, "setup.sh", SETUP_SH, executable=True)
+        _add_text(archive, "setup.sh", setup, executable=True)
         _add_text(archive, "run_autograder", RUN_AUTOGRADER.format(assignment=assignment.id), executable=True)
         _add_text(archive, "kit/grading.toml", config.path.read_text(encoding="utf-8"))
         pyproject = PACKAGE.parent / "pyproject.toml"
@@ -88,10 +120,10 @@ def export_gradescope(*, assignment_id: str, out_zip: str | Path, config_path: s
         for path in sorted(PACKAGE.rglob("*.py")):
             if "__pycache__" not in path.parts:
                 archive.write(path, "kit/autograder/" + path.relative_to(PACKAGE).as_posix())
-        if raw is not None:
-            for path in sorted(raw.iterdir()):
+        for folder in folders:
+            for path in sorted(folder.rglob("*")):
                 if path.is_file():
-                    archive.write(path, f"data/MNIST/raw/{path.name}")
+                    archive.write(path, "data/" + path.relative_to(Path(data_dir)).as_posix())
     return out
 
 

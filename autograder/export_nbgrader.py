@@ -5,9 +5,11 @@ notebook ``source/<id>/<id>.ipynb`` is generated (never hand-edited) from:
 
 - ``assignments/<id>/README.md``: the instructions (a markdown cell);
 - the stub and the solution: the imports (a read-only cell), then the
-  definitions. Where the stub has a TODO or ``NotImplementedError``, the
-  solution's lines go between ``### BEGIN SOLUTION`` / ``### END SOLUTION``,
-  so ``nbgrader generate_assignment`` turns them back into a stub;
+  definitions: the stub's code, where each function body with a TODO or
+  ``NotImplementedError`` holds the solution's lines between ``### BEGIN
+  SOLUTION`` / ``### END SOLUTION`` (helpers only the solution has go inside
+  those regions too; see ``solution_markers``), so ``nbgrader
+  generate_assignment`` turns them back into the stub;
 - ``grading.toml``: one read-only test cell per check, worth its points, that
   asserts the check passed. The first test cell grades the notebook's own code
   cells with the kit (same sandbox and checks as ``autograder grade``); the
@@ -21,19 +23,18 @@ would start training.
 from __future__ import annotations
 
 import ast
-import difflib
 import json
-import re
 import tempfile
 from pathlib import Path
 
 from .config import Assignment, Config, load_config
 from .errors import AutograderError
+from .notebook import GRADING_CELL_MARK as KERNEL_MARK, is_grading_cell
+from .solution_markers import BEGIN, END, MarkingError, mark_solutions
 from .worker.loader import is_definition
 
-KERNEL_MARK = "autograder.export_nbgrader"     # cells holding it are grading cells, not student code
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-TODO = re.compile(r"TODO|NotImplementedError")
+__all__ = ["BEGIN", "END", "assert_check_passed", "export_nbgrader", "mark_solutions", "source_notebook"]
+
 # Execution time nbgrader allows one cell: the first test cell runs every check, training included.
 CELL_TIMEOUT_SECONDS = 1800
 
@@ -103,39 +104,6 @@ def _split_script(path: Path) -> tuple[list[str], list[str]]:
     return imports, definitions
 
 
-def _indent(line: str) -> str:
-    return line[:len(line) - len(line.lstrip())]
-
-
-def mark_solutions(stub: list[str], solution: list[str]) -> list[str]:
-    """The stub's lines, with each TODO part replaced by the solution's lines between solution markers."""
-    out: list[str] = []
-    matcher = difflib.SequenceMatcher(a=stub, b=solution, autojunk=False)
-    for op, a0, a1, b0, b1 in matcher.get_opcodes():
-        if op == "equal":
-            out.extend(stub[a0:a1])
-            continue
-        if not any(TODO.search(line) for line in stub[a0:a1]):
-            out.extend(stub[a0:a1])          # a docstring or comment that differs: keep the student's text
-            continue
-        body = solution[b0:b1]
-        while body and not body[-1].strip():
-            body.pop()
-        trailing = len(solution[b0:b1]) - len(body)
-        if not any(line.strip() for line in body):
-            continue
-        first = next(line for line in body if line.strip())
-        indent = _indent(first)
-        out.append(indent + BEGIN)
-        out.extend(body)
-        out.append(indent + END)
-        out.extend([""] * trailing)
-    if not any(BEGIN in line for line in out):
-        raise AutograderError("the stub has no TODO or NotImplementedError where the solution differs, "
-                              "so no solution cell could be marked: mark the parts students write with TODO")
-    return out
-
-
 # ------------------------------------------------------------------ the notebook
 
 def _check_cell(assignment: Assignment, check) -> dict:
@@ -155,6 +123,11 @@ def source_notebook(config: Config, assignment: Assignment) -> dict:
             raise AutograderError(f"{path} is missing: the notebook is generated from the stub and the solution")
     imports, solution_defs = _split_script(solution_path)
     _, stub_defs = _split_script(stub_path)
+    try:
+        marked = mark_solutions(stub_defs, solution_defs)
+    except MarkingError as exc:
+        raise MarkingError(f"{assignment.id}: cannot merge {stub_path} and {solution_path} into a notebook: "
+                           f"{exc.message}") from None
     readme = config.assignment_dir(assignment.id) / "README.md"
     intro = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {assignment.title}"
     cells = [
@@ -163,26 +136,31 @@ def source_notebook(config: Config, assignment: Assignment) -> dict:
                   "`raise NotImplementedError()` lines). The test cells at the end grade your code with the "
                   "same checks as `autograder check " + assignment.id + "`; run them to see your score."),
         _code("\n".join(imports), _nbgrader_meta("imports", locked=True)),
-        _code("\n".join(mark_solutions(stub_defs, solution_defs)),
-              _nbgrader_meta("solution", solution=True)),
+        _code("\n".join(marked), _nbgrader_meta("solution", solution=True)),
         _markdown(f"## Tests ({assignment.max_score:g} points)", _nbgrader_meta("tests_title", locked=True)),
     ]
     cells += [_check_cell(assignment, check) for check in assignment.checks]
     return _notebook(cells)
 
 
-def nbgrader_config_text(ids: list[str], course_id: str) -> str:
+def nbgrader_config_text(ids: list[str], course_id: str, config_path: Path) -> str:
     return (
         "# nbgrader settings for the course generated by `autograder export nbgrader`.\n"
         "# Regenerate instead of editing the notebooks in source/: they come from the kit's\n"
         "# solutions/, assignments/ and grading.toml.\n"
+        "import os\n\n"
         "c = get_config()  # noqa: F821 (provided by nbgrader)\n\n"
         f"c.CourseDirectory.course_id = {course_id!r}\n"
         f"# Assignments in this course: {', '.join(ids)}\n"
         "# The first test cell of a notebook runs every check, a short training run included.\n"
-        f"c.Execute.timeout = {CELL_TIMEOUT_SECONDS}\n"
-        "# Test cells find MNIST through $AUTOGRADER_DATA (or grading.toml's kit.data_dir):\n"
-        "# set it before `nbgrader autograde`.\n"
+        f"c.Execute.timeout = {CELL_TIMEOUT_SECONDS}\n\n"
+        "# The test cells grade with this grading.toml unless $AUTOGRADER_CONFIG names another\n"
+        "# (kernels started by nbgrader inherit the variable).\n"
+        f"GRADING_TOML = {str(config_path)!r}\n"
+        "if not os.environ.get(\"AUTOGRADER_CONFIG\") and os.path.isfile(GRADING_TOML):\n"
+        "    os.environ[\"AUTOGRADER_CONFIG\"] = GRADING_TOML\n"
+        "# Assignments with a training check find MNIST through $AUTOGRADER_DATA (or grading.toml's\n"
+        "# kit.data_dir): set it before `nbgrader autograde`.\n"
     )
 
 
@@ -190,15 +168,15 @@ def export_nbgrader(*, out_dir: str | Path, config_path: str | Path | None = Non
                     assignment_ids: list[str] | None = None, course_id: str = "autograder-course") -> list[Path]:
     """Write nbgrader_config.py and source/<id>/<id>.ipynb; returns the notebooks written.
 
-    Without ``assignment_ids``, every assignment that has a model, a stub and
-    a solution is exported.
+    Without ``assignment_ids``, every assignment that has a stub and a
+    solution is exported.
     """
     config = load_config(config_path)
     if assignment_ids:
         chosen = [config.assignment(i) for i in assignment_ids]
     else:
         chosen = [a for a in config.assignments.values()
-                  if a.model and (config.solution_dir(a.id) / a.file).is_file()
+                  if (config.solution_dir(a.id) / a.file).is_file()
                   and (config.assignment_dir(a.id) / a.file).is_file()]
     if not chosen:
         raise AutograderError("no assignment to export: each needs a stub in assignments/ and a solution in "
@@ -211,8 +189,8 @@ def export_nbgrader(*, out_dir: str | Path, config_path: str | Path | None = Non
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)
-    (out / "nbgrader_config.py").write_text(nbgrader_config_text([a.id for a in chosen], course_id),
-                                            encoding="utf-8")
+    settings = nbgrader_config_text([a.id for a in chosen], course_id, config.path)
+    (out / "nbgrader_config.py").write_text(settings, encoding="utf-8")
     return written
 
 
@@ -231,7 +209,7 @@ def kernel_code_cells() -> list[str]:
     if shell is None:
         raise AutograderError("the autograder test cells must run inside a Jupyter notebook")
     history = list(shell.history_manager.input_hist_raw)
-    return [cell for cell in history[1:] if cell.strip() and KERNEL_MARK not in cell]
+    return [cell for cell in history[1:] if cell.strip() and not is_grading_cell(cell)]
 
 
 def assert_check_passed(assignment_id: str, check_name: str) -> None:

@@ -6,7 +6,9 @@ line magics (``%matplotlib inline``), shell lines (``!pip install ...``),
 ``pass`` inside a block, to keep it valid), and cells that start with a cell
 magic (``%%time``) are dropped whole. Each drop is listed in the notes that go
 into the report. ``from __future__`` imports move to the top of the module,
-where Python requires them.
+where Python requires them. The test cells of a notebook exported for nbgrader
+(they import ``autograder.export_nbgrader``) are left out: the grader runs
+the same checks itself.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ NOTEBOOK_SUFFIX = ".ipynb"
 MAGIC_LINE = re.compile(r"^(\s*)(%|!|[A-Za-z_][\w.]*\s*=\s*[%!])")
 HELP_LINE = re.compile(r"^(\s*)[\w.]+\?{1,2}\s*$")
 FUTURE_LINE = re.compile(r"^from\s+__future__\s+import\s+")
+# Every test cell of an exported nbgrader notebook imports this module; no student cell needs to.
+GRADING_CELL_MARK = "autograder.export_nbgrader"
+
+
+def is_grading_cell(source: str) -> bool:
+    """Whether a code cell is one of the kit's own test cells (an exported notebook's)."""
+    return GRADING_CELL_MARK in source
 
 
 class NotebookError(SubmissionError):
@@ -93,9 +102,13 @@ def cells_to_source(cells: list[str]) -> tuple[str, list[str]]:
 def notebook_to_source(path: Path | str) -> tuple[str, list[str]]:
     """A notebook's code cells as module source, with notes for the report."""
     cells = read_code_cells(path)
-    source, notes = cells_to_source(cells)
+    student_cells = [cell for cell in cells if not is_grading_cell(cell)]
+    source, notes = cells_to_source(student_cells)
     if not cells:
         notes.append(f"{Path(path).name} holds no code cells")
+    if len(student_cells) < len(cells):
+        notes.append(f"{len(cells) - len(student_cells)} autograder test cell(s) of the notebook were left out "
+                     "(the grader runs those checks itself)")
     notes.insert(0, f"{Path(path).name} is a notebook: its code cells were joined in order and graded "
                  "as one module (line numbers refer to that module)")
     return source, notes

@@ -2,11 +2,14 @@
 
 generate_assignment, then the reference notebook and the untouched release are
 submitted, autograded (the test cells call the kit's checks) and exported to
-CSV: full marks for the reference, zero for the release.
+CSV: full marks for the reference, zero for the release. Every assignment is
+exported and released; the pipeline runs for each: one course for all that
+grade without MNIST, one course each for those that train on it.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import os
@@ -19,20 +22,49 @@ import pytest
 
 from autograder.config import load_config
 from autograder.export_nbgrader import BEGIN, END, export_nbgrader, mark_solutions
+from autograder.runner import needs_data
+from autograder.solution_markers import MarkingError, released
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
 NBGRADER = [sys.executable, "-m", "nbgrader"]
+ASSIGNMENTS = load_config(CONFIG).assignments
+ALL = list(ASSIGNMENTS)
+TRAINS_ON_MNIST = [i for i, a in ASSIGNMENTS.items() if needs_data(a)]     # a course each, ~40 s each
+NO_DATA = [i for i in ALL if i not in TRAINS_ON_MNIST]                     # one course for all of them
 
 
-def _nbgrader(args: list[str], course: Path) -> subprocess.CompletedProcess:
+def _run_nbgrader(args: list[str], course: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     # The kernel imports the kit: from the checkout, installed or not.
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["AUTOGRADER_CONFIG"] = str(CONFIG)
-    done = subprocess.run(NBGRADER + args, cwd=course, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(NBGRADER + args, cwd=course, env=env, capture_output=True, text=True, timeout=1800)
+
+
+def _nbgrader(args: list[str], course: Path) -> subprocess.CompletedProcess:
+    done = _run_nbgrader(args, course)
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     return done
+
+
+def _solution_cell(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return next("".join(c["source"]) for c in cells if c["metadata"].get("nbgrader", {}).get("solution"))
+
+
+def _names(code: str) -> set[str]:
+    """Qualified names of the functions and classes that code defines."""
+    names = set()
+
+    def visit(body, prefix):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(prefix + node.name)
+            if isinstance(node, ast.ClassDef):
+                visit(node.body, f"{prefix}{node.name}.")
+    visit(ast.parse(code).body, "")
+    return names
 
 
 def test_solution_markers_replace_only_the_todo_parts():
@@ -43,6 +75,56 @@ def test_solution_markers_replace_only_the_todo_parts():
     marked = mark_solutions(stub, solution)
     assert marked == ["class A:", "    \"\"\"Stub text.\"\"\"", "    def f(self):", "        " + BEGIN,
                       "        return 42", "        " + END, "", "def g():", "    return 1"]
+
+
+def test_solution_markers_keep_the_stub_text_and_hide_helpers():
+    stub = ["def size(n, k):", "    \"\"\"Output size: the task, as the stub states it.\"\"\"",
+            "    raise NotImplementedError", "", "", "def given(x):", "    return x", "", "",
+            "class Net(Base):", "    def __init__(self):", "        super().__init__()",
+            "        # TODO: the layers"]
+    solution = ["def size(n, k):", "    \"\"\"Solution docstring.\"\"\"", "    return _helper(n) - k + 1", "", "",
+                "def _helper(n):", "    return n", "", "", "def given(x):", "    return x", "", "",
+                "class Net(Other):", "    def __init__(self):", "        super().__init__()",
+                "        self.fc = 1", "", "    def features(self, x):", "        return x"]
+    marked = mark_solutions(stub, solution)
+    assert marked[:2] == stub[:2]                               # the stub's docstring stays
+    assert "class Net(Other):" in marked                         # the solution's base class is needed
+    assert marked[marked.index("        super().__init__()") + 1] == "        " + BEGIN
+    namespace: dict = {"Other": object}
+    exec("\n".join(marked), namespace)
+    assert namespace["size"](5, 2) == 4 and namespace["Net"]().features(3) == 3
+    release = "\n".join(released(marked))
+    assert "_helper" not in release and "features" not in release and "self.fc" not in release
+    assert _names(release) == {"size", "given", "Net", "Net.__init__"}
+
+
+def test_a_helper_with_no_todo_part_to_hold_it_is_an_error():
+    stub = ["def given(x):", "    return x"]
+    solution = ["def _helper():", "    return 1", "", "", "def given(x):", "    return x"]
+    with pytest.raises(MarkingError, match="no TODO"):
+        mark_solutions(stub, solution)
+
+
+@pytest.mark.parametrize("assignment_id", ALL)
+def test_every_assignment_exports_a_notebook_with_its_checks(tmp_path, assignment_id):
+    """Reference code in the notebook defines all the solution does; the release keeps only the stub's names."""
+    [path] = export_nbgrader(out_dir=tmp_path, config_path=CONFIG, assignment_ids=[assignment_id])
+    assignment = ASSIGNMENTS[assignment_id]
+    cells = json.loads(path.read_text())["cells"]
+    tests = {m["grade_id"]: m["points"] for m in (c["metadata"].get("nbgrader", {}) for c in cells) if m.get("grade")}
+    assert tests == {f"test_{c.name}": c.points for c in assignment.checks}
+    code = _solution_cell(path)
+    solution = (ROOT / "solutions" / assignment_id / assignment.file).read_text(encoding="utf-8")
+    stub = (ROOT / "assignments" / assignment_id / assignment.file).read_text(encoding="utf-8")
+    assert _names(code) == _names(solution) | _names(stub)
+    assert _names("\n".join(released(code.split("\n")))) == _names(stub)
+
+
+def test_default_export_is_every_assignment(tmp_path):
+    written = export_nbgrader(out_dir=tmp_path, config_path=CONFIG)
+    assert sorted(p.stem for p in written) == sorted(ALL)
+    settings = (tmp_path / "nbgrader_config.py").read_text()
+    assert str(CONFIG.resolve()) in settings and "AUTOGRADER_CONFIG" in settings
 
 
 def test_source_notebooks_carry_points_and_solution_cells(tmp_path):
@@ -61,8 +143,46 @@ def test_source_notebooks_carry_points_and_solution_cells(tmp_path):
         assert "__main__" not in code       # script code would start training in the kernel
 
 
+def _scores(course: Path) -> dict[tuple[str, str], dict]:
+    """grades.csv of `nbgrader export`, by (assignment, student)."""
+    with open(course / "grades.csv", newline="") as f:
+        return {(row["assignment"], row["student_id"]): row for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def no_data_course(tmp_path_factory):
+    """One course for every assignment that grades without MNIST: released, autograded, exported at once."""
+    course = tmp_path_factory.mktemp("no-data") / "course"
+    export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=NO_DATA)
+    _nbgrader(["generate_assignment", "*", "--force"], course)        # nbgrader takes a glob of ids
+    for assignment_id in NO_DATA:
+        for student, notebook in (("reference", course / "source"), ("untouched", course / "release")):
+            folder = course / "submitted" / student / assignment_id
+            folder.mkdir(parents=True)
+            shutil.copy(notebook / assignment_id / f"{assignment_id}.ipynb", folder)
+    autograde = _run_nbgrader(["autograde", "*"], course)          # a failed notebook must not hide the others
+    _nbgrader(["export"], course)
+    return course, autograde
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment_id", ["lenet5", "task1_cnn"])
+@pytest.mark.parametrize("assignment_id", NO_DATA)
+def test_nbgrader_pipeline_without_data_full_marks_and_zero(no_data_course, assignment_id):
+    course, autograde = no_data_course
+    release = course / "release" / assignment_id / f"{assignment_id}.ipynb"
+    assert BEGIN not in release.read_text() and "YOUR CODE HERE" in release.read_text()
+    rows = _scores(course)
+    log = f"nbgrader autograde:\n{autograde.stdout[-2000:]}\n{autograde.stderr[-4000:]}"
+    assert (assignment_id, "reference") in rows, log
+    max_score = ASSIGNMENTS[assignment_id].max_score
+    reference, untouched = rows[assignment_id, "reference"], rows[assignment_id, "untouched"]
+    assert float(reference["max_score"]) == max_score
+    assert float(reference["score"]) == max_score, (reference, log)
+    assert float(untouched["score"]) == 0.0, (untouched, log)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment_id", TRAINS_ON_MNIST)
 def test_nbgrader_pipeline_full_marks_and_zero(tmp_path, assignment_id):
     if not os.environ.get("AUTOGRADER_DATA"):
         pytest.skip("AUTOGRADER_DATA is not set: the training check needs MNIST")

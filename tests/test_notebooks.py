@@ -41,6 +41,19 @@ def test_magics_and_shell_lines_are_dropped_with_a_note():
     assert any("cell(s) 2" in n for n in notes), notes
 
 
+def test_test_cells_of_an_exported_notebook_are_left_out(tmp_path):
+    """A notebook exported for nbgrader, handed in as it is: its code is graded, not its test cells."""
+    from autograder.export_nbgrader import export_nbgrader
+
+    [path] = export_nbgrader(out_dir=tmp_path, config_path=CONFIG, assignment_ids=["conv_arithmetic"])
+    source, notes = notebook_to_source(path)
+    assert "assert_check_passed" not in source and "autograder" not in source
+    assert any("test cell(s)" in n for n in notes), notes
+    namespace: dict = {}
+    exec(compile(source, "conv_arithmetic.py", "exec"), namespace)
+    assert namespace["conv_output_size"](32, 3, 1, 2) == 16
+
+
 def test_broken_json_gets_a_clear_error(tmp_path):
     bad = tmp_path / "lenet5.ipynb"
     bad.write_text('{"cells": [', encoding="utf-8")
