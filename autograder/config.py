@@ -7,6 +7,7 @@ error that names the key, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import tomllib
@@ -243,10 +244,19 @@ def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
             kind=kind_name,
             points=values["points"],
             visibility=values["visibility"],
-            description=values["description"] or kind.summary,
+            description=values["description"],       # empty: filled in by describe() below
             params=params,
         ))
     return checks
+
+
+def _with_descriptions(assignment: Assignment) -> Assignment:
+    """Each check without a ``description`` gets its kind's, worded with its own numbers."""
+    from .checks import KINDS
+    checks = [check if check.description else
+              dataclasses.replace(check, description=KINDS[check.kind].describe(check, assignment))
+              for check in assignment.checks]
+    return dataclasses.replace(assignment, checks=checks)
 
 
 def find_config(start: Path | None = None) -> Path:
@@ -307,7 +317,7 @@ def load_config(path: Path | str | None = None) -> Config:
         checks = _parse_checks(where + "checks.", values["checks"])
         if not checks:
             raise ConfigError(f"grading.toml: '{where}checks' lists no checks")
-        assignments[aid] = Assignment(
+        assignment = Assignment(
             id=aid,
             title=values["title"],
             file=values["file"],
@@ -319,5 +329,6 @@ def load_config(path: Path | str | None = None) -> Config:
             limits=Limits(**own_limits),
             checks=checks,
         )
+        assignments[aid] = _with_descriptions(assignment)
     return Config(path=path.resolve(), root=path.resolve().parent, kit=kit,
                   limits=limits, assignments=assignments)

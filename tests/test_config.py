@@ -152,3 +152,19 @@ def test_reference_must_be_a_trusted_library(tmp_path):
     text = MINIMAL.replace('model = "Net"\n', "") + 'kind = "function_value"\nfunction = "f"\nreference = "os.system"\n'
     with pytest.raises(ConfigError, match="must be a function of torch or sklearn"):
         load_config(write_config(tmp_path, text))
+
+
+def test_default_descriptions_quote_the_numbers_in_grading_toml():
+    lenet = load_config(ROOT / "grading.toml").assignment("lenet5")
+    described = {check.name: check.description for check in lenet.checks}
+    assert "61,706" in described["parameter_count"] and "85 per class" in described["parameter_count"]
+    assert "95%" in described["training"] and "3,000 Adam steps" in described["training"]
+    assert "pool 16x5x5" in described["layer_shapes"]
+    assert "batches of 1, 7, 64" in described["output_shape"]
+
+
+def test_a_changed_threshold_changes_the_description(tmp_path):
+    text = MINIMAL + ('[assignments.tiny.checks.training]\nkind = "test_accuracy"\nmin_test_accuracy = 0.875\n'
+                      '[assignments.tiny.training]\nmax_steps = 1234\noptimizer = "sgd"\n')
+    training = load_config(write_config(tmp_path, text)).assignment("tiny").checks[-1]
+    assert "87.5%" in training.description and "1,234 SGD steps" in training.description

@@ -105,6 +105,11 @@ class CheckKind:
         together (a formula that does not parse, lists of different lengths). Called when
         grading.toml is loaded, so a mistake there stops the kit before any grading."""
 
+    def describe(self, check: CheckSpec, assignment: Assignment) -> str:
+        """One line for students saying what the check asks, with its numbers from grading.toml.
+        Used when the check sets no ``description``; kinds with numbers worth showing override it."""
+        return self.summary
+
     def required_names(self, check: CheckSpec, assignment: Assignment) -> list[str]:
         return [assignment.model] if assignment.model else []
 

@@ -74,6 +74,12 @@ class OutputShape(CheckKind):
     def _args(self, check):
         return check.params["model_args"] or None
 
+    def describe(self, check, assignment):
+        outputs = check.params["outputs"] or assignment.num_classes
+        sizes = ", ".join(str(n) for n in check.params["batch_sizes"])
+        return (f"forward() of {call_text(assignment, self._args(check))} returns (batch, {outputs}) "
+                f"for batches of {sizes}")
+
     def probes(self, check, assignment):
         return [_forward_probe(assignment, n, [{"mode": "eval", "seed": 0}], args=self._args(check))
                 for n in check.params["batch_sizes"]]
@@ -110,6 +116,17 @@ class ParameterCount(CheckKind):
         "per_class": Key(0, "parameters added per class (first model argument)"),
     }
 
+    def _expected(self, check, args) -> int:
+        classes = args[0] if args and check.params["per_class"] else 0
+        return check.params["base"] + check.params["per_class"] * classes
+
+    def describe(self, check, assignment):
+        counts = " and ".join(f"{call_text(assignment, args)} {self._expected(check, args):,}"
+                              for args in check.params["cases"])
+        rule = (f" ({check.params['base']:,} + {check.params['per_class']} per class)"
+                if check.params["per_class"] else "")
+        return f"exact trainable parameter count: {counts}{rule}"
+
     def probes(self, check, assignment):
         return [_build_probe(assignment, args) for args in check.params["cases"]]
 
@@ -117,7 +134,7 @@ class ParameterCount(CheckKind):
         texts = []
         for args, answer in zip(check.params["cases"], answers):
             classes = args[0] if args and check.params["per_class"] else 0
-            want = check.params["base"] + check.params["per_class"] * classes
+            want = self._expected(check, args)
             got = _trainable_count(answer.value["parameters"])
             formula = (f" ({check.params['base']:,} + {check.params['per_class']} × {classes})"
                        if check.params["per_class"] else "")
@@ -176,6 +193,12 @@ class OutputKind(CheckKind):
         "expect": Key("log_probabilities", "'log_probabilities', 'probabilities', or 'any'"),
         "batch_size": Key(16, "batch size of the test"),
     }
+
+    def describe(self, check, assignment):
+        return {
+            "log_probabilities": "forward() returns log-probabilities (F.log_softmax), as the loss F.nll_loss expects",
+            "probabilities": "forward() returns probabilities (each row sums to 1)",
+        }.get(check.params["expect"], "forward() returns logits, probabilities or log-probabilities")
 
     def probes(self, check, assignment):
         return [_forward_probe(assignment, check.params["batch_size"], [{"mode": "eval", "seed": 0}])]

@@ -59,6 +59,11 @@ class LayerShapes(CheckKind):
         "layers": Key([], "expected layers in order, e.g. 'conv 6x28x28'; alternatives split by '|'"),
     }
 
+    def describe(self, check, assignment):
+        layers = " → ".join(token.strip().replace(" | ", " or ").replace("|", " or ")
+                            for token in check.params["layers"])
+        return f"the layers of forward() produce, in order: {layers}" if layers else self.summary
+
     def probes(self, check, assignment):
         return [trace_probe(assignment)]
 
@@ -127,6 +132,12 @@ class HiddenLayers(CheckKind):
         "activation": Key("relu", "activation required after every hidden layer"),
         "min_dropouts": Key(1, "dropouts required between the last convolution and the output layer"),
     }
+
+    def describe(self, check, assignment):
+        p = check.params
+        dropout = f" and at least {p['min_dropouts']} dropout" if p["min_dropouts"] else ""
+        return (f"forward() uses {p['convolutions']} convolution(s), {p['fully_connected']} fully connected "
+                f"layer(s), {p['activation']} after each hidden layer{dropout}")
 
     def probes(self, check, assignment):
         return [trace_probe(assignment)]

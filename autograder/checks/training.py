@@ -21,6 +21,13 @@ class TestAccuracy(CheckKind):
     params = {"min_test_accuracy": Key(0.95, "accuracy on the held-out test images needed to pass")}
     needs_data = True
 
+    def describe(self, check, assignment):
+        recipe = assignment.training
+        optimizer = {"sgd": "SGD", "adam": "Adam"}.get(recipe.get("optimizer"), recipe.get("optimizer", "?"))
+        return (f"at most {recipe.get('max_steps', 0):,} {optimizer} steps (lr {recipe.get('lr')}, "
+                f"batch {recipe.get('batch_size')}) on {str(recipe.get('dataset', '?')).upper()} reach "
+                f"{check.params['min_test_accuracy'] * 100:g}% accuracy on its test set")
+
     def probes(self, check, assignment):
         recipe = assignment.training
         return [Probe(
@@ -47,11 +54,11 @@ class TestAccuracy(CheckKind):
         details = {"test_accuracy": round(accuracy, 4), "steps": result.get("steps", 0),
                    "train_seconds": round(result.get("seconds", 0.0), 2)}
         if accuracy >= threshold:
-            return Verdict(True, f"test accuracy {accuracy:.2%} ≥ {threshold:.0%} ({detail})", details)
+            return Verdict(True, f"test accuracy {accuracy:.2%} ≥ {threshold * 100:g}% ({detail})", details)
         hint = ""
         if history and history[-1][2] != history[-1][2]:  # NaN loss
             hint = ": the loss became NaN; look for a log of zero or a division in forward()"
         elif accuracy < 0.2:
             hint = (": the model did not learn; check that forward() uses its input and that every "
                     "layer is connected")
-        return Verdict(False, f"test accuracy {accuracy:.2%} < {threshold:.0%} ({detail}){hint}", details)
+        return Verdict(False, f"test accuracy {accuracy:.2%} < {threshold * 100:g}% ({detail}){hint}", details)
