@@ -3,15 +3,17 @@
 The data folder is read-only to the kit. It follows torchvision's layout
 (``<data>/MNIST/raw/``), with the four MNIST files raw or ``.gz``. Compressed
 files are extracted into the kit's cache, checked against the canonical MD5
-sums, and read with torchvision. When they are missing and downloads are
-allowed, torchvision downloads them into the cache; otherwise the error names
-the four files and where to put them.
+sums, and read straight from their IDX format (torchvision is imported only to
+download, since importing it costs seconds). When they are missing and
+downloads are allowed, torchvision downloads them into the cache; otherwise
+the error names the four files and where to put them.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ MNIST_FILES = {
 
 @dataclass(frozen=True)
 class ImageDataset:
-    """A labelled image dataset as uint8 tensors: images (N, H, W), labels (N,)."""
+    """A labelled image dataset: uint8 images (N, H, W), int64 labels (N,)."""
 
     train_images: torch.Tensor
     train_labels: torch.Tensor
@@ -141,14 +143,30 @@ def load_mnist(data_dir: Path, *, allow_download: bool = True) -> ImageDataset:
         if not allow_download:
             raise DataError(_missing_message(raw))
         _download(cache, raw)
-    from torchvision.datasets import MNIST
-
+    cached_raw = cache / "MNIST" / "raw"
     try:
-        train = MNIST(root=str(cache), train=True, download=False)
-        test = MNIST(root=str(cache), train=False, download=False)
-    except RuntimeError:
+        train_images, train_labels, test_images, test_labels = (read_idx(cached_raw / name)
+                                                                for name in MNIST_FILES)
+    except FileNotFoundError:
         raise DataError(_missing_message(raw)) from None
-    return ImageDataset(train.data, train.targets, test.data, test.targets)
+    return ImageDataset(train_images, train_labels.long(), test_images, test_labels.long())
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """An IDX file of unsigned bytes (MNIST's format) as a uint8 tensor of its shape.
+
+    Layout: two zero bytes, a type byte (0x08: unsigned byte), the number of
+    dimensions, each dimension as a big-endian int32, then the values.
+    """
+    data = path.read_bytes()
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes: delete it so the kit extracts it again")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    if len(data) - header != math.prod(shape):
+        raise DataError(f"{path} is truncated: delete it so the kit extracts it again")
+    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
 
 
 DATASETS = {"mnist": load_mnist}

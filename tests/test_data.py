@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.data import MNIST_FILES, load_mnist, resolve_data_dir
+from autograder.data import MNIST_FILES, load_mnist, read_idx, resolve_data_dir
 from autograder.errors import DataError
 
 from conftest import DATA_DIR, needs_data
@@ -62,3 +62,21 @@ def test_loads_mnist_through_a_fresh_cache_without_writing_the_data_folder(tmp_p
     import torch
     saved = torch.load(data.write_child_file(tmp_path / "child.pt"), weights_only=True)
     assert set(saved) == {"train_images", "train_labels", "test_images"}
+
+
+def test_idx_reader_gives_shape_and_values_and_rejects_bad_files(tmp_path):
+    import torch
+    values = bytes(range(24))
+    good = tmp_path / "good"
+    good.write_bytes(b"\0\0\x08\x03" + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
+                     + (4).to_bytes(4, "big") + values)
+    tensor = read_idx(good)
+    assert tensor.dtype == torch.uint8 and tensor.shape == (2, 3, 4)
+    assert tensor.flatten().tolist() == list(values)
+    truncated = tmp_path / "truncated"
+    truncated.write_bytes(good.read_bytes()[:-1])
+    not_idx = tmp_path / "not_idx"
+    not_idx.write_bytes(b"PK\x03\x04" + values)
+    for path, words in ((truncated, "truncated"), (not_idx, "not an IDX file")):
+        with pytest.raises(DataError, match=words):
+            read_idx(path)
