@@ -9,8 +9,10 @@ Grading keeps only the top-level statements that define things:
   list of harmless ones such as ``torch.device(...)``,
 - ``try`` blocks made only of imports, and docstrings.
 
-Everything else (``if __name__ == "__main__":``, loops, ``main()``, argparse,
-``torch.manual_seed(1)``, dataset downloads) is skipped and listed in the report.
+Everything else (loops, ``main()``, argparse, ``torch.manual_seed(1)``,
+dataset downloads) is skipped and listed in the report. A ``if __name__ ==
+"__main__":`` block is skipped too but not listed: importing never runs it, so
+leaving it out changes nothing the student should hear about.
 """
 
 from __future__ import annotations
@@ -95,6 +97,16 @@ def is_definition(node: ast.stmt) -> bool:
     return False
 
 
+def is_main_guard(node: ast.stmt) -> bool:
+    """``if __name__ == "__main__":`` (either way round)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare) or len(node.test.comparators) != 1:
+        return False
+    sides = [node.test.left, node.test.comparators[0]]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    strings = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return isinstance(node.test.ops[0], ast.Eq) and names == ["__name__"] and strings == ["__main__"]
+
+
 def _bind_missing(node: ast.stmt, namespace: dict, report: LoadReport) -> None:
     """After a failed import, bind each imported name to a MissingModule."""
     for alias in node.names:
@@ -122,6 +134,8 @@ def load_definitions(path: Path, module_name: str = "submission") -> tuple[types
     sys.modules[module_name] = module
     report = LoadReport()
     for node in tree.body:
+        if is_main_guard(node):
+            continue
         if not is_definition(node):
             text = lines[node.lineno - 1].strip() if node.lineno <= len(lines) else ""
             report.skipped.append([node.lineno, text[:80]])
