@@ -1,4 +1,5 @@
-"""Shared by the per-assignment tests: grade a fixture once, and the 'loses exactly' rule."""
+"""Shared by the per-assignment tests: broken submissions made by editing the reference solution,
+graded once, and the 'loses exactly' rule."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from autograder.commands import check_submission
+from autograder.config import load_config
 from autograder.results import SubmissionResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,6 +17,34 @@ ROOT = Path(__file__).resolve().parent.parent
 def grade(assignment: str, path: Path) -> SubmissionResult:
     """Grade one file with the kit's own grading.toml (once per file, shared by the tests)."""
     return check_submission(assignment_id=assignment, path=path, config_path=ROOT / "grading.toml")
+
+
+def solution_with_edits(assignment: str, edits: list[tuple[str, str]], folder: Path) -> Path:
+    """The reference solution of `assignment` with each (old, new) text replacement applied in
+    turn, written as folder/<the assignment's file>; returns that path."""
+    file = load_config(ROOT / "grading.toml").assignment(assignment).file
+    text = (ROOT / "solutions" / assignment / file).read_text(encoding="utf-8")
+    for old, new in edits:
+        # Exactly once: an edit that no longer applies (or applies twice) would quietly grade
+        # something other than the bug the case is about.
+        count = text.count(old)
+        assert count == 1, (f"{assignment}: the edit {old!r} -> {new!r} finds its text {count} times, "
+                            f"not once; the reference solution changed, so update this broken case")
+        text = text.replace(old, new)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def case_grader(assignment: str, cases: dict, tmp_path_factory):
+    """name -> the result of the broken case `name` of `cases` (name -> (description, edits,
+    failures)); each case is written to a folder of its own (grade() caches by path) and graded once."""
+    @lru_cache(maxsize=None)
+    def result(name: str) -> SubmissionResult:
+        edits = cases[name][1]
+        return grade(assignment, solution_with_edits(assignment, edits, tmp_path_factory.mktemp(name)))
+    return result
 
 
 def assert_loses_exactly(result: SubmissionResult, expected_failures: set[str]) -> None:

@@ -1,28 +1,54 @@
-"""cifar10_cnn: broken submissions lose exactly the points of what they break."""
+"""cifar10_cnn: broken submissions lose exactly the points of what they break.
+
+Each broken submission is the reference solution with a few lines edited at test time.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from grading_cases import assert_loses_exactly, grade
+from grading_cases import assert_loses_exactly, case_grader
 
-BROKEN = Path(__file__).resolve().parent / "broken_cifar10_cnn"
 ASSIGNMENT = "cifar10_cnn"
 
-# submission -> the checks it must fail (every other check must pass)
+# case -> (what is broken, the (old, new) edits of the reference solution that break it,
+#          the checks it must fail; every other check must pass)
 CASES = {
-    "avg_pool.py": {"relu_and_max_pooling"},
-    "no_dropout.py": {"dropout_variant"},
-    "fc1_100.py": {"parameter_count", "layer_shapes"},
+    "avg_pool": (
+        "average pooling instead of max pooling",
+        [("self.pool = nn.MaxPool2d(2, 2)", "self.pool = nn.AvgPool2d(2, 2)")],
+        {"relu_and_max_pooling"}),
+    "no_dropout": (
+        "NetDropout never calls its dropout",
+        [("x = self.dropout(F.relu(self.fc1(self.features(x))))", "x = F.relu(self.fc1(self.features(x)))")],
+        {"dropout_variant"}),
+    "fc1_100": (
+        "Net's first fully connected layer has 100 outputs, not 120",
+        [("self.fc1 = nn.Linear(16 * 5 * 5, 120)\n        self.fc2 = nn.Linear(120, 84)",
+          "self.fc1 = nn.Linear(16 * 5 * 5, 100)\n        self.fc2 = nn.Linear(100, 84)"),
+         # NetDropout keeps the 120 outputs, in a Net of its own
+         ("class NetDropout(Net):", "class NetDropout(nn.Module):"),
+         ("        super().__init__()\n        self.dropout = nn.Dropout(p=0.3)",
+          "        super().__init__()\n"
+          "        self.net = Net()\n"
+          "        self.net.fc1 = nn.Linear(400, 120)\n"
+          "        self.net.fc2 = nn.Linear(120, 84)\n"
+          "        self.dropout = nn.Dropout(p=0.3)"),
+         ("x = self.dropout(F.relu(self.fc1(self.features(x))))\n"
+          "        x = F.relu(self.fc2(x))\n"
+          "        return self.fc3(x)",
+          "x = self.dropout(F.relu(self.net.fc1(self.net.features(x))))\n"
+          "        x = F.relu(self.net.fc2(x))\n"
+          "        return self.net.fc3(x)")],
+        {"parameter_count", "layer_shapes"}),
 }
 
 
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return case_grader(ASSIGNMENT, CASES, tmp_path_factory)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_broken_submission_loses_exactly_its_checks(name):
-    assert_loses_exactly(_grade(BROKEN / name), CASES[name])
-
-
-def _grade(path: Path):
-    return grade(ASSIGNMENT, path)
+def test_broken_submission_loses_exactly_its_checks(graded, name):
+    assert_loses_exactly(graded(name), CASES[name][2])

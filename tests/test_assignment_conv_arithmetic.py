@@ -1,46 +1,55 @@
-"""conv_arithmetic: broken submissions lose exactly the points of what they break."""
+"""conv_arithmetic: broken submissions lose exactly the points of what they break.
+
+Each broken submission is the reference solution with a few lines edited at test time.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from grading_cases import assert_loses_exactly, grade
+from grading_cases import assert_loses_exactly, case_grader, message_of
 
-BROKEN = Path(__file__).resolve().parent / "broken_conv_arithmetic"
 ASSIGNMENT = "conv_arithmetic"
 
-# submission -> the checks it must fail (every other check must pass)
+# case -> (what is broken, the (old, new) edits of the reference solution that break it,
+#          the checks it must fail; every other check must pass)
 CASES = {
-    "avg_pool_sums.py": {"avg_pool_lab_example", "avg_pool_matches_torch"},
-    "padding_ignored.py": {"output_size_padding_stride"},
-    "split_wrong_seed.py": {"validation_split"},
+    "avg_pool_sums": (
+        "average pooling sums its windows instead of averaging them",
+        [("lambda window: window.mean(dim=-1))", "lambda window: window.sum(dim=-1))")],
+        {"avg_pool_lab_example", "avg_pool_matches_torch"}),
+    "padding_ignored": (
+        "conv_output_size ignores the padding",
+        [("return (size - kernel_size + 2 * padding) // stride + 1",
+          "return (size - kernel_size) // stride + 1  # bug: padding ignored")],
+        {"output_size_padding_stride"}),
+    "split_wrong_seed": (
+        "validation_split uses its own random_state, not the course's 1212",
+        [("test_size=0.2, random_state=1212)", "test_size=0.2, random_state=42)  # bug: the course uses 1212")],
+        {"validation_split"}),
 }
 
 
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return case_grader(ASSIGNMENT, CASES, tmp_path_factory)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_broken_submission_loses_exactly_its_checks(name):
-    assert_loses_exactly(_grade(BROKEN / name), CASES[name])
+def test_broken_submission_loses_exactly_its_checks(graded, name):
+    assert_loses_exactly(graded(name), CASES[name][2])
 
 
-def _grade(path: Path):
-    return grade(ASSIGNMENT, path)
-
-
-def test_padding_message_shows_got_and_expected():
-    result = _grade(BROKEN / "padding_ignored.py")
-    message = {c.name: c.message for c in result.checks}["output_size_padding_stride"]
+def test_padding_message_shows_got_and_expected(graded):
+    message = message_of(graded("padding_ignored"), "output_size_padding_stride")
     assert "returned 15" in message and "expected 16" in message
 
 
-def test_lab_example_uses_the_lab_sheets_numbers():
-    result = _grade(BROKEN / "avg_pool_sums.py")
-    message = {c.name: c.message for c in result.checks}["avg_pool_lab_example"]
+def test_lab_example_uses_the_lab_sheets_numbers(graded):
+    message = message_of(graded("avg_pool_sums"), "avg_pool_lab_example")
     assert "[4, 3, 5, 1]" in message and "expected [2.5, 2.5, 0.5, 2.0]" in message
 
 
-def test_wrong_split_message_names_the_fix():
-    result = _grade(BROKEN / "split_wrong_seed.py")
-    message = {c.name: c.message for c in result.checks}["validation_split"]
+def test_wrong_split_message_names_the_fix(graded):
+    message = message_of(graded("split_wrong_seed"), "validation_split")
     assert "item 1 of the 4 values" in message and "random_state=1212" in message

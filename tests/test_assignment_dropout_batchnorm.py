@@ -1,27 +1,45 @@
-"""dropout_batchnorm: broken submissions lose exactly the points of what they break."""
+"""dropout_batchnorm: broken submissions lose exactly the points of what they break.
+
+Each broken submission is the reference solution with a few lines edited at test time.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from grading_cases import assert_loses_exactly, grade
+from grading_cases import assert_loses_exactly, case_grader
 
-BROKEN = Path(__file__).resolve().parent / "broken_dropout_batchnorm"
 ASSIGNMENT = "dropout_batchnorm"
 
-# submission -> the checks it must fail (every other check must pass)
+# case -> (what is broken, the (old, new) edits of the reference solution that break it,
+#          the checks it must fail; every other check must pass)
 CASES = {
-    "dropout_no_rescale.py": {"dropout"},
-    "eval_batch_stats.py": {"batchnorm_eval"},
+    "dropout_no_rescale": (
+        "MyDropout does not scale the survivors by 1/(1-p)",
+        [("return x * keep / (1.0 - self.p)", "return x * keep")],
+        {"dropout"}),
+    "eval_batch_stats": (
+        "MyBatchNorm2d uses the batch statistics in eval mode too",
+        [("        # x: (N, C, H, W); statistics per channel, shape (C,)\n"
+          "        if self.training:\n"
+          "            mean = x.mean(dim=(0, 2, 3))\n"
+          "            var = x.var(dim=(0, 2, 3), unbiased=False)\n",
+          "        # x: (N, C, H, W); the batch's statistics in both modes (the bug)\n"
+          "        mean = x.mean(dim=(0, 2, 3))\n"
+          "        var = x.var(dim=(0, 2, 3), unbiased=False)\n"
+          "        if self.training:\n"),
+         ("                unbiased = var * count / max(count - 1, 1)\n", ""),
+         ("add_(self.momentum * unbiased)", "add_(self.momentum * var * count / (count - 1))"),
+         ("        else:\n            mean, var = self.running_mean, self.running_var\n", "")],
+        {"batchnorm_eval"}),
 }
 
 
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return case_grader(ASSIGNMENT, CASES, tmp_path_factory)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_broken_submission_loses_exactly_its_checks(name):
-    assert_loses_exactly(_grade(BROKEN / name), CASES[name])
-
-
-def _grade(path: Path):
-    return grade(ASSIGNMENT, path)
+def test_broken_submission_loses_exactly_its_checks(graded, name):
+    assert_loses_exactly(graded(name), CASES[name][2])

@@ -1,47 +1,65 @@
-"""linear_mlp: broken submissions lose exactly the points of what they break."""
+"""linear_mlp: broken submissions lose exactly the points of what they break.
+
+Each broken submission is the reference solution with a few lines edited at test time.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from grading_cases import assert_loses_exactly, grade
+from grading_cases import assert_loses_exactly, case_grader, message_of
 
-BROKEN = Path(__file__).resolve().parent / "broken_linear_mlp"
 ASSIGNMENT = "linear_mlp"
 
-# submission -> the checks it must fail (every other check must pass)
+# case -> (what is broken, the (old, new) edits of the reference solution that break it,
+#          the checks it must fail; every other check must pass)
 CASES = {
-    "no_zero_grad.py": {"gd_step_zeroes_gradients"},
-    "lm_without_bias.py": {"parameter_count"},
-    "fit_target_broadcast.py": {"fit_linear_coefficients"},
-    "mlp_without_relu.py": {"mlp_beats_linear"},
+    "no_zero_grad": (
+        "gd_step never zeroes the gradients",
+        [("    for p in (w, b):\n        if p.grad is not None:\n            p.grad.zero_()\n",
+          "    # bug: gradients are never zeroed\n")],
+        {"gd_step_zeroes_gradients"}),
+    "lm_without_bias": (
+        "LM has no bias",
+        [("self.linear = nn.Linear(n_inputs, 1)\n",
+          "self.linear = nn.Linear(n_inputs, 1, bias=False)  # bug: no bias\n")],
+        {"parameter_count"}),
+    "fit_target_broadcast": (
+        "fit_linear compares predictions (N, 1) with targets (N,), so the loss broadcasts to (N, N) "
+        "and the model learns only the mean of y",
+        [("targets = y.view(-1, 1)                              # (N,) -> (N, 1), the shape of the predictions",
+          "targets = y                                          # bug: (N,), while the predictions are (N, 1)")],
+        {"fit_linear_coefficients"}),
+    "mlp_without_relu": (
+        "MLP has no ReLU between its layers, so it is one linear map",
+        [("self.layers = nn.Sequential(nn.Linear(n_inputs, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(),\n"
+          "                                    nn.Linear(32, 1))",
+          "self.layers = nn.Sequential(nn.Linear(n_inputs, 64), nn.Linear(64, 32), nn.Linear(32, 1))"
+          "  # bug: no ReLU")],
+        {"mlp_beats_linear"}),
 }
 
 
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return case_grader(ASSIGNMENT, CASES, tmp_path_factory)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_broken_submission_loses_exactly_its_checks(name):
-    assert_loses_exactly(_grade(BROKEN / name), CASES[name])
+def test_broken_submission_loses_exactly_its_checks(graded, name):
+    assert_loses_exactly(graded(name), CASES[name][2])
 
 
-def _grade(path: Path):
-    return grade(ASSIGNMENT, path)
-
-
-def test_missing_zero_grad_message_names_the_fix():
-    result = _grade(BROKEN / "no_zero_grad.py")
-    message = {c.name: c.message for c in result.checks}["gd_step_zeroes_gradients"]
+def test_missing_zero_grad_message_names_the_fix(graded):
+    message = message_of(graded("no_zero_grad"), "gd_step_zeroes_gradients")
     assert "zero w.grad" in message and "argument 1" in message
 
 
-def test_wrong_coefficients_message_names_feature_and_fix():
-    result = _grade(BROKEN / "fit_target_broadcast.py")
-    message = {c.name: c.message for c in result.checks}["fit_linear_coefficients"]
+def test_wrong_coefficients_message_names_feature_and_fix(graded):
+    message = message_of(graded("fit_target_broadcast"), "fit_linear_coefficients")
     assert "coefficient of feature" in message and "made with" in message and "(N, N)" in message
 
 
-def test_linear_mlp_message_compares_with_the_linear_fit():
-    result = _grade(BROKEN / "mlp_without_relu.py")
-    message = {c.name: c.message for c in result.checks}["mlp_beats_linear"]
+def test_linear_mlp_message_compares_with_the_linear_fit(graded):
+    message = message_of(graded("mlp_without_relu"), "mlp_beats_linear")
     assert "best linear fit" in message and "ReLU" in message

@@ -1,47 +1,70 @@
-"""tensors_autograd: broken submissions lose exactly the points of what they break."""
+"""tensors_autograd: broken submissions lose exactly the points of what they break.
+
+Each broken submission is the reference solution with a few lines edited at test time.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from grading_cases import assert_loses_exactly, grade
+from grading_cases import assert_loses_exactly, case_grader, message_of
 
-BROKEN = Path(__file__).resolve().parent / "broken_tensors_autograd"
 ASSIGNMENT = "tensors_autograd"
 
-# submission -> the checks it must fail (every other check must pass)
+# case -> (what is broken, the (old, new) edits of the reference solution that break it,
+#          the checks it must fail; every other check must pass)
 CASES = {
-    "relu_backward_passes_all.py": {"my_relu_values", "shifted_relu_product", "gradients_accumulate", "my_relu_gradcheck"},
-    "libsvm_zero_based.py": {"libsvm_loader"},
-    "wavy_gradient_ascent.py": {"minimize_wavy"},
-    "two_variables_stops_early.py": {"minimize_two_variables"},
+    "relu_backward_passes_all": (
+        "MyReLU.backward lets the gradient through where the input was negative",
+        [("grad[x < 0] = 0", "# bug: the gradient passes through where the input was negative")],
+        {"my_relu_values", "shifted_relu_product", "gradients_accumulate", "my_relu_gradcheck"}),
+    "libsvm_zero_based": (
+        "load_libsvm reads the 1-based indices as 0-based",
+        [("row[int(index) - 1] = float(value)\n                width = max(width, int(index))\n",
+          "row[int(index)] = float(value)  # bug: indices taken as 0-based\n"
+          "                width = max(width, int(index) + 1)\n")],
+        {"libsvm_loader"}),
+    "wavy_gradient_ascent": (
+        "minimize_wavy steps along the gradient (uphill), not against it",
+        [("    return minimize(wavy, float(start), lr=0.05, steps=500)\n",
+          "    x = torch.tensor(float(start), requires_grad=True)\n"
+          "    for _ in range(500):\n"
+          "        x.grad = None\n"
+          "        wavy(x).backward()\n"
+          "        with torch.no_grad():\n"
+          "            x += 0.05 * x.grad  # bug: + climbs; a descent step subtracts the gradient\n"
+          "    return x.detach()\n")],
+        {"minimize_wavy"}),
+    "two_variables_stops_early": (
+        "minimize_two_variables stops after the small steps, before (x, y) settles",
+        [("    v = minimize(two_variables, [0.2, 10.0], lr=0.001, steps=300)\n"
+          "    return minimize(two_variables, v.tolist(), lr=0.02, steps=700)\n",
+          "    return minimize(two_variables, [0.2, 10.0], lr=0.001, steps=300)"
+          "  # bug: stops long before it settles\n")],
+        {"minimize_two_variables"}),
 }
 
 
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return case_grader(ASSIGNMENT, CASES, tmp_path_factory)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_broken_submission_loses_exactly_its_checks(name):
-    assert_loses_exactly(_grade(BROKEN / name), CASES[name])
+def test_broken_submission_loses_exactly_its_checks(graded, name):
+    assert_loses_exactly(graded(name), CASES[name][2])
 
 
-def _grade(path: Path):
-    return grade(ASSIGNMENT, path)
-
-
-def test_wrong_backward_message_names_the_fix():
-    result = _grade(BROKEN / "relu_backward_passes_all.py")
-    message = {c.name: c.message for c in result.checks}["my_relu_gradcheck"]
+def test_wrong_backward_message_names_the_fix(graded):
+    message = message_of(graded("relu_backward_passes_all"), "my_relu_gradcheck")
     assert "gradcheck" in message and "negative" in message
 
 
-def test_uphill_minimiser_is_told_it_went_uphill():
-    result = _grade(BROKEN / "wavy_gradient_ascent.py")
-    message = {c.name: c.message for c in result.checks}["minimize_wavy"]
+def test_uphill_minimiser_is_told_it_went_uphill(graded):
+    message = message_of(graded("wavy_gradient_ascent"), "minimize_wavy")
     assert "not lower than at the start" in message and "against the gradient" in message
 
 
-def test_unsettled_minimiser_is_shown_a_lower_neighbour():
-    result = _grade(BROKEN / "two_variables_stops_early.py")
-    message = {c.name: c.message for c in result.checks}["minimize_two_variables"]
+def test_unsettled_minimiser_is_shown_a_lower_neighbour(graded):
+    message = message_of(graded("two_variables_stops_early"), "minimize_two_variables")
     assert "lower nearby" in message and "not a minimum yet" in message

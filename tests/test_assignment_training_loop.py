@@ -1,28 +1,40 @@
-"""training_loop: broken submissions lose exactly the points of what they break."""
+"""training_loop: broken submissions lose exactly the points of what they break.
+
+Each broken submission is the reference solution with a few lines edited at test time.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from grading_cases import assert_loses_exactly, grade
+from grading_cases import assert_loses_exactly, case_grader
 
-BROKEN = Path(__file__).resolve().parent / "broken_training_loop"
 ASSIGNMENT = "training_loop"
 
-# submission -> the checks it must fail (every other check must pass)
+# case -> (what is broken, the (old, new) edits of the reference solution that break it,
+#          the checks it must fail; every other check must pass)
 CASES = {
-    "auc_argmax.py": {"auc"},
-    "resume_fresh_weights.py": {"resume"},
-    "loss_sum.py": {"run_epoch", "train_simple_network"},
+    "auc_argmax": (
+        "auc_score scores predicted classes, not the positive column",
+        [("roc_auc_score(np.asarray(y_true), y_pred[:, 1])",
+          "roc_auc_score(np.asarray(y_true), y_pred.argmax(axis=1))")],
+        {"auc"}),
+    "resume_fresh_weights": (
+        "resume_simple_network never loads the saved weights",
+        [("    model.load_state_dict(checkpoint[\"model_state_dict\"])\n", "")],
+        {"resume"}),
+    "loss_sum": (
+        "run_epoch records the sum of the batch losses, not their mean",
+        [("append(float(np.mean(running_loss)))", "append(float(np.sum(running_loss)))")],
+        {"run_epoch", "train_simple_network"}),
 }
 
 
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return case_grader(ASSIGNMENT, CASES, tmp_path_factory)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_broken_submission_loses_exactly_its_checks(name):
-    assert_loses_exactly(_grade(BROKEN / name), CASES[name])
-
-
-def _grade(path: Path):
-    return grade(ASSIGNMENT, path)
+def test_broken_submission_loses_exactly_its_checks(graded, name):
+    assert_loses_exactly(graded(name), CASES[name][2])
