@@ -22,15 +22,11 @@ Prints a table and writes benchmarks/results/export_pipelines.json. Usage:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,57 +36,26 @@ from autograder.commands import grade_submissions  # noqa: E402
 from autograder.config import load_config  # noqa: E402
 from autograder.export_gradescope import export_gradescope, reads_mnist  # noqa: E402
 from autograder.export_nbgrader import BEGIN, export_nbgrader  # noqa: E402
+from autograder.trial_runs import nbgrader_round_trip, run_gradescope_archive  # noqa: E402
 
 CONFIG = ROOT / "grading.toml"
-
-
-def _env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRADER_CONFIG")}
-    env.update(extra)
-    return env
-
-
-def _nbgrader(args: list[str], course: Path) -> None:
-    # The kernel imports the kit from the checkout; nbgrader_config.py points it at grading.toml.
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                          env=_env(PYTHONPATH=str(ROOT)), timeout=1800)
-    if done.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
 
 
 def nbgrader_pipeline(assignment_id: str, folder: Path) -> dict:
     course = folder / "course"
     started = time.perf_counter()
     export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=[assignment_id])
-    _nbgrader(["generate_assignment", assignment_id, "--force"], course)
+    rows, autograde = nbgrader_round_trip(course, [assignment_id],
+                                          {"reference": "source", "untouched": "release"})
+    if autograde.returncode != 0:
+        raise RuntimeError(f"nbgrader autograde failed:\n{autograde.stdout[-2000:]}\n{autograde.stderr[-4000:]}")
     release = course / "release" / assignment_id / f"{assignment_id}.ipynb"
     if BEGIN in release.read_text(encoding="utf-8"):
         raise RuntimeError(f"{release} still holds solution markers")
-    for student, notebook in (("reference", course / "source"), ("untouched", course / "release")):
-        target = course / "submitted" / student / assignment_id
-        target.mkdir(parents=True)
-        shutil.copy(notebook / assignment_id / f"{assignment_id}.ipynb", target)
-    _nbgrader(["autograde", assignment_id], course)
-    _nbgrader(["export"], course)
-    with open(course / "grades.csv", newline="") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
-    return {"reference": float(rows["reference"]["score"]), "untouched": float(rows["untouched"]["score"]),
-            "max_score": float(rows["reference"]["max_score"]), "seconds": time.perf_counter() - started,
+    reference, untouched = rows[assignment_id, "reference"], rows[assignment_id, "untouched"]
+    return {"reference": float(reference["score"]), "untouched": float(untouched["score"]),
+            "max_score": float(reference["max_score"]), "seconds": time.perf_counter() - started,
             "source_notebook": str(course / "source" / assignment_id / f"{assignment_id}.ipynb")}
-
-
-def _run_archive(archive: Path, root: Path, submission: Path) -> dict:
-    (root / "submission").mkdir(parents=True)
-    (root / "results").mkdir()
-    with zipfile.ZipFile(archive) as z:
-        z.extractall(root / "source")
-    os.chmod(root / "source" / "run_autograder", 0o755)
-    shutil.copy(submission, root / "submission" / submission.name)
-    done = subprocess.run([str(root / "source" / "run_autograder")], capture_output=True, text=True, cwd=root,
-                          env=_env(AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable), timeout=1800)
-    if done.returncode != 0:
-        raise RuntimeError(f"run_autograder failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return json.loads((root / "results" / "results.json").read_text())
 
 
 def gradescope_and_notebook(assignment_id: str, folder: Path, notebook: Path, data_dir: str | None) -> dict:
@@ -108,7 +73,7 @@ def gradescope_and_notebook(assignment_id: str, folder: Path, notebook: Path, da
                                 data_dir=data_dir if reads_mnist(assignment) else None)
     out = {"grade_seconds": grade_seconds, "max_score": assignment.max_score}
     for role, path in files.items():
-        results = _run_archive(archive, folder / f"gradescope-{role}", path)
+        results = run_gradescope_archive(archive, folder / f"gradescope-{role}", path)
         same = ({t["name"]: t["status"] for t in results["tests"]} ==
                 {c.name: c.status for c in local[role].checks})
         out[role] = {"grade": local[role].score, "gradescope": results["score"], "same_checks": same}

@@ -7,12 +7,8 @@ is graded beside the .py, check by check.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import stat
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -24,6 +20,7 @@ from autograder.errors import AutograderError
 from autograder.export_gradescope import export_gradescope
 from autograder.export_nbgrader import export_nbgrader
 from autograder.runner import needs_data
+from autograder.trial_runs import run_gradescope_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
@@ -61,24 +58,6 @@ def test_archive_of_an_assignment_without_data_holds_and_downloads_none(tmp_path
         assert "datasets.MNIST" in z.read("setup.sh").decode()
 
 
-def _run_archive(archive: Path, root: Path, submission: Path) -> dict:
-    """Unpack into ROOT/source, hand in one file, run run_autograder as Gradescope would."""
-    if root.exists():
-        shutil.rmtree(root)
-    (root / "submission").mkdir(parents=True)
-    (root / "results").mkdir()
-    with zipfile.ZipFile(archive) as z:
-        z.extractall(root / "source")
-    os.chmod(root / "source" / "run_autograder", 0o755)
-    shutil.copy(submission, root / "submission" / submission.name)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRADER_CONFIG")}
-    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
-    done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
-                          timeout=900, cwd=root)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads((root / "results" / "results.json").read_text())
-
-
 @pytest.mark.slow
 def test_archive_scores_match_autograder_grade(tmp_path):
     data = os.environ.get("AUTOGRADER_DATA")
@@ -93,7 +72,7 @@ def test_archive_scores_match_autograder_grade(tmp_path):
     reference, stub = grade_submissions(assignment_id=ASSIGNMENT, out_dir=tmp_path / "grade",
                                         submissions=[files["reference"], files["stub"]], config_path=CONFIG)
     for role, path in files.items():
-        results = _run_archive(archive, tmp_path / f"autograder-{role}", path)
+        results = run_gradescope_archive(archive, tmp_path / f"autograder-{role}", path)
         tests = {t["name"]: t["status"] for t in results["tests"]}
         if role == "reference":
             assert results["score"] == reference.score == reference.max_score, results["tests"]
@@ -118,6 +97,6 @@ def test_archive_without_data_scores_match_autograder_grade(tmp_path, assignment
     assert reference.score == reference.max_score and stub.score == 0
     assert [(c.name, c.passed) for c in from_notebook.checks] == [(c.name, c.passed) for c in reference.checks]
     for role, local in (("reference", reference), ("stub", stub)):
-        results = _run_archive(archive, tmp_path / f"autograder-{role}", files[role])
+        results = run_gradescope_archive(archive, tmp_path / f"autograder-{role}", files[role])
         assert results["score"] == local.score, results["tests"]
         assert {t["name"]: t["status"] for t in results["tests"]} == {c.name: c.status for c in local.checks}

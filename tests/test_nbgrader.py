@@ -10,12 +10,8 @@ grade without MNIST, one course each for those that train on it.
 from __future__ import annotations
 
 import ast
-import csv
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,28 +20,14 @@ from autograder.config import load_config
 from autograder.export_nbgrader import BEGIN, END, export_nbgrader, mark_solutions
 from autograder.runner import needs_data
 from autograder.solution_markers import MarkingError, released
+from autograder.trial_runs import nbgrader_round_trip
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
-NBGRADER = [sys.executable, "-m", "nbgrader"]
 ASSIGNMENTS = load_config(CONFIG).assignments
 ALL = list(ASSIGNMENTS)
 TRAINS_ON_MNIST = [i for i, a in ASSIGNMENTS.items() if needs_data(a)]     # a course each, ~40 s each
 NO_DATA = [i for i in ALL if i not in TRAINS_ON_MNIST]                     # one course for all of them
-
-
-def _run_nbgrader(args: list[str], course: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    # The kernel imports the kit: from the checkout, installed or not.
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env["AUTOGRADER_CONFIG"] = str(CONFIG)
-    return subprocess.run(NBGRADER + args, cwd=course, env=env, capture_output=True, text=True, timeout=1800)
-
-
-def _nbgrader(args: list[str], course: Path) -> subprocess.CompletedProcess:
-    done = _run_nbgrader(args, course)
-    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
-    return done
 
 
 def _solution_cell(notebook: Path) -> str:
@@ -143,10 +125,7 @@ def test_source_notebooks_carry_points_and_solution_cells(tmp_path):
         assert "__main__" not in code       # script code would start training in the kernel
 
 
-def _scores(course: Path) -> dict[tuple[str, str], dict]:
-    """grades.csv of `nbgrader export`, by (assignment, student)."""
-    with open(course / "grades.csv", newline="") as f:
-        return {(row["assignment"], row["student_id"]): row for row in csv.DictReader(f)}
+STUDENTS = {"reference": "source", "untouched": "release"}     # student -> which notebook they hand in
 
 
 @pytest.fixture(scope="module")
@@ -154,24 +133,16 @@ def no_data_course(tmp_path_factory):
     """One course for every assignment that grades without MNIST: released, autograded, exported at once."""
     course = tmp_path_factory.mktemp("no-data") / "course"
     export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=NO_DATA)
-    _nbgrader(["generate_assignment", "*", "--force"], course)        # nbgrader takes a glob of ids
-    for assignment_id in NO_DATA:
-        for student, notebook in (("reference", course / "source"), ("untouched", course / "release")):
-            folder = course / "submitted" / student / assignment_id
-            folder.mkdir(parents=True)
-            shutil.copy(notebook / assignment_id / f"{assignment_id}.ipynb", folder)
-    autograde = _run_nbgrader(["autograde", "*"], course)          # a failed notebook must not hide the others
-    _nbgrader(["export"], course)
-    return course, autograde
+    rows, autograde = nbgrader_round_trip(course, NO_DATA, STUDENTS, config=CONFIG)
+    return course, rows, autograde
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment_id", NO_DATA)
 def test_nbgrader_pipeline_without_data_full_marks_and_zero(no_data_course, assignment_id):
-    course, autograde = no_data_course
+    course, rows, autograde = no_data_course
     release = course / "release" / assignment_id / f"{assignment_id}.ipynb"
     assert BEGIN not in release.read_text() and "YOUR CODE HERE" in release.read_text()
-    rows = _scores(course)
     log = f"nbgrader autograde:\n{autograde.stdout[-2000:]}\n{autograde.stderr[-4000:]}"
     assert (assignment_id, "reference") in rows, log
     max_score = ASSIGNMENTS[assignment_id].max_score
@@ -188,20 +159,13 @@ def test_nbgrader_pipeline_full_marks_and_zero(tmp_path, assignment_id):
         pytest.skip("AUTOGRADER_DATA is not set: the training check needs MNIST")
     course = tmp_path / "course"
     export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=[assignment_id])
-    _nbgrader(["generate_assignment", assignment_id, "--force"], course)
+    rows, autograde = nbgrader_round_trip(course, [assignment_id], STUDENTS, config=CONFIG)
+    assert autograde.returncode == 0, autograde.stdout[-3000:] + autograde.stderr[-5000:]
     release = course / "release" / assignment_id / f"{assignment_id}.ipynb"
     assert BEGIN not in release.read_text() and "YOUR CODE HERE" in release.read_text()
 
-    for student, notebook in (("reference", course / "source"), ("untouched", course / "release")):
-        folder = course / "submitted" / student / assignment_id
-        folder.mkdir(parents=True)
-        shutil.copy(notebook / assignment_id / f"{assignment_id}.ipynb", folder)
-    _nbgrader(["autograde", assignment_id], course)
-    _nbgrader(["export"], course)
-
-    with open(course / "grades.csv", newline="") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
-    max_score = load_config(CONFIG).assignment(assignment_id).max_score
-    assert float(rows["reference"]["max_score"]) == max_score
-    assert float(rows["reference"]["score"]) == max_score, rows
-    assert float(rows["untouched"]["score"]) == 0.0, rows
+    max_score = ASSIGNMENTS[assignment_id].max_score
+    reference, untouched = rows[assignment_id, "reference"], rows[assignment_id, "untouched"]
+    assert float(reference["max_score"]) == max_score
+    assert float(reference["score"]) == max_score, rows
+    assert float(untouched["score"]) == 0.0, rows
