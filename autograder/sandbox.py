@@ -30,12 +30,20 @@ from typing import Any
 from .isolation import Isolation
 from .worker import protocol
 
-WORKER_PACKAGE = Path(__file__).resolve().parent / "worker"
-WORKER_NAME = "grader_worker"
-BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
-    f"from {WORKER_NAME}.main import main; raise SystemExit(main(sys.argv[1:]))"
-)
+PACKAGE_ROOT = Path(__file__).resolve().parent
+# Packages copied into a sandbox folder under these names. The submission's child
+# runs grader_worker; the grader's own executor runs grader_executor, which also
+# imports the wire format and protocol from grader_worker.
+WORKER_PACKAGE, WORKER_NAME = PACKAGE_ROOT / "worker", "grader_worker"
+EXECUTOR_PACKAGE, EXECUTOR_NAME = PACKAGE_ROOT / "executor", "grader_executor"
+PROGRAMS = {"worker": [(WORKER_PACKAGE, WORKER_NAME)],
+            "executor": [(WORKER_PACKAGE, WORKER_NAME), (EXECUTOR_PACKAGE, EXECUTOR_NAME)]}
+
+
+def bootstrap(program: str) -> str:
+    name = PROGRAMS[program][-1][1]
+    return ("import sys; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
+            f"from {name}.main import main; raise SystemExit(main(sys.argv[1:]))")
 POLL_SECONDS = 0.05
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 SIGNAL_NAMES = {
@@ -69,6 +77,7 @@ class SandboxOptions:
     output_kib: int = 64
     hidden: tuple = ()          # folders the child must not see (kit, data, the submission's own folder)
     uid: int = 0                # user the child runs as when the grader is root (0: stay root)
+    program: str = "worker"     # "worker": a submission's child; "executor": the grader's own graph executor
 
 
 class OutputCollector(threading.Thread):
@@ -137,7 +146,7 @@ def label_of(reason: str) -> str:
 class Sandbox:
     """A child process holding one submission. Use as a context manager."""
 
-    submission: Path
+    submission: Path | None     # None for the executor, which runs no submission code
     options: SandboxOptions
     data_file: Path | None = None
     folder: Path = field(init=False)
@@ -165,10 +174,11 @@ class Sandbox:
     # ------------------------------------------------------------ setup
 
     def _prepare_folder(self) -> None:
-        (self.folder / "submission").mkdir()
-        shutil.copyfile(self.submission, self.folder / "submission" / self.submission.name)
-        shutil.copytree(WORKER_PACKAGE, self.folder / WORKER_NAME,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if self.submission is not None:
+            (self.folder / "submission").mkdir()
+            shutil.copyfile(self.submission, self.folder / "submission" / self.submission.name)
+        for package, name in PROGRAMS[self.options.program]:
+            shutil.copytree(package, self.folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if self.data_file is not None:
             shutil.copyfile(self.data_file, self.folder / "data.pt")
         (self.folder / "tmp").mkdir()
@@ -202,12 +212,13 @@ class Sandbox:
         self._answer_read, answer_write = os.pipe()
         output_read, output_write = os.pipe()
         command = [
-            sys.executable, "-I", "-c", BOOTSTRAP, str(self.folder),
+            sys.executable, "-I", "-c", bootstrap(self.options.program), str(self.folder),
             "--requests", str(request_read), "--answers", str(answer_write),
-            "--submission", str(self.folder / "submission" / self.submission.name),
             "--device", self.options.device, "--seed", str(self.options.seed),
             "--threads", str(self.options.threads),
         ]
+        if self.submission is not None:
+            command += ["--submission", str(self.folder / "submission" / self.submission.name)]
         if self.data_file is not None:
             command += ["--data", str(self.folder / "data.pt")]
         self.process = subprocess.Popen(
