@@ -1,13 +1,19 @@
-"""Grade one submission: plan the questions, ask them in a sandbox, judge the answers.
+"""Grade one submission: plan the questions, ask them, judge the answers.
 
-The runner never trusts the child with a verdict. It collects each probe's
-answer (or the reason there is none), then every check's judge decides from
-those raw answers in this process. A check whose questions were never
-answered fails with the reason; no check passes without having run.
+Two processes answer: the submission's child, which loads the file, compiles
+each model into an op graph and runs what cannot be compiled; and the
+grader's own executor, which rebuilds those graphs from allow-listed ops and
+makes every model measurement itself (shapes, layers, gradients, modes, the
+training run). The parent judges the raw answers; it alone holds the test
+labels. A check whose questions were never answered fails with the reason;
+no check passes without having run. ``extra_data.executed_by`` records, per
+check, whether the grader or the submission's process computed its facts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import platform
 import time
@@ -17,13 +23,18 @@ from pathlib import Path
 import torch
 
 from .checks import KINDS, JudgeContext, Probe
-from .checks.base import LOAD, TRAIN, explain_failure, materialize
+from .checks.base import LOAD, STEP, TRAIN, explain_failure, materialize
 from .config import Assignment, Config
 from .data import cache_dir
 from .results import CheckResult, SubmissionResult
 from .sandbox import Answer, Sandbox, SandboxOptions
 from .notebook import ModuleFile, NotebookError
 from .submission import find_submission
+from .worker.graph_format import MAX_STRING
+from .worker.operations import EXECUTOR
+
+# Batch size at which a model is traced when its probes do not say otherwise.
+COMPILE_BATCHES = (4,)
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,42 @@ def _plan(assignment: Assignment) -> tuple[Probe, list[tuple], list[Probe]]:
     return load, per_check, ordered
 
 
+def _model_key(spec: dict) -> str:
+    import json
+    return json.dumps(spec, sort_keys=True)
+
+
+def _compile_plan(assignment: Assignment, probes: list[Probe]) -> dict[str, Probe]:
+    """One compile question per model the executor must run, with every batch size it will see."""
+    sizes: dict[str, set[int]] = {}
+    specs: dict[str, dict] = {}
+    for probe in probes:
+        if probe.op not in EXECUTOR or "model" not in probe.args:
+            continue
+        key = _model_key(probe.args["model"])
+        specs[key] = probe.args["model"]
+        wanted = sizes.setdefault(key, set(COMPILE_BATCHES))
+        for name in ("input", "weights"):
+            value = probe.args.get(name)
+            if isinstance(value, dict) and isinstance(value.get("shape"), list):
+                wanted.add(int(value["shape"][0]))
+        recipe = probe.args.get("recipe")
+        if isinstance(recipe, dict):
+            wanted.update(int(recipe[k]) for k in ("batch_size", "test_batch_size") if k in recipe)
+    plan = {}
+    for key, spec in specs.items():
+        text = f"{spec['class']}({', '.join(repr(a) for a in spec.get('args', []))})"
+        plan[key] = Probe("compile_model", {"model": spec, "input_shape": list(assignment.input_shape),
+                                            "batch_sizes": sorted(sizes[key]), "modes": ["train", "eval"]},
+                          f"compiling forward() of {text} into a graph", limit=STEP)
+    return plan
+
+
+def executed_by(probes: list[Probe]) -> str:
+    """'grader' when the grader's executor computed every fact a check judges, else 'submission'."""
+    return "grader" if probes and all(p.op in EXECUTOR for p in probes) else "submission"
+
+
 def _failed_result(setup: GradingSetup, name: str, source: str, reason: str, started: float) -> SubmissionResult:
     checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
               for c in setup.assignment.checks]
@@ -88,6 +135,23 @@ def _hidden_folders(setup: GradingSetup, path: Path | str) -> tuple:
     return tuple(folders)
 
 
+def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: GradingSetup,
+                         limits) -> Answer | None:
+    """Ask the child to compile one model, hand the graph to the executor; the failure, if any."""
+    compiled = box.ask(probe.op, probe.args, timeout=limits.step_seconds, label=probe.label)
+    if compiled.failed:
+        if compiled.error is not None:      # word the failure with what was being done: compiling
+            compiled.error = {**compiled.error, "label": probe.label}
+        return compiled
+    kit = setup.config.kit
+    installed = runner.ask("install", {"key": _model_key(probe.args["model"]), "compiled": compiled.value,
+                                       "limits": {"max_constant_elements": kit["max_constant_elements"]}},
+                           timeout=limits.step_seconds, label=probe.label.replace("compiling", "rebuilding"))
+    if installed.failed:
+        return installed
+    return None
+
+
 def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     """Grade one handed-in file or folder; never raises for a bad submission."""
     started = time.monotonic()
@@ -108,7 +172,11 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     except NotebookError as exc:
         return _failed_result(setup, submission.name, str(path), exc.message, started)
     notes: list[str] = list(module.notes)
-    with module, Sandbox(module.path, options, data_file=setup.data_file) as box:
+    compiles = _compile_plan(assignment, ordered)
+    executor = (Sandbox(None, dataclasses.replace(options, program="executor"), data_file=setup.data_file)
+                if compiles else contextlib.nullcontext())
+    # The executor starts first: it imports torch while the child loads and compiles the submission.
+    with module, executor as runner, Sandbox(module.path, options) as box:
         loaded = box.ask("load", load.args, timeout=limits.load_seconds, label=load.label)
         if loaded.ok:
             skipped = loaded.value["skipped"]
@@ -119,16 +187,24 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                              f"({where} {lines}): grading uses only imports, functions, classes and constants")
             for module in loaded.value["missing_modules"]:
                 notes.append(f"module '{module}' is not installed on the grader; using it fails")
+            installed = {key: _compile_and_install(box, runner, compile_probe, setup, limits)
+                         for key, compile_probe in compiles.items()}
             for probe in ordered:
-                answers[probe.key] = box.ask(probe.op, materialize(probe.args),
-                                             timeout=getattr(limits, probe.limit), label=probe.label)
-        status = box.dead_reason or "graded"
+                if probe.op in EXECUTOR:
+                    failure = installed.get(_model_key(probe.args["model"])) if "model" in probe.args else None
+                    answers[probe.key] = failure or runner.ask(probe.op, materialize(probe.args),
+                                                               timeout=getattr(limits, probe.limit),
+                                                               label=probe.label)
+                else:
+                    answers[probe.key] = box.ask(probe.op, materialize(probe.args),
+                                                 timeout=getattr(limits, probe.limit), label=probe.label)
+        status = box.dead_reason or (runner.dead_reason if compiles else "") or "graded"
         output = box.output.text()
         peak_rss = box.peak_rss
         isolation = box.isolation.record()
 
     context = JudgeContext(test_labels=setup.test_labels)
-    results, check_seconds, check_details = [], {}, {}
+    results, check_seconds, check_details, by = [], {}, {}, {}
     for check, kind, probes in per_check:
         judge_started = time.monotonic()
         if not loaded.ok:
@@ -146,12 +222,14 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         seconds = sum(answers[p.key].seconds for p in probes if p.key in answers)
         seconds += time.monotonic() - judge_started
         check_seconds[check.name] = round(seconds, 3)
+        by[check.name] = executed_by(probes)
         results.append(CheckResult(check.name, check.description, check.points, passed, message,
                                    check.visibility, seconds))
 
     extra = _extra(setup, check_seconds)
     extra["peak_memory_mib"] = round(peak_rss / 2**20, 1)
     extra["check_details"] = check_details
+    extra["executed_by"] = by
     extra["isolation"] = isolation
     return SubmissionResult(assignment.id, submission.name, str(path), results, status=status,
                             seconds=time.monotonic() - started, output=output, notes=notes, extra=extra)

@@ -31,19 +31,19 @@ from .isolation import Isolation
 from .worker import protocol
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-# Packages copied into a sandbox folder under these names. The submission's child
-# runs grader_worker; the grader's own executor runs grader_executor, which also
-# imports the wire format and protocol from grader_worker.
-WORKER_PACKAGE, WORKER_NAME = PACKAGE_ROOT / "worker", "grader_worker"
-EXECUTOR_PACKAGE, EXECUTOR_NAME = PACKAGE_ROOT / "executor", "grader_executor"
-PROGRAMS = {"worker": [(WORKER_PACKAGE, WORKER_NAME)],
-            "executor": [(WORKER_PACKAGE, WORKER_NAME), (EXECUTOR_PACKAGE, EXECUTOR_NAME)]}
+# What a sandbox folder holds of the kit: a package named SANDBOX_PACKAGE with the
+# subpackages a program needs, laid out as in the kit so relative imports work.
+# The submission's child runs the worker; the grader's own executor runs the
+# executor, which imports the graph format and protocol from the worker.
+SANDBOX_PACKAGE = "grader"
+PROGRAMS = {"worker": ["worker"], "executor": ["worker", "executor"]}
 
 
 def bootstrap(program: str) -> str:
-    name = PROGRAMS[program][-1][1]
     return ("import sys; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
-            f"from {name}.main import main; raise SystemExit(main(sys.argv[1:]))")
+            f"from {SANDBOX_PACKAGE}.{program}.main import main; raise SystemExit(main(sys.argv[1:]))")
+
+
 POLL_SECONDS = 0.05
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 SIGNAL_NAMES = {
@@ -177,8 +177,11 @@ class Sandbox:
         if self.submission is not None:
             (self.folder / "submission").mkdir()
             shutil.copyfile(self.submission, self.folder / "submission" / self.submission.name)
-        for package, name in PROGRAMS[self.options.program]:
-            shutil.copytree(package, self.folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        package = self.folder / SANDBOX_PACKAGE
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        for name in PROGRAMS[self.options.program]:
+            shutil.copytree(PACKAGE_ROOT / name, package / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if self.data_file is not None:
             shutil.copyfile(self.data_file, self.folder / "data.pt")
         (self.folder / "tmp").mkdir()

@@ -82,7 +82,8 @@ def explain_failure(answer: Answer, probe: Probe) -> str:
     if error.get("failure"):
         return error.get("message", "failed")
     where = f" ({error['where']})" if error.get("where") else ""
-    text = f"{error.get('type', 'Error')} while {probe.label}: {error.get('message', '')}".rstrip(": ")
+    label = error.get("label") or probe.label
+    text = f"{error.get('type', 'Error')} while {label}: {error.get('message', '')}".rstrip(": ")
     if error.get("hint") == "not implemented yet":
         return f"not implemented yet: {text}{where}"
     hint = f"; {error['hint']}" if error.get("hint") else ""

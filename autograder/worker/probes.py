@@ -3,7 +3,7 @@
 A probe takes the worker's state and keyword arguments sent by the parent and
 returns plain data: tensors (moved to the CPU), numbers, strings, lists and
 dicts. Probes report facts; the parent judges them. New probes register with
-``@probe("name")``; modules named ``probes_*.py`` in this package are loaded
+``@probe("name")`` under a name declared in ``operations.py``; modules named ``probes_*.py`` in this package are loaded
 automatically.
 """
 
@@ -18,14 +18,17 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from .loader import load_definitions
+from .operations import WORKER
 
 PROBES: dict[str, Callable[..., Any]] = {}
 
 
 def probe(name: str):
+    if name not in WORKER:
+        raise KeyError(f"'{name}' is not a worker operation in operations.py")
+
     def register(func):
         PROBES[name] = func
         return func
@@ -124,97 +127,21 @@ def _check_tensor(out: Any, what: str = "forward()") -> torch.Tensor:
     raise ProbeFailure(f"{what} returned a {type(out).__name__}, not a tensor")
 
 
-@probe("build")
-def build(state: WorkerState, model: dict) -> dict:
-    """Build the model and describe its parameters and submodules."""
-    net = build_model(state, model)
-    return {
-        "class_name": type(net).__name__,
-        "parameters": [[name, list(p.shape), bool(p.requires_grad)] for name, p in net.named_parameters()],
-        "modules": [[name, type(m).__name__] for name, m in net.named_modules() if name],
-    }
+@probe("compile_model")
+def compile_model(state: WorkerState, model: dict, input_shape: list[int], batch_sizes: list[int],
+                  modes: list[str]) -> dict:
+    """Build the model and trace its forward() into op graphs; only plain data goes back.
 
-
-class CallRecorder(TorchFunctionMode):
-    """Records every torch function called during a forward pass, in order,
-    whether written as a module (nn.ReLU) or a function (F.relu, x.relu())."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[list] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        name = getattr(func, "__name__", type(func).__name__).lstrip("_")
-        shape = list(out.shape) if isinstance(out, torch.Tensor) else None
-        self.calls.append([name, shape])
-        return out
-
-
-@probe("forward")
-def forward(state: WorkerState, model: dict, input: torch.Tensor, runs: list[dict], trace: bool = False) -> dict:
-    """Build the model once, then run it on ``input`` once per run.
-
-    Each run names a mode ('train' or 'eval') and a seed set just before it.
-    With ``trace``, the first run also records the torch calls it makes.
+    Every measurement of the model is made by the grader on these graphs, never here.
     """
+    from .compile import CompileFailure, compile_module
+
     net = build_model(state, model)
-    x = input.to(state.device)
-    outputs, calls = [], None
-    for i, run in enumerate(runs):
-        net.train(run["mode"] == "train")
-        seed_everything(run.get("seed", state.seed))
-        with torch.no_grad():
-            if trace and i == 0:
-                recorder = CallRecorder()
-                with recorder:
-                    out = net(x)
-                calls = recorder.calls
-            else:
-                out = net(x)
-        outputs.append(_check_tensor(out).detach().float().cpu())
-    return {"outputs": outputs, "calls": calls}
-
-
-@probe("backward")
-def backward(state: WorkerState, model: dict, input: torch.Tensor, weights: torch.Tensor) -> dict:
-    """One training-mode forward, loss = sum(output * weights), one backward.
-
-    Returns every parameter's gradient (None where none arrived).
-    """
-    net = build_model(state, model)
-    net.train()
-    seed_everything(state.seed)
+    net.to("cpu")
     try:
-        out = _check_tensor(net(input.to(state.device)))
-    except ProbeFailure:
-        raise
-    except BaseException as exc:
-        exc.stage = "forward"
-        raise
-    if out.shape != weights.shape:
-        raise ProbeFailure(f"forward() returned shape {tuple(out.shape)}; expected {tuple(weights.shape)}")
-    loss = (out * weights.to(out.device, out.dtype)).sum()
-    try:
-        loss.backward()
-    except BaseException as exc:
-        exc.stage = "backward"
-        raise
-    grads = []
-    for name, p in net.named_parameters():
-        grads.append([name, None if p.grad is None else p.grad.detach().float().cpu()])
-    return {"grads": grads, "loss_requires_grad": bool(loss.requires_grad)}
-
-
-@probe("train")
-def train(state: WorkerState, model: dict, recipe: dict, input_shape: list[int]) -> dict:
-    """Train with the assignment's recipe, then predict the test images."""
-    from .training import train_and_predict
-
-    if state.data_file is None or not state.data_file.exists():
-        raise ProbeFailure("the grader gave no training data to this check")
-    net = build_model(state, model)
-    return train_and_predict(net, state.data_file, recipe, input_shape, state.device, state.seed)
+        return compile_module(net, input_shape, batch_sizes, modes, state.submission.name)
+    except CompileFailure as exc:
+        raise ProbeFailure(str(exc)) from None
 
 
 # ----------------------------------------------------------------- plain functions

@@ -14,7 +14,7 @@ from torch import nn
 
 from .probes import ProbeFailure, WorkerState, build_model, get_name, probe, seed_everything
 from .probes_functions import build_value
-from .training import TrainingFailure, _optimizer
+from .recipes import TrainingFailure, make_optimizer as _optimizer
 
 
 @contextmanager

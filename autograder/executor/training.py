@@ -3,8 +3,9 @@
 The whole training set sits on the device as uint8 and is normalised batch by
 batch; batches are indexed from memory (no DataLoader, no per-sample PIL
 transforms). Training stops as soon as a validation split carved from the
-training set reaches the target, or when the step budget runs out. The child
-never sees test labels: it returns its predictions and the parent scores them.
+training set reaches the target, or when the step budget runs out. This runs
+in the grader's executor on the submission's compiled graph; the executor
+never holds test labels either: it returns predictions and the parent scores them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-class TrainingFailure(Exception):
-    pass
+from ..worker.recipes import TrainingFailure, make_optimizer
 
 
 def _output_kind(out: torch.Tensor) -> str:
@@ -39,13 +38,15 @@ def _loss(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out, target)
 
 
-def _optimizer(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
-    name = recipe["optimizer"].lower()
-    if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"])
-    if name == "adam":
-        return torch.optim.Adam(model.parameters(), lr=recipe["lr"])
-    raise TrainingFailure(f"unknown optimizer '{recipe['optimizer']}' in the recipe")
+def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Class scores for a batch; a model traced for a fixed batch size gets its last, short batch padded."""
+    fixed = getattr(model, "fixed_batch_sizes", lambda: [])()
+    if fixed and len(x) not in fixed:
+        size = min((b for b in fixed if b > len(x)), default=None)
+        if size is not None:
+            padded = torch.cat([x, x.new_zeros(size - len(x), *x.shape[1:])])
+            return model(padded)[:len(x)]
+    return model(x)
 
 
 def train_and_predict(model: nn.Module, data_file: Path, recipe: dict, input_shape: list[int],
@@ -73,12 +74,12 @@ def train_and_predict(model: nn.Module, data_file: Path, recipe: dict, input_sha
         with torch.no_grad():
             for start in range(0, len(index), recipe["test_batch_size"]):
                 part = index[start:start + recipe["test_batch_size"]]
-                correct += (model(batch(images, part)).argmax(1) == labels[part]).sum().item()
+                correct += (_predict(model, batch(images, part)).argmax(1) == labels[part]).sum().item()
         model.train()
         return correct / len(index)
 
     torch.manual_seed(seed)
-    optimizer = _optimizer(model, recipe)
+    optimizer = make_optimizer(model, recipe)
     model.train()
     kind, step, history, reached = None, 0, [], False
     batch_size = recipe["batch_size"]
@@ -110,7 +111,7 @@ def train_and_predict(model: nn.Module, data_file: Path, recipe: dict, input_sha
     with torch.no_grad():
         for start in range(0, len(test_images), recipe["test_batch_size"]):
             index = torch.arange(start, min(start + recipe["test_batch_size"], len(test_images)), device=device)
-            predictions.append(model(batch(test_images, index)).argmax(1).cpu())
+            predictions.append(_predict(model, batch(test_images, index)).argmax(1).cpu())
     return {
         "steps": step,
         "history": history,

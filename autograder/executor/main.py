@@ -1,0 +1,58 @@
+"""The executor's main loop: read a question, measure, answer. No submission code runs here.
+
+Started by the parent as a sandboxed process of its own, beside the
+submission's child, with the same deadlines and limits. It receives compiled
+graphs as plain data (``install``), rebuilds them from allow-listed ops, and
+answers the model questions of ``worker/operations.py``'s ``EXECUTOR`` table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..worker import protocol
+
+
+def describe(exc: BaseException) -> dict:
+    from .measure import MeasureFailure
+    from .program import GraphRefused
+
+    failure = isinstance(exc, (MeasureFailure, GraphRefused))
+    return {"type": type(exc).__name__, "message": str(exc)[:1000], "where": "", "hint": "", "stage": "",
+            "failure": failure}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, required=True)
+    parser.add_argument("--answers", type=int, required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--data", default="")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    from .measure import HANDLERS, ExecutorState
+
+    state = ExecutorState(device=args.device, seed=args.seed, data_file=Path(args.data) if args.data else None)
+    while True:
+        request = protocol.read_message(args.requests)
+        if request is None or request.get("op") == "bye":
+            sys.stdout.flush()
+            os._exit(0)
+        started = time.perf_counter()
+        try:
+            handler = HANDLERS[request["op"]]
+            answer = {"ok": True, "value": handler(state, **request.get("args", {}))}
+        except Exception as exc:  # a failed measurement is an answer, not a crash
+            answer = {"ok": False, "error": describe(exc)}
+        answer["seconds"] = time.perf_counter() - started
+        protocol.write_message(args.answers, answer)

@@ -1,0 +1,150 @@
+"""Every model measurement, made by the grader on the graphs it rebuilt.
+
+Each handler answers one operation (see ``worker/operations.py``) with
+plain data in the shape the check judges read: the parameters it holds,
+outputs for given inputs and modes, the ops and shapes of a pass, gradients,
+and a training run with its test predictions. Each starts from the state the
+model was installed with, so no measurement leaks into the next.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..worker.operations import EXECUTOR
+
+from .program import CompiledModel, GraphRefused, Limits
+
+HANDLERS: dict[str, Callable[..., Any]] = {}
+
+
+def handles(name: str):
+    if name not in EXECUTOR:
+        raise KeyError(f"'{name}' is not an executor operation in operations.py")
+
+    def register(func):
+        HANDLERS[name] = func
+        return func
+    return register
+
+
+class MeasureFailure(Exception):
+    """A fact about the submission, said as a plain sentence."""
+
+
+@dataclass
+class ExecutorState:
+    device: str
+    seed: int
+    data_file: Path | None
+    models: dict[str, CompiledModel | str] = field(default_factory=dict)   # key -> model, or why it was refused
+    limits: Limits = field(default_factory=Limits)
+
+
+def model_key(spec: dict) -> str:
+    return json.dumps(spec, sort_keys=True)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _model(state: ExecutorState, spec: dict) -> CompiledModel:
+    found = state.models.get(model_key(spec))
+    if found is None:
+        raise MeasureFailure("the model was not compiled, so the grader cannot run it")
+    if isinstance(found, str):
+        raise MeasureFailure(found)
+    found.restore(found.initial_state)
+    return found
+
+
+def _tensor_output(out: Any) -> torch.Tensor:
+    if isinstance(out, torch.Tensor):
+        return out
+    if out is None:
+        raise MeasureFailure("forward() returned None: it is not implemented yet, or it forgets to return its result")
+    raise MeasureFailure(f"forward() returned a {type(out).__name__}, not a tensor")
+
+
+@handles("install")
+def install(state: ExecutorState, key: str, compiled: dict, limits: dict | None = None) -> dict:
+    """Rebuild a compiled model from plain data; later operations name it by ``key``."""
+    if limits:
+        state.limits = Limits(**{k: int(v) for k, v in limits.items() if k in Limits.__dataclass_fields__})
+    try:
+        model = CompiledModel(compiled, state.device, state.limits)
+    except GraphRefused as exc:
+        state.models[key] = str(exc)
+        raise MeasureFailure(str(exc)) from None
+    state.models[key] = model
+    return {"ops": sorted({op for graphs in compiled["graphs"].values() for g in graphs
+                           for op in (n["op"] for n in g["nodes"])})}
+
+
+@handles("build")
+def build(state: ExecutorState, model: dict) -> dict:
+    net = _model(state, model)
+    return {
+        "class_name": net.class_name,
+        "parameters": [[name, list(p.shape), net.trainable[name]] for name, p in net.named_student_parameters()],
+        "modules": [],
+    }
+
+
+@handles("forward")
+def forward(state: ExecutorState, model: dict, input: torch.Tensor, runs: list[dict], trace: bool = False) -> dict:
+    net = _model(state, model)
+    x = input.to(state.device)
+    outputs, calls = [], None
+    for i, run in enumerate(runs):
+        net.train(run["mode"] == "train")
+        seed_everything(run.get("seed", state.seed))
+        with torch.no_grad():
+            if trace and i == 0:
+                calls = net.trace(x)
+                seed_everything(run.get("seed", state.seed))
+            out = net(x)
+        outputs.append(_tensor_output(out).detach().float().cpu())
+    return {"outputs": outputs, "calls": calls}
+
+
+@handles("backward")
+def backward(state: ExecutorState, model: dict, input: torch.Tensor, weights: torch.Tensor) -> dict:
+    """One training-mode pass, loss = sum(output * weights), one backward; every parameter's gradient."""
+    net = _model(state, model)
+    net.train()
+    seed_everything(state.seed)
+    out = _tensor_output(net(input.to(state.device)))
+    if out.shape != weights.shape:
+        raise MeasureFailure(f"forward() returned shape {tuple(out.shape)}; expected {tuple(weights.shape)}")
+    loss = (out * weights.to(out.device, out.dtype)).sum()
+    if loss.requires_grad:
+        loss.backward()
+    grads = [[name, None if p.grad is None else p.grad.detach().float().cpu()]
+             for name, p in net.named_student_parameters()]
+    return {"grads": grads, "loss_requires_grad": bool(loss.requires_grad)}
+
+
+@handles("train")
+def train(state: ExecutorState, model: dict, recipe: dict, input_shape: list[int]) -> dict:
+    """Train from PyTorch's default initialisation with the assignment's recipe; predict the test images."""
+    from .training import train_and_predict
+
+    if state.data_file is None or not state.data_file.exists():
+        raise MeasureFailure("the grader gave no training data to this check")
+    net = _model(state, model)
+    net.reset_to_default_init(state.seed)
+    try:
+        return train_and_predict(net, state.data_file, recipe, input_shape, state.device, state.seed)
+    finally:
+        net.restore(net.initial_state)

@@ -1,0 +1,311 @@
+"""Rebuild a submission's compiled graphs as a module the grader runs itself.
+
+``CompiledModel`` holds the parameters and buffers the child sent, and one
+``torch.fx.GraphModule`` per (mode, batch size) graph, built by this code from
+allow-listed ops only. Node names in the rebuilt graphs are the grader's own
+(the child's names never reach generated code); parameters are shared between
+the train-mode and eval-mode graphs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import fx, nn
+
+from ..worker import graph_format as fmt
+
+from .allowlist import OpRefused, resolve, short_name
+
+CONV_OPS = {"conv1d", "conv2d", "conv3d", "convolution", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
+LINEAR_OPS = {"linear"}
+NORM_OPS = {"batch_norm", "layer_norm", "group_norm", "instance_norm", "native_batch_norm",
+            "native_layer_norm", "_native_batch_norm_legit_functional"}
+
+
+class GraphRefused(Exception):
+    """The graph cannot be run by the grader; the message is for the student."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_constant_elements: int = 4096       # any buffer or constant tensor
+    max_parameter_elements: int = 50_000_000
+
+
+def _grad_disable() -> bool:
+    previous = torch.is_grad_enabled()
+    torch.set_grad_enabled(False)
+    return previous
+
+
+def _grad_restore(previous: bool) -> None:
+    torch.set_grad_enabled(bool(previous))
+
+
+PSEUDO_OPS = {fmt.GRAD_DISABLE: _grad_disable, fmt.GRAD_RESTORE: _grad_restore}
+
+
+def _line_text(node: dict) -> str:
+    line = node.get("line")
+    return f" (line {line})" if isinstance(line, int) and not isinstance(line, bool) else ""
+
+
+class _Store(nn.Module):
+    """The tensors the graphs read, under names the grader chose (p0, b0, c0, ...)."""
+
+
+class CompiledModel(nn.Module):
+    """A submission's module as the grader runs it: same parameters, the grader's own code."""
+
+    def __init__(self, compiled: dict, device: str, limits: Limits = Limits()) -> None:
+        super().__init__()
+        self.device_name = device
+        self.class_name = str(compiled.get("class_name", "?"))[:fmt.MAX_STRING]
+        self.store = _Store()
+        self.attribute: dict[tuple[str, str], str] = {}     # (kind, student's name) -> store attribute
+        self.parameter_names: list[str] = []                 # student's names, in order
+        self.trainable: dict[str, bool] = {}
+        self._load_tensors(compiled, limits)
+        self.graphs: dict[str, list[tuple[dict, fx.GraphModule]]] = {}
+        raw_graphs = compiled.get("graphs")
+        if not isinstance(raw_graphs, dict) or not raw_graphs:
+            raise GraphRefused("the compiled model carries no graph")
+        for mode, graphs in raw_graphs.items():
+            if mode not in ("train", "eval") or not isinstance(graphs, list) or not graphs or len(graphs) > 16:
+                raise GraphRefused("the compiled model's graphs are malformed")
+            self.graphs[mode] = [(graph, self._build(graph)) for graph in graphs]
+        self.initial_state = self.snapshot()
+
+    # ------------------------------------------------------------ loading
+
+    def _load_tensors(self, compiled: dict, limits: Limits) -> None:
+        total = 0
+        for kind, prefix in (("parameters", "p"), ("buffers", "b"), ("constants", "c")):
+            tensors = compiled.get(kind) or {}
+            if not isinstance(tensors, dict) or len(tensors) > 10_000:
+                raise GraphRefused(f"the compiled model's {kind} are malformed")
+            for i, (name, tensor) in enumerate(tensors.items()):
+                if not isinstance(name, str) or not isinstance(tensor, torch.Tensor) or len(name) > fmt.MAX_STRING:
+                    raise GraphRefused(f"the compiled model's {kind} are malformed")
+                if tensor.is_complex() or tensor.is_quantized or tensor.layout != torch.strided:
+                    raise GraphRefused(f"{kind[:-1]} '{name}' has a kind of tensor the grader does not run")
+                attribute = f"{prefix}{i}"
+                if kind == "parameters":
+                    total += tensor.numel()
+                    if total > limits.max_parameter_elements:
+                        raise GraphRefused(f"the model has more than {limits.max_parameter_elements:,} parameters")
+                    if not tensor.is_floating_point():
+                        raise GraphRefused(f"parameter '{name}' is not a floating-point tensor")
+                    trainable = bool((compiled.get("trainable") or {}).get(name, True))
+                    self.store.register_parameter(attribute, nn.Parameter(
+                        tensor.to(self.device_name).clone(), requires_grad=trainable))
+                    self.parameter_names.append(name)
+                    self.trainable[name] = trainable
+                else:
+                    if tensor.numel() > limits.max_constant_elements:
+                        raise GraphRefused(
+                            f"{kind[:-1]} '{name}' holds {tensor.numel():,} values; the grader accepts buffers "
+                            f"and constants of at most {limits.max_constant_elements:,} (weights belong in "
+                            "nn.Parameter, which the grader initialises itself)")
+                    self.store.register_buffer(attribute, tensor.to(self.device_name).clone())
+                self.attribute[(kind, name)] = attribute
+
+    def _build(self, graph: dict) -> fx.GraphModule:
+        try:
+            fmt.check_graph(graph)
+        except fmt.GraphFormatError as exc:
+            raise GraphRefused(f"the compiled graph is malformed: {exc}") from None
+        g = fx.Graph()
+        values: list = []
+        kinds = {"parameter": "parameters", "buffer": "buffers", "constant": "constants"}
+        for item in graph["inputs"]:
+            if item["kind"] == "input":
+                values.append(g.placeholder("x"))
+                continue
+            attribute = self.attribute.get((kinds[item["kind"]], item["name"]))
+            if attribute is None:
+                raise GraphRefused(f"the graph reads {item['kind']} '{item['name']}', which the model does not hold")
+            values.append(g.get_attr(attribute))
+        for node in graph["nodes"]:
+            op = node["op"]
+            if op in PSEUDO_OPS:
+                target = PSEUDO_OPS[op]
+            else:
+                try:
+                    target = resolve(op)
+                except OpRefused:
+                    raise GraphRefused(f"forward() uses {op}{_line_text(node)}, which the grader does not run; "
+                                       "write it with common torch operations (see the assignment README)") from None
+            args = self._decode(node["args"], values)
+            kwargs = {k: self._decode(v, values) for k, v in node["kwargs"].items()}
+            values.append(g.call_function(target, tuple(args), kwargs))
+        outputs = self._decode(graph["outputs"], values)
+        g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+        return fx.GraphModule(self.store, g)
+
+    def _decode(self, value, values: list):
+        if isinstance(value, list):
+            return [self._decode(v, values) for v in value]
+        if isinstance(value, dict):
+            (tag, inner), = value.items()
+            if tag == fmt.REF:
+                return values[inner]
+            if tag == fmt.DTYPE:
+                dtype = getattr(torch, inner, None)
+                if not isinstance(dtype, torch.dtype):
+                    raise GraphRefused(f"unknown dtype '{inner[:40]}' in the graph")
+                return dtype
+            if tag == fmt.DEVICE:
+                return torch.device(self.device_name)
+            if tag == fmt.LAYOUT:
+                if inner != "strided":
+                    raise GraphRefused("the graph asks for a sparse tensor layout")
+                return torch.strided
+            if tag == fmt.MEMORY_FORMAT:
+                formats = {"contiguous_format": torch.contiguous_format, "preserve_format": torch.preserve_format,
+                           "channels_last": torch.channels_last}
+                if inner not in formats:
+                    raise GraphRefused("unknown memory format in the graph")
+                return formats[inner]
+        return value
+
+    # ------------------------------------------------------------ running
+
+    def graph_for(self, batch: int) -> tuple[dict, fx.GraphModule]:
+        mode = "train" if self.training else "eval"
+        options = self.graphs.get(mode)
+        if not options:
+            raise GraphRefused(f"the grader has no {mode}-mode graph of this model")
+        for graph, module in options:
+            if graph["dynamic"] or graph["batch"] == batch:
+                return graph, module
+        sizes = ", ".join(str(graph["batch"]) for graph, _ in options)
+        raise GraphRefused(f"forward() only works for batches of {sizes}: it fixes the batch size "
+                           f"(e.g. x.view({sizes.split(',')[0]}, -1)); use x.view(x.size(0), -1) or "
+                           "torch.flatten(x, 1)")
+
+    def fixed_batch_sizes(self) -> list[int]:
+        """Batch sizes of the graphs for the current mode, or [] when the batch size is dynamic."""
+        options = self.graphs.get("train" if self.training else "eval", [])
+        return [] if any(g["dynamic"] for g, _ in options) else sorted(g["batch"] for g, _ in options)
+
+    def forward(self, x: torch.Tensor):
+        return self.graph_for(x.shape[0])[1](x)
+
+    def trace(self, x: torch.Tensor) -> list[list]:
+        """Run once and list every op with its output shape, as [name, shape or None]."""
+        graph, module = self.graph_for(x.shape[0])
+        calls: list[list] = []
+        recorder = _ShapeRecorder(module, calls)
+        recorder.run(x)
+        return calls
+
+    # ------------------------------------------------------------ state
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return {name: t.detach().clone() for name, t in self.store.state_dict(keep_vars=True).items()}
+
+    def restore(self, state: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            for name, tensor in self.store.state_dict(keep_vars=True).items():
+                tensor.copy_(state[name])
+        for p in self.store.parameters():
+            p.grad = None
+
+    def named_student_parameters(self):
+        for name in self.parameter_names:
+            yield name, getattr(self.store, self.attribute[("parameters", name)])
+
+    def reset_to_default_init(self, seed: int) -> None:
+        """PyTorch's default initialisation for every parameter, chosen by how the graphs use it.
+
+        Convolution and linear weights and biases: uniform(±1/sqrt(fan_in)), as
+        torch.nn does; normalisation weights 1 and biases 0, running statistics
+        reset. Any other parameter is kept if all its values are equal (a ones or
+        zeros start) and drawn as a linear weight otherwise, so that no value
+        trained elsewhere reaches the training run.
+        """
+        roles = self._roles()
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for name, p in self.named_student_parameters():
+                role, fan_in = roles.get(id(p), ("other", 0))
+                if role == "norm_weight":
+                    p.fill_(1.0)
+                elif role == "norm_bias":
+                    p.zero_()
+                elif role in ("weight", "bias") or not _all_equal(p):
+                    fan = fan_in if role == "bias" else _fan_in(p)
+                    bound = 1.0 / math.sqrt(fan) if fan > 0 else 0.0
+                    p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1).mul_(bound))
+            for attribute, buffer in self.store.named_buffers():
+                role = roles.get(id(buffer), ("other", 0))[0]
+                if role == "running_mean" or role == "batches_tracked":
+                    buffer.zero_()
+                elif role == "running_var":
+                    buffer.fill_(1.0)
+
+    def _roles(self) -> dict[int, tuple[str, int]]:
+        roles: dict[int, tuple[str, int]] = {}
+        for mode_graphs in self.graphs.values():
+            for graph, module in mode_graphs:
+                tensors = [getattr(self.store, node.target) if node.op == "get_attr" else None
+                           for node in module.graph.nodes if node.op in ("placeholder", "get_attr")]
+                inputs = len(graph["inputs"])
+                for node in graph["nodes"]:
+                    op = short_name(node["op"])
+                    refs = [a.get(fmt.REF) if isinstance(a, dict) and fmt.REF in a else None for a in node["args"]]
+                    at = [tensors[r] if r is not None and r < inputs else None for r in refs]
+                    if op in CONV_OPS | LINEAR_OPS and len(at) > 1 and at[1] is not None:
+                        roles[id(at[1])] = ("weight", _fan_in(at[1]))
+                        if len(at) > 2 and at[2] is not None:
+                            roles[id(at[2])] = ("bias", _fan_in(at[1]))
+                    elif op in NORM_OPS:
+                        names = ["input", "norm_weight", "norm_bias", "running_mean", "running_var"]
+                        if op in ("layer_norm", "native_layer_norm", "group_norm"):
+                            names = ["input", None, "norm_weight", "norm_bias"]
+                        for tensor, role in zip(at, names):
+                            if tensor is not None and role and role != "input":
+                                roles[id(tensor)] = (role, 0)
+        for attribute, buffer in self.store.named_buffers():
+            name = next((n for (k, n), a in self.attribute.items() if a == attribute), "")
+            if name.endswith("num_batches_tracked"):
+                roles[id(buffer)] = ("batches_tracked", 0)
+        return roles
+
+
+def _fan_in(tensor: torch.Tensor) -> int:
+    if tensor.dim() < 2:
+        return tensor.numel()
+    return tensor.shape[1] * math.prod(tensor.shape[2:])
+
+
+def _all_equal(tensor: torch.Tensor) -> bool:
+    return tensor.numel() == 0 or bool((tensor == tensor.reshape(-1)[0]).all())
+
+
+class _ShapeRecorder(fx.Interpreter):
+    def __init__(self, module: fx.GraphModule, calls: list) -> None:
+        super().__init__(module)
+        self.calls = calls
+
+    def run_node(self, n):
+        result = super().run_node(n)
+        if n.op == "call_function":
+            name = _target_name(n.target)
+            if name:
+                shape = list(result.shape) if isinstance(result, torch.Tensor) else None
+                self.calls.append([name, shape])
+        return result
+
+
+def _target_name(target) -> str:
+    if isinstance(target, torch._ops.OpOverload):
+        name = short_name(str(target))
+        if name.startswith(("sym_", "_assert")):
+            return ""
+        return name
+    return ""

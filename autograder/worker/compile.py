@@ -1,0 +1,266 @@
+"""Compile a submission's module into an op graph of plain data (the child's only model job).
+
+``torch.export`` traces ``forward()`` into ATen ops; this module writes the
+result in the format of ``graph_format.py``: inputs (parameters, buffers,
+constants by name, and the one tensor input), nodes (op name, arguments,
+the submission line it came from) and outputs. The train-mode and eval-mode
+graphs are traced separately. The batch dimension is traced as dynamic; a
+forward() that fixes the batch size is traced once per batch size asked for.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import graph_format as fmt
+
+
+class CompileFailure(Exception):
+    """forward() could not be turned into a graph; the message says why and what to change."""
+
+
+def _line_in(text: str, filename: str) -> int | None:
+    """The last line of ``filename`` named in a stack-trace text."""
+    found = None
+    for match in re.finditer(r'File "([^"]+)", line (\d+)', text or ""):
+        if Path(match.group(1)).name == filename:
+            found = int(match.group(2))
+    return found
+
+
+def _traceback_line(exc: BaseException, filename: str) -> int | None:
+    import traceback
+
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).name == filename:
+            found = frame.lineno
+    return found
+
+
+class _Writer:
+    """Turns an ExportedProgram's graph into plain nodes."""
+
+    def __init__(self, program, filename: str, prefix: str, constants: dict) -> None:
+        self.program = program
+        self.filename = filename
+        self.prefix = prefix              # constants of different graphs must not share names
+        self.constants = constants        # filled with this graph's constant tensors
+        self.values: dict[Any, Any] = {}   # fx node -> {"ref": i} or a list of such (a tuple result)
+        self.inputs: list[dict] = []
+        self.nodes: list[dict] = []
+
+    def _count(self) -> int:
+        return len(self.inputs) + len(self.nodes)
+
+    def _emit(self, op: str, args: list, kwargs: dict, line: int | None) -> dict:
+        ref = {fmt.REF: self._count()}
+        self.nodes.append({"op": op, "args": args, "kwargs": kwargs, "line": line})
+        return ref
+
+    def _arg(self, value: Any) -> Any:
+        if isinstance(value, torch.fx.Node):
+            if value not in self.values:
+                raise CompileFailure(f"the traced graph uses '{value.name}' before defining it")
+            return self.values[value]
+        if isinstance(value, (list, tuple)):
+            return [self._arg(v) for v in value]
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return value[:fmt.MAX_STRING]
+        if isinstance(value, torch.dtype):
+            return {fmt.DTYPE: str(value).removeprefix("torch.")}
+        if isinstance(value, torch.device):
+            return {fmt.DEVICE: value.type}
+        if isinstance(value, torch.layout):
+            return {fmt.LAYOUT: str(value).removeprefix("torch.")}
+        if isinstance(value, torch.memory_format):
+            return {fmt.MEMORY_FORMAT: str(value).removeprefix("torch.")}
+        raise CompileFailure(f"forward() passes a {type(value).__name__} to a torch operation; "
+                             "the grader only runs graphs of tensors, numbers and lists")
+
+    def write_inputs(self) -> None:
+        from torch.export.graph_signature import InputKind
+
+        kinds = {InputKind.PARAMETER: "parameter", InputKind.BUFFER: "buffer",
+                 InputKind.CONSTANT_TENSOR: "constant", InputKind.USER_INPUT: "input"}
+        specs = {spec.arg.name: spec for spec in self.program.graph_signature.input_specs}
+        for node in self.program.graph.nodes:
+            if node.op != "placeholder":
+                continue
+            spec = specs.get(node.name)
+            if spec is None or spec.kind not in kinds:
+                what = spec.kind.name.lower() if spec is not None else "unknown"
+                raise CompileFailure(f"forward() takes an input of a kind the grader does not run ({what})")
+            if spec.kind == InputKind.USER_INPUT and not isinstance(spec.arg, torch.export.graph_signature.TensorArgument):
+                raise CompileFailure("forward() must take one tensor; it takes a non-tensor argument too")
+            name = spec.target if spec.target else node.name
+            if spec.kind == InputKind.CONSTANT_TENSOR:
+                tensor = self.program.constants.get(name)
+                if not isinstance(tensor, torch.Tensor):
+                    raise CompileFailure("forward() uses a constant the grader cannot transport")
+                name = f"{self.prefix}/{name}"
+                self.constants[name] = tensor.detach().cpu().clone()
+            self.values[node] = {fmt.REF: self._count()}
+            self.inputs.append({"kind": kinds[spec.kind], "name": name})
+
+    def write_body(self, graph: torch.fx.Graph, module: torch.fx.GraphModule, skip_placeholders: bool) -> list:
+        """Write ``graph``'s nodes; return the output node's arguments."""
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                if not skip_placeholders:
+                    raise CompileFailure("an unexpected input inside the traced graph")
+                continue
+            if node.op == "get_attr":
+                continue                      # submodules of higher-order ops, inlined below
+            if node.op == "output":
+                return node.args[0]
+            if node.op != "call_function":
+                raise CompileFailure(f"the traced graph has a '{node.op}' node the grader does not run")
+            self._call(node, module)
+        raise CompileFailure("the traced graph has no output")
+
+    def _call(self, node: torch.fx.Node, module: torch.fx.GraphModule) -> None:
+        line = _line_in(node.meta.get("stack_trace", ""), self.filename)
+        target = node.target
+        if target is operator.getitem and isinstance(self.values.get(node.args[0]), list):
+            self.values[node] = self.values[node.args[0]][node.args[1]]
+            return
+        if target is torch.ops.higher_order.wrap_with_set_grad_enabled:
+            self._inline_grad_block(node, module, line)
+            return
+        if isinstance(target, torch._ops.HigherOrderOperator):
+            raise CompileFailure(f"forward() uses {target.name()}" + (f" (line {line})" if line else "") +
+                                 ", which the grader does not run: write forward() with plain torch operations")
+        if isinstance(target, torch._ops.OpOverload):
+            name = str(target)                                   # "aten.conv2d.default"
+        elif getattr(target, "__module__", "") in ("_operator", "operator"):
+            name = f"operator.{target.__name__}"
+        else:
+            name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__name__', type(target).__name__)}"
+        if name == "aten._local_scalar_dense.default":
+            where = f" on line {line}" if line else ""
+            raise CompileFailure(f"forward() turns a tensor into a Python number (.item(), float(), int() or "
+                                 f"a comparison used in an if){where}; the grader runs forward() as a graph of "
+                                 "tensor operations: keep values as tensors (torch.where instead of if)")
+        args = [self._arg(a) for a in node.args]
+        kwargs = {k: self._arg(v) for k, v in node.kwargs.items()}
+        self.values[node] = self._emit(name, args, kwargs, line)
+
+    def _inline_grad_block(self, node: torch.fx.Node, module: torch.fx.GraphModule, line: int | None) -> None:
+        enabled, submodule_node, *operands = node.args
+        if enabled:
+            raise CompileFailure("forward() turns gradients back on inside torch.no_grad(); the grader does not run that")
+        submodule = getattr(module, submodule_node.target)
+        previous = self._emit(fmt.GRAD_DISABLE, [], {}, line)
+        placeholders = [n for n in submodule.graph.nodes if n.op == "placeholder"]
+        for placeholder, operand in zip(placeholders, operands):
+            self.values[placeholder] = self._arg(operand)
+        result = self.write_body(submodule.graph, submodule, skip_placeholders=True)
+        self._emit(fmt.GRAD_RESTORE, [previous], {}, line)
+        outputs = result if isinstance(result, (list, tuple)) else [result]
+        self.values[node] = [self._arg(o) for o in outputs]
+
+    def write_outputs(self, output_args) -> list:
+        from torch.export.graph_signature import OutputKind
+
+        outputs = []
+        by_name = {}
+        for value in (output_args if isinstance(output_args, (list, tuple)) else [output_args]):
+            if isinstance(value, torch.fx.Node):
+                by_name[value.name] = value
+        for spec, value in zip(self.program.graph_signature.output_specs, output_args):
+            if spec.kind == OutputKind.USER_OUTPUT:
+                outputs.append(self._arg(value))
+            elif spec.kind == OutputKind.BUFFER_MUTATION:
+                buffer = next(i for i, item in enumerate(self.inputs)
+                              if item["kind"] == "buffer" and item["name"] == spec.target)
+                self._emit("aten.copy_.default", [{fmt.REF: buffer}, self._arg(value)], {}, None)
+            else:
+                raise CompileFailure(f"forward() produces an output of a kind the grader does not run "
+                                     f"({spec.kind.name.lower()})")
+        return outputs
+
+
+def to_graph(program, filename: str, batch: int, dynamic: bool, prefix: str, constants: dict) -> dict:
+    writer = _Writer(program, filename, prefix, constants)
+    writer.write_inputs()
+    output_args = writer.write_body(program.graph, program.graph_module, skip_placeholders=True)
+    outputs = writer.write_outputs(output_args)
+    graph = {"inputs": writer.inputs, "nodes": writer.nodes, "outputs": outputs, "batch": batch, "dynamic": dynamic}
+    fmt.check_graph(graph)
+    return graph
+
+
+def _export(module: nn.Module, example: torch.Tensor, dynamic: bool):
+    from torch.export import Dim, export
+
+    shapes = ({0: Dim("batch", min=1, max=1 << 16)},) if dynamic else None
+    return export(module, (example,), dynamic_shapes=shapes, strict=False)
+
+
+def _explain(exc: BaseException, filename: str) -> CompileFailure | None:
+    """Words for the tracer's own complaints; None for the submission's ordinary errors."""
+    text = f"{type(exc).__name__}: {exc}"
+    line = _traceback_line(exc, filename)
+    where = f" (line {line})" if line else ""
+    if "data-dependent" in text or "GuardOnDataDependent" in text or "DataDependentOutputException" in text:
+        return CompileFailure(f"forward() decides something from the values of a tensor{where} (an if or a loop on "
+                              "a tensor, or .item()); the grader runs forward() as a fixed graph of tensor "
+                              "operations: use torch.where or masks instead of Python control flow on values")
+    if "numpy" in text.lower() or "data pointer" in text or "FakeTensor" in text:
+        return CompileFailure(f"forward() leaves torch{where} (numpy, .tolist() or Python numbers from tensors); "
+                              "keep forward() in torch operations so the grader can run it")
+    return None
+
+
+def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[int],
+                   modes: list[str], filename: str) -> dict:
+    """Trace ``module`` in each mode; return its graphs and tensors as plain data.
+
+    For each mode: one graph with a dynamic batch dimension when forward()
+    allows it, else one graph per batch size in ``batch_sizes``.
+    """
+    graphs: dict[str, list[dict]] = {}
+    constants: dict[str, torch.Tensor] = {}
+    for mode in modes:
+        module.train(mode == "train")
+        example = torch.randn(max(2, min(batch_sizes)), *input_shape)
+        try:
+            program = _export(module, example, dynamic=True)
+            graphs[mode] = [to_graph(program, filename, len(example), True, mode, constants)]
+            continue
+        except CompileFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a batch-specific forward() is retried below
+            explained = _explain(exc, filename)
+            if explained is not None:
+                raise explained from None
+            if "Constraints violated" not in str(exc) and "specialized" not in str(exc):
+                raise
+        graphs[mode] = []
+        for batch in sorted(set(batch_sizes)):
+            try:
+                program = _export(module, torch.randn(batch, *input_shape), dynamic=False)
+            except Exception as exc:  # noqa: BLE001
+                explained = _explain(exc, filename)
+                if explained is not None:
+                    raise explained from None
+                exc.batch = batch
+                raise
+            graphs[mode].append(to_graph(program, filename, batch, False, f"{mode}{batch}", constants))
+    return {
+        "class_name": type(module).__name__[:fmt.MAX_STRING],
+        "parameters": {name: p.detach().cpu().clone() for name, p in module.named_parameters()},
+        "trainable": {name: bool(p.requires_grad) for name, p in module.named_parameters()},
+        "buffers": {name: b.detach().cpu().clone() for name, b in module.named_buffers()},
+        "constants": constants,
+        "graphs": graphs,
+    }

@@ -1,0 +1,36 @@
+"""Every operation a grading process answers, with its argument names: declared once, here.
+
+``WORKER`` operations run in the submission's own process (the child): it
+loads the file, compiles modules into op graphs, and runs what cannot be
+compiled (training loops, datasets, file readers). ``EXECUTOR`` operations run
+in the grader's own executor process, on graphs it rebuilt itself. The parent
+builds every question from these names, and a test checks that each has a
+handler taking exactly these arguments.
+"""
+
+from __future__ import annotations
+
+WORKER: dict[str, tuple[str, ...]] = {
+    "load": ("names",),
+    "compile_model": ("model", "input_shape", "batch_sizes", "modes"),
+    "call": ("name", "args", "kwargs"),
+    "call_function": ("function", "args", "kwargs", "entries", "input_grad", "steps"),
+    "gradcheck_function": ("function", "inputs"),
+    "dataset_items": ("cls", "args", "indices"),
+    "load_text_file": ("function", "text", "filename"),
+    "training_scenario": ("scenario", "dataset", "samples", "batch_size", "epochs", "lr", "seed", "checkpoint_every"),
+    "overfit_batch": ("model", "count", "classes", "input_shape", "lr", "max_steps", "check_every", "data_seed",
+                      "signal", "data_file"),
+    "fit_and_evaluate": ("function", "args", "kwargs", "inputs"),
+    "train_regression": ("model", "recipe", "x_train", "y_train", "x_test"),
+    "module_runs": ("module", "args", "steps", "attributes", "build_seed", "scale", "shift"),
+    "dropout_runs": ("module", "p", "shape", "seeds"),
+}
+
+EXECUTOR: dict[str, tuple[str, ...]] = {
+    "install": ("key", "compiled", "limits"),
+    "build": ("model",),
+    "forward": ("model", "input", "runs", "trace"),
+    "backward": ("model", "input", "weights"),
+    "train": ("model", "recipe", "input_shape"),
+}
