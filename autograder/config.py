@@ -37,7 +37,7 @@ KIT_KEYS: dict[str, Key] = {
     "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'"),
     "allow_download": Key(True, "download missing datasets with torchvision into the cache when online"),
     "sandbox_uid": Key(65534, "user id submissions run as when the grader runs as root (0 keeps root)"),
-    "max_constant_elements": Key(4096, "largest buffer or constant tensor a compiled model may carry "
+    "max_constant_elements": Key(4096, "values a compiled model may carry in buffers and constants together "
                                        "(weights must be parameters, which the grader initialises itself)"),
 }
 

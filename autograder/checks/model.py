@@ -240,6 +240,9 @@ class DropoutActive(CheckKind):
 
     def judge(self, check, assignment, answers, context):
         first, second = answers[0].value["outputs"]
+        if not (torch.isfinite(first).all() and torch.isfinite(second).all()):
+            return Verdict(False, "training-mode passes gave non-finite outputs (NaN or infinity), so whether "
+                                  "dropout works cannot be told: look for a log of zero or a division by zero")
         if first.shape == second.shape and torch.equal(first, second):
             return Verdict(False, "two training-mode passes on the same input gave identical outputs: "
                                   "dropout is not active in training; use nn.Dropout or "

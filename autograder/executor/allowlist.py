@@ -29,7 +29,7 @@ adaptive_max_pool1d.default adaptive_max_pool2d.default
 relu.default relu_.default relu6.default tanh.default tanh_.default sigmoid.default sigmoid_.default
 gelu.default silu.default silu_.default elu.default elu_.default leaky_relu.default leaky_relu_.default
 hardtanh.default hardtanh_.default softplus.default mish.default selu.default celu.default prelu.default
-hardsigmoid.default hardswish.default logsigmoid.default
+hardsigmoid.default hardswish.default
 softmax.int log_softmax.int _softmax.default _log_softmax.default
 exp.default log.default log2.default log1p.default sqrt.default rsqrt.default abs.default neg.default
 sign.default reciprocal.default floor.default ceil.default round.default trunc.default sin.default cos.default

@@ -31,7 +31,7 @@ class GraphRefused(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    max_constant_elements: int = 4096       # any buffer or constant tensor
+    max_constant_elements: int = 4096       # all buffers and constant tensors together
     max_parameter_elements: int = 50_000_000
 
 
@@ -82,7 +82,7 @@ class CompiledModel(nn.Module):
     # ------------------------------------------------------------ loading
 
     def _load_tensors(self, compiled: dict, limits: Limits) -> None:
-        total = 0
+        total, constant_total = 0, 0
         for kind, prefix in (("parameters", "p"), ("buffers", "b"), ("constants", "c")):
             tensors = compiled.get(kind) or {}
             if not isinstance(tensors, dict) or len(tensors) > 10_000:
@@ -105,11 +105,13 @@ class CompiledModel(nn.Module):
                     self.parameter_names.append(name)
                     self.trainable[name] = trainable
                 else:
-                    if tensor.numel() > limits.max_constant_elements:
+                    constant_total += tensor.numel()
+                    if constant_total > limits.max_constant_elements:
                         raise GraphRefused(
-                            f"{kind[:-1]} '{name}' holds {tensor.numel():,} values; the grader accepts buffers "
-                            f"and constants of at most {limits.max_constant_elements:,} (weights belong in "
-                            "nn.Parameter, which the grader initialises itself)")
+                            f"{kind[:-1]} '{name}' brings the model's buffers and constants to "
+                            f"{constant_total:,} values; the grader accepts at most "
+                            f"{limits.max_constant_elements:,} in all (weights belong in nn.Parameter, "
+                            "which the grader initialises itself)")
                     self.store.register_buffer(attribute, tensor.to(self.device_name).clone())
                 self.attribute[(kind, name)] = attribute
 
@@ -144,6 +146,9 @@ class CompiledModel(nn.Module):
             values.append(g.call_function(target, tuple(args), kwargs))
         outputs = self._decode(graph["outputs"], values)
         g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+        # Ops whose results reach neither the output nor a buffer are dropped: a decoy layer
+        # computed and thrown away is not part of the network the grader measures.
+        g.eliminate_dead_code()
         return fx.GraphModule(self.store, g)
 
     def _decode(self, value, values: list):
@@ -252,9 +257,10 @@ class CompiledModel(nn.Module):
         roles: dict[int, tuple[str, int]] = {}
         for mode_graphs in self.graphs.values():
             for graph, module in mode_graphs:
-                tensors = [getattr(self.store, node.target) if node.op == "get_attr" else None
-                           for node in module.graph.nodes if node.op in ("placeholder", "get_attr")]
-                inputs = len(graph["inputs"])
+                tensors = [None if item["kind"] == "input" else
+                           getattr(self.store, self.attribute[(item["kind"] + "s", item["name"])])
+                           for item in graph["inputs"]]
+                inputs = len(tensors)
                 for node in graph["nodes"]:
                     op = short_name(node["op"])
                     refs = [a.get(fmt.REF) if isinstance(a, dict) and fmt.REF in a else None for a in node["args"]]

@@ -10,6 +10,7 @@ never holds test labels either: it returns predictions and the parent scores the
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 
@@ -107,16 +108,19 @@ def train_and_predict(model: nn.Module, data_file: Path, recipe: dict, input_sha
                 break
 
     model.eval()
-    predictions = []
+    # The test images go through in an order drawn afresh each run, so a graph that counts its
+    # calls cannot line them up with labels it carries; predictions are put back in order.
+    order = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(secrets.randbits(62)))
+    predictions = torch.empty(len(test_images), dtype=torch.long)
     with torch.no_grad():
         for start in range(0, len(test_images), recipe["test_batch_size"]):
-            index = torch.arange(start, min(start + recipe["test_batch_size"], len(test_images)), device=device)
-            predictions.append(_predict(model, batch(test_images, index)).argmax(1).cpu())
+            index = order[start:start + recipe["test_batch_size"]]
+            predictions[index] = _predict(model, batch(test_images, index.to(device))).argmax(1).cpu()
     return {
         "steps": step,
         "history": history,
         "output_kind": kind,
         "stopped_early": reached,
         "seconds": time.perf_counter() - started,
-        "predictions": torch.cat(predictions),
+        "predictions": predictions,
     }

@@ -10,6 +10,7 @@ forward() that fixes the batch size is traced once per batch size asked for.
 
 from __future__ import annotations
 
+import logging
 import operator
 import re
 from pathlib import Path
@@ -203,13 +204,20 @@ def _export(module: nn.Module, example: torch.Tensor, dynamic: bool):
     from torch.export import Dim, export
 
     shapes = ({0: Dim("batch", min=1, max=1 << 16)},) if dynamic else None
-    return export(module, (example,), dynamic_shapes=shapes, strict=False)
+    # The tracer logs its own diagnostics; they are not the submission's output.
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        return export(module, (example,), dynamic_shapes=shapes, strict=False)
+    finally:
+        logger.setLevel(level)
 
 
 def _explain(exc: BaseException, filename: str) -> CompileFailure | None:
     """Words for the tracer's own complaints; None for the submission's ordinary errors."""
     text = f"{type(exc).__name__}: {exc}"
-    line = _traceback_line(exc, filename)
+    line = _traceback_line(exc, filename) or _line_in(str(exc), filename)
     where = f" (line {line})" if line else ""
     if "data-dependent" in text or "GuardOnDataDependent" in text or "DataDependentOutputException" in text:
         return CompileFailure(f"forward() decides something from the values of a tensor{where} (an if or a loop on "
