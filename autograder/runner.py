@@ -199,9 +199,9 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                     answers[probe.key] = box.ask(probe.op, materialize(probe.args),
                                                  timeout=getattr(limits, probe.limit), label=probe.label)
         status = box.dead_reason or (runner.dead_reason if compiles else "") or "graded"
-        output = box.output.text()
         peak_rss = box.peak_rss
         isolation = box.isolation.record()
+    output = box.output.text()     # after the child has exited and flushed what it printed
 
     context = JudgeContext(test_labels=setup.test_labels)
     results, check_seconds, check_details, by = [], {}, {}, {}

@@ -49,7 +49,7 @@ linalg_vector_norm.default cumsum.default all.default any.default
 view.default reshape.default _unsafe_view.default flatten.using_ints unflatten.int unsqueeze.default
 squeeze.default squeeze.dim squeeze.dims expand.default expand_as.default view_as.default reshape_as.default
 contiguous.default clone.default detach.default alias.default lift_fresh_copy.default
-permute.default transpose.int movedim.int select.int slice.Tensor narrow.default index.Tensor
+permute.default transpose.int numpy_T.default movedim.int select.int slice.Tensor narrow.default index.Tensor
 index_select.default gather.default cat.default stack.default split.Tensor split_with_sizes.default
 chunk.default unbind.int unfold.default repeat.default tile.default flip.default roll.default
 constant_pad_nd.default pad.default type_as.default to.dtype to.dtype_layout to.device _to_copy.default

