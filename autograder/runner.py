@@ -81,26 +81,37 @@ def _compile_plan(assignment: Assignment, probes: list[Probe]) -> dict[str, Prob
     """One compile question per model the executor must run, with every batch size it will see."""
     sizes: dict[str, set[int]] = {}
     specs: dict[str, dict] = {}
+    sample_shapes: dict[str, list[int]] = {}
     for probe in probes:
         if probe.op not in EXECUTOR or "model" not in probe.args:
             continue
         key = _model_key(probe.args["model"])
         specs[key] = probe.args["model"]
         wanted = sizes.setdefault(key, set(COMPILE_BATCHES))
-        for name in ("input", "weights"):
-            value = probe.args.get(name)
-            if isinstance(value, dict) and isinstance(value.get("shape"), list):
-                wanted.add(int(value["shape"][0]))
+        for shape in _input_shapes(probe):
+            wanted.add(int(shape[0]))
+            sample_shapes.setdefault(key, list(shape[1:]))
         recipe = probe.args.get("recipe")
         if isinstance(recipe, dict):
             wanted.update(int(recipe[k]) for k in ("batch_size", "test_batch_size") if k in recipe)
     plan = {}
     for key, spec in specs.items():
         text = f"{spec['class']}({', '.join(repr(a) for a in spec.get('args', []))})"
-        plan[key] = Probe("compile_model", {"model": spec, "input_shape": list(assignment.input_shape),
+        input_shape = sample_shapes.get(key, list(assignment.input_shape))
+        plan[key] = Probe("compile_model", {"model": spec, "input_shape": input_shape,
                                             "batch_sizes": sorted(sizes[key]), "modes": ["train", "eval"]},
                           f"compiling forward() of {text} into a graph", limit=STEP)
     return plan
+
+
+def _input_shapes(probe: Probe) -> list[list[int]]:
+    """Shapes (batch first) of the inputs a probe will feed its model."""
+    args = probe.args
+    specs = [args.get("input"), args.get("weights")] + [step.get("input") for step in args.get("steps", [])]
+    shapes = [spec["shape"] for spec in specs if isinstance(spec, dict) and isinstance(spec.get("shape"), list)]
+    if isinstance(args.get("shape"), list):
+        shapes.append(args["shape"])
+    return shapes
 
 
 def executed_by(probes: list[Probe]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from grading_cases import assert_loses_exactly, case_grader
+from grading_cases import assert_loses_exactly, case_grader, message_of
 
 ASSIGNMENT = "dropout_batchnorm"
 
@@ -32,6 +32,20 @@ CASES = {
          ("add_(self.momentum * unbiased)", "add_(self.momentum * var * count / (count - 1))"),
          ("        else:\n            mean, var = self.running_mean, self.running_var\n", "")],
         {"batchnorm_eval"}),
+    # "By hand" is read from the compiled graph: calling the op being replaced loses the check.
+    "dropout_calls_torch": (
+        "MyDropout hands the work to F.dropout",
+        [("        keep = (torch.rand_like(x) >= self.p).to(x.dtype)   # 1 where the element survives\n"
+          "        return x * keep / (1.0 - self.p)\n",
+          "        return torch.nn.functional.dropout(x, self.p, True)\n")],
+        {"dropout"}),
+    "batchnorm_calls_torch": (
+        "MyBatchNorm2d hands the work to F.batch_norm",
+        [("        shape = (1, -1, 1, 1)\n",
+          "        return torch.nn.functional.batch_norm(x, self.running_mean.clone(), self.running_var.clone(),\n"
+          "                                              self.weight, self.bias, self.training, 0.0, self.eps)\n"
+          "        shape = (1, -1, 1, 1)\n")],
+        {"batchnorm_train", "batchnorm_eval"}),
 }
 
 
@@ -43,3 +57,10 @@ def graded(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_broken_submission_loses_exactly_its_checks(graded, name):
     assert_loses_exactly(graded(name), CASES[name][2])
+
+
+@pytest.mark.parametrize("name, check, op", [("dropout_calls_torch", "dropout", "dropout"),
+                                             ("batchnorm_calls_torch", "batchnorm_train", "batch_norm")])
+def test_calling_the_replaced_op_is_named_with_its_line(graded, name, check, op):
+    text = message_of(graded(name), check)
+    assert f"calls torch's {op}" in text and "(line " in text and "by hand" in text, text

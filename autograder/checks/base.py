@@ -141,3 +141,20 @@ def call_text(assignment: Assignment, args: list | None = None) -> str:
 
 def shape_text(shape: Sequence[int]) -> str:
     return "(" + ", ".join(str(int(n)) for n in shape) + ")"
+
+
+def forbidden_ops_verdict(forbidden: Sequence[str], ops: list, who: str) -> Verdict | None:
+    """A failing verdict when a hand-written module or function calls an op it should replace.
+
+    ``ops`` lists [op name, submission line or None] as the grader's executor
+    read them from the compiled graph, so calling ``F.max_pool2d`` inside a
+    "by hand" pooling shows up whatever name it is called under.
+    """
+    used = [(name, line) for name, line in ops if name in set(forbidden)]
+    if not used:
+        return None
+    names = ", ".join(dict.fromkeys(name for name, _ in used))
+    lines = sorted({line for _, line in used if line})
+    where = f" (line {', '.join(str(n) for n in lines)})" if lines else ""
+    return Verdict(False, f"{who} calls torch's {names}{where}, which this exercise asks you to write by hand "
+                          "from basic tensor operations")

@@ -1,8 +1,10 @@
 """Checks on hand-written modules: compare them with PyTorch's own, in both modes.
 
-The child builds the student's module and runs it batch after batch; the
-parent runs the trusted ``torch.nn`` module on the same inputs and compares
-outputs, input gradients and tensor attributes such as running statistics.
+The child compiles the student's module into op graphs; the grader's executor
+runs them batch after batch, and the parent runs the trusted ``torch.nn``
+module on the same inputs and compares outputs, input gradients and tensor
+attributes such as running statistics. "By hand" is enforced on the graph:
+a module that calls the op it is meant to replace fails, naming the op.
 Random layers (dropout) are judged on statistics whose tolerances are many
 standard deviations wide, so a correct layer never fails by bad luck.
 """
@@ -14,7 +16,7 @@ import math
 import torch
 
 from ..config import Key
-from .base import CheckKind, Probe, Verdict, materialize, randn, shape_text
+from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, materialize, randn, shape_text
 from .registry import register
 
 INPUT_SEED = 2024
@@ -65,6 +67,7 @@ class MatchesTorchModule(CheckKind):
         "hint_train": Key("", "what to look at when a train-mode output differs"),
         "hint_eval": Key("", "what to look at when an eval-mode output differs"),
         "hint_attributes": Key("", "what to look at when an attribute differs"),
+        "forbidden_ops": Key([], "ops the module must not call, because it replaces them by hand, e.g. batch_norm"),
     }
 
     def required_names(self, check, assignment):
@@ -73,8 +76,8 @@ class MatchesTorchModule(CheckKind):
     def probes(self, check, assignment):
         p = check.params
         steps = _steps(check)
-        args = {"module": p["module"], "args": p["args"], "steps": steps, "attributes": p["attributes"],
-                "scale": p["input_scale"], "shift": p["input_shift"]}
+        args = {"model": {"class": p["module"], "args": p["args"], "seed": 0}, "steps": steps,
+                "attributes": p["attributes"], "scale": p["input_scale"], "shift": p["input_shift"]}
         return [Probe("module_runs", args,
                       f"running {_call(p['module'], p['args'])} on {len(steps)} batches "
                       f"of shape {shape_text(p['input_shape'])}")]
@@ -88,6 +91,9 @@ class MatchesTorchModule(CheckKind):
         steps = _shift(materialize(_steps(check)), p["input_scale"], p["input_shift"])
         student = _call(p["module"], p["args"])
         tol = p["tolerance"]
+        forbidden = forbidden_ops_verdict(p["forbidden_ops"], got["ops"], student)
+        if forbidden:
+            return forbidden
 
         want_count = sum(q.numel() for q in reference.parameters() if q.requires_grad)
         got_count = sum(math.prod(shape) for _, shape, trainable in got["parameters"] if trainable)
@@ -149,6 +155,7 @@ class DropoutModule(CheckKind):
         "shape": Key([100, 1000], "input shape; large, so the zero fraction is sharp"),
         "runs": Key(3, "training-mode passes per probability, each with its own seed"),
         "sigmas": Key(8.0, "allowed distance of the zero fraction from p, in binomial standard deviations"),
+        "forbidden_ops": Key([], "ops the module must not call, because it replaces them by hand, e.g. dropout"),
     }
 
     def required_names(self, check, assignment):
@@ -156,8 +163,8 @@ class DropoutModule(CheckKind):
 
     def probes(self, check, assignment):
         pr = check.params
-        return [Probe("dropout_runs", {"module": pr["module"], "p": float(p), "shape": pr["shape"],
-                                       "seeds": list(range(1, pr["runs"] + 1))},
+        return [Probe("dropout_runs", {"model": {"class": pr["module"], "args": [float(p)], "seed": 0},
+                                       "p": float(p), "shape": pr["shape"], "seeds": list(range(1, pr["runs"] + 1))},
                       f"running {pr['module']}({p}) on a {shape_text(pr['shape'])} input")
                 for p in pr["probabilities"]]
 
@@ -167,6 +174,9 @@ class DropoutModule(CheckKind):
         for p, answer in zip(pr["probabilities"], answers):
             got = answer.value
             student = f"{pr['module']}({p})"
+            forbidden = forbidden_ops_verdict(pr["forbidden_ops"], got["ops"], student)
+            if forbidden:
+                return forbidden
             n = got["elements"]
             if got["parameters"]:
                 return Verdict(False, f"{student} has parameters ({got['parameters'][0][0]}, ...); dropout "
@@ -217,7 +227,7 @@ class TrainEvalModes(CheckKind):
         x = randn([p["batch_size"], *p["input_shape"]], INPUT_SEED)
         steps = [{"mode": "train", "seed": 1, "input": x}, {"mode": "train", "seed": 2, "input": x},
                  {"mode": "eval", "seed": 3, "input": x}, {"mode": "eval", "seed": 4, "input": x}]
-        return [Probe("module_runs", {"module": p["module"], "args": p["args"], "steps": steps},
+        return [Probe("module_runs", {"model": {"class": p["module"], "args": p["args"], "seed": 0}, "steps": steps},
                       f"running {_call(p['module'], p['args'])} in train and eval mode")]
 
     def judge(self, check, assignment, answers, context):

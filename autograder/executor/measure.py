@@ -148,3 +148,113 @@ def train(state: ExecutorState, model: dict, recipe: dict, input_shape: list[int
         return train_and_predict(net, state.data_file, recipe, input_shape, state.device, state.seed)
     finally:
         net.restore(net.initial_state)
+
+
+# ----------------------------------------------------------------- hand-written modules
+
+def _ops_used(net: CompiledModel) -> list[list]:
+    """Every op the module's graphs run, as [short name, submission line or None], in graph order."""
+    from .allowlist import short_name
+
+    seen, ops = set(), []
+    for graphs in net.graphs.values():
+        for graph, _ in graphs:
+            for node in graph["nodes"]:
+                item = (short_name(node["op"]), node.get("line") if isinstance(node.get("line"), int) else None)
+                if item not in seen:
+                    seen.add(item)
+                    ops.append(list(item))
+    return ops
+
+
+def _student_tensor(net: CompiledModel, name: str) -> torch.Tensor | None:
+    for kind in ("buffers", "parameters"):
+        attribute = net.attribute.get((kind, name))
+        if attribute is not None:
+            return getattr(net.store, attribute)
+    return None
+
+
+@handles("module_runs")
+def module_runs(state: ExecutorState, model: dict, steps: list[dict], attributes: list[str] | None = None,
+                scale: float = 1.0, shift: float = 0.0) -> dict:
+    """Run a hand-written module on each step's input in order, as the grader rebuilt it.
+
+    Each step names a mode, a seed set just before the call, an input, and
+    optionally ``weights``: then ``sum(output * weights)`` is backpropagated and
+    the input's gradient kept. Inputs are scaled and shifted first. After each
+    step the listed tensor attributes (e.g. running statistics) are read back.
+    """
+    net = _model(state, model)
+    parameters = [[name, list(p.shape), net.trainable[name]] for name, p in net.named_student_parameters()]
+    initial = {name: p.detach().float().cpu().clone() for name, p in net.named_student_parameters()}
+    outputs, input_grads, after = [], [], []
+    for step in steps:
+        net.train(step["mode"] == "train")
+        seed_everything(step.get("seed", state.seed))
+        x = (step["input"] * scale + shift).to(state.device)
+        weights = step.get("weights")
+        if weights is not None:
+            x.requires_grad_(True)
+            out = _tensor_output(net(x))
+            if out.shape != weights.shape:
+                raise MeasureFailure(f"forward() returned shape {tuple(out.shape)} for an input of shape "
+                                     f"{tuple(x.shape)}; expected {tuple(weights.shape)}")
+            if out.requires_grad:
+                (out * weights.to(out.device)).sum().backward()
+            input_grads.append(None if x.grad is None else x.grad.detach().cpu().clone())
+        else:
+            with torch.no_grad():
+                out = _tensor_output(net(x))
+            input_grads.append(None)
+        outputs.append(out.detach().float().cpu().clone())
+        values = {}
+        for name in attributes or []:
+            tensor = _student_tensor(net, name)
+            values[name] = None if tensor is None else tensor.detach().float().cpu().clone()
+        after.append(values)
+    return {"parameters": parameters, "initial": initial, "outputs": outputs, "input_grads": input_grads,
+            "attributes": after, "ops": _ops_used(net)}
+
+
+@handles("dropout_runs")
+def dropout_runs(state: ExecutorState, model: dict, p: float, shape: list[int], seeds: list[int]) -> dict:
+    """Run a hand-written dropout on a large all-nonzero input in train mode once per seed, then
+    once in eval mode. Returns summaries: per run, how many elements are zero, how many survivors
+    are scaled by a factor other than 1/(1-p); the largest eval-mode change."""
+    import math
+
+    net = _model(state, model)
+    generator = torch.Generator().manual_seed(7)
+    # magnitudes in [0.5, 1.5) with random signs: never zero, so a zero means dropped
+    x = (torch.rand(shape, generator=generator) + 0.5) * (torch.randint(0, 2, shape, generator=generator) * 2 - 1)
+    x = x.to(state.device)
+    scale = 1.0 / (1.0 - p) if p < 1 else math.inf
+    runs, masks = [], []
+    for seed in seeds:
+        net.train()
+        seed_everything(seed)
+        with torch.no_grad():
+            out = _tensor_output(net(x.clone()))
+        if out.shape != x.shape:
+            raise MeasureFailure(f"forward() returned shape {tuple(out.shape)} for an input of shape {tuple(x.shape)}")
+        out = out.detach().float()
+        zero = out == 0
+        kept = ~zero
+        ratio = out[kept] / x[kept]
+        runs.append({
+            "zeros": int(zero.sum()),
+            "badly_scaled": int((~torch.isclose(ratio, torch.full_like(ratio, scale), rtol=1e-5, atol=0)).sum()),
+            "ratio_min": float(ratio.min()) if ratio.numel() else None,
+            "ratio_max": float(ratio.max()) if ratio.numel() else None,
+        })
+        masks.append(zero)
+    same_masks = sum(int(torch.equal(masks[0], m)) for m in masks[1:])
+    net.eval()
+    with torch.no_grad():
+        out = _tensor_output(net(x.clone()))
+    eval_change = float((out.detach().float() - x).abs().max()) if out.shape == x.shape else None
+    return {"elements": x.numel(), "runs": runs, "repeated_masks": same_masks,
+            "eval_shape": list(out.shape), "eval_change": eval_change,
+            "parameters": [[n, list(q.shape)] for n, q in net.named_student_parameters()],
+            "ops": _ops_used(net)}

@@ -287,28 +287,48 @@ VIEW_OPS = {"view", "reshape", "_unsafe_view", "select", "slice", "narrow", "uns
 
 
 def _drop_dead_ops(g: fx.Graph) -> None:
-    """Keep only ops whose results reach the output or change a buffer in place.
+    """Keep only ops whose results reach the output, or that change in place a tensor that does
+    (a buffer, or a tensor filled by index assignment that is used afterwards).
 
     A decoy layer computed and thrown away is not part of the network the grader
     measures (fx's own dead-code pass keeps random ops such as dropout, and with
     them everything that feeds them).
     """
     nodes = list(g.nodes)
-    base: dict[fx.Node, fx.Node] = {}          # what tensor a view ultimately looks at
+    base: dict[fx.Node, fx.Node] = {}          # the tensor a view or an in-place result really is
+    mutations: list[fx.Node] = []
     live: set[fx.Node] = set()
     for node in nodes:
-        name = short_name(str(node.target)) if isinstance(node.target, torch._ops.OpOverload) else ""
+        raw = str(node.target).split(".")[1] if isinstance(node.target, torch._ops.OpOverload) else ""
         first = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
-        base[node] = base.get(first, first) if name in VIEW_OPS and first is not None else node
-        in_place = name.endswith("_") or str(node.target).split(".")[1:2] in (["copy_"], ["index_put_"])
-        mutates_store = first is not None and base.get(first, first).op == "get_attr"
-        if node.op == "output" or node.target in PSEUDO_OPS.values() or (in_place and mutates_store):
+        in_place = raw.endswith("_") and not raw.startswith("_")       # mul_, add_, copy_: they return self
+        base[node] = base.get(first, first) if first is not None and (raw in VIEW_OPS or in_place) else node
+        if in_place:
+            mutations.append(node)
+        if node.op in ("output", "get_attr", "placeholder") or node.target in PSEUDO_OPS.values():
             live.add(node)
+
+    def mark(start: fx.Node) -> None:
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            for parent in node.all_input_nodes:
+                if parent not in live:
+                    live.add(parent)
+                    stack.append(parent)
+
+    for node in list(live):
+        mark(node)
+    changed = True
+    while changed:                              # a mutation matters when what it mutates is live
+        changed = False
+        for node in mutations:
+            if node not in live and base[node] in live:
+                live.add(node)
+                mark(node)
+                changed = True
     for node in reversed(nodes):
-        if node in live:
-            live.update(n for n in node.all_input_nodes)
-    for node in reversed(nodes):
-        if node not in live and node.op == "call_function":
+        if node not in live:
             g.erase_node(node)
 
 

@@ -23,8 +23,6 @@ WORKER: dict[str, tuple[str, ...]] = {
                       "signal", "data_file"),
     "fit_and_evaluate": ("function", "args", "kwargs", "inputs"),
     "train_regression": ("model", "recipe", "x_train", "y_train", "x_test"),
-    "module_runs": ("module", "args", "steps", "attributes", "build_seed", "scale", "shift"),
-    "dropout_runs": ("module", "p", "shape", "seeds"),
 }
 
 EXECUTOR: dict[str, tuple[str, ...]] = {
@@ -33,4 +31,6 @@ EXECUTOR: dict[str, tuple[str, ...]] = {
     "forward": ("model", "input", "runs", "trace"),
     "backward": ("model", "input", "weights"),
     "train": ("model", "recipe", "input_shape"),
+    "module_runs": ("model", "steps", "attributes", "scale", "shift"),
+    "dropout_runs": ("model", "p", "shape", "seeds"),
 }
