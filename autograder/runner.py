@@ -96,11 +96,14 @@ def _compile_plan(assignment: Assignment, probes: list[Probe]) -> dict[str, Prob
             wanted.update(int(recipe[k]) for k in ("batch_size", "test_batch_size") if k in recipe)
     plan = {}
     for key, spec in specs.items():
-        text = f"{spec['class']}({', '.join(repr(a) for a in spec.get('args', []))})"
+        text = (f"{spec['function']}(...)" if "function" in spec else
+                f"{spec['class']}({', '.join(repr(a) for a in spec.get('args', []))})")
         input_shape = sample_shapes.get(key, list(assignment.input_shape))
         plan[key] = Probe("compile_model", {"model": spec, "input_shape": input_shape,
-                                            "batch_sizes": sorted(sizes[key]), "modes": ["train", "eval"]},
-                          f"compiling forward() of {text} into a graph", limit=STEP)
+                                            "batch_sizes": sorted(sizes[key]),
+                                            "modes": ["eval"] if "function" in spec else ["train", "eval"]},
+                          f"compiling {text if 'function' in spec else f'forward() of {text}'} into a graph",
+                          limit=STEP)
     return plan
 
 
@@ -149,7 +152,7 @@ def _hidden_folders(setup: GradingSetup, path: Path | str) -> tuple:
 def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: GradingSetup,
                          limits) -> Answer | None:
     """Ask the child to compile one model, hand the graph to the executor; the failure, if any."""
-    compiled = box.ask(probe.op, probe.args, timeout=limits.step_seconds, label=probe.label)
+    compiled = box.ask(probe.op, materialize(probe.args), timeout=limits.step_seconds, label=probe.label)
     if compiled.failed:
         if compiled.error is not None:      # word the failure with what was being done: compiling
             compiled.error = {**compiled.error, "label": probe.label}
@@ -203,7 +206,10 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
             for probe in ordered:
                 if probe.op in EXECUTOR:
                     failure = installed.get(_model_key(probe.args["model"])) if "model" in probe.args else None
-                    answers[probe.key] = failure or runner.ask(probe.op, materialize(probe.args),
+                    # the model spec names an installed graph: it travels as written, never materialised
+                    args = {**materialize({k: v for k, v in probe.args.items() if k != "model"}),
+                            **({"model": probe.args["model"]} if "model" in probe.args else {})}
+                    answers[probe.key] = failure or runner.ask(probe.op, args,
                                                                timeout=getattr(limits, probe.limit),
                                                                label=probe.label)
                 else:

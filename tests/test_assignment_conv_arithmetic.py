@@ -27,6 +27,19 @@ CASES = {
         "validation_split uses its own random_state, not the course's 1212",
         [("test_size=0.2, random_state=1212)", "test_size=0.2, random_state=42)  # bug: the course uses 1212")],
         {"validation_split"}),
+    # "By hand" is read from the compiled graph: torch's pooling inside the function loses the checks.
+    "max_pool_calls_torch": (
+        "max_pool2d hands the work to F.max_pool2d",
+        [('    """Max pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""\n',
+          '    """Max pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""\n'
+          '    return torch.nn.functional.max_pool2d(x, kernel_size, stride)\n')],
+        {"max_pool_lab_example", "max_pool_matches_torch", "max_pool_overlapping"}),
+    "avg_pool_calls_torch": (
+        "avg_pool2d hands the work to nn.AvgPool2d",
+        [('    """Average pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""\n',
+          '    """Average pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""\n'
+          '    return nn.AvgPool2d(kernel_size, stride)(x)\n')],
+        {"avg_pool_lab_example", "avg_pool_matches_torch"}),
 }
 
 
@@ -53,3 +66,8 @@ def test_lab_example_uses_the_lab_sheets_numbers(graded):
 def test_wrong_split_message_names_the_fix(graded):
     message = message_of(graded("split_wrong_seed"), "validation_split")
     assert "item 1 of the 4 values" in message and "random_state=1212" in message
+
+
+def test_pooling_by_torch_is_named_with_its_line(graded):
+    message = message_of(graded("max_pool_calls_torch"), "max_pool_matches_torch")
+    assert "calls torch's max_pool2d" in message and "by hand" in message, message

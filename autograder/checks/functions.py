@@ -25,7 +25,7 @@ import torch
 
 from ..config import Key
 from ..formula import Formula
-from .base import CheckKind, Probe, Verdict, materialize, randn, shape_text
+from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, materialize, randn, shape_text
 from .registry import register
 
 
@@ -77,6 +77,19 @@ def _trusted(name: str):
             target = getattr(target, part)
         return target
     raise ValueError(f"reference '{name}' cannot be imported")
+
+
+def _is_tensor_argument(value: Any) -> bool:
+    return isinstance(value, dict) and ("randn" in value or "tensor" in value)
+
+
+def _input_spec(value: dict) -> dict:
+    """A grading.toml tensor argument as a tensor spec the parent materialises (with its shape, for planning)."""
+    if "randn" in value:
+        return randn(value["randn"], value.get("seed", 0))
+    data = torch.tensor(value["tensor"], dtype=getattr(torch, value.get("dtype", "float32")))
+    return {"__tensor__": "literal", "data": value["tensor"], "dtype": value.get("dtype", "float32"),
+            "shape": list(data.shape)}
 
 
 def _call_text(name: str, args: list, kwargs: dict | None = None) -> str:
@@ -172,9 +185,15 @@ class FunctionValue(CheckKind):
                                      "functions that update tensors in place (null: not compared)"),
         "tolerance": Key(1e-5, "largest absolute difference allowed"),
         "hint": Key("", "what to look at when the value differs"),
+        "forbidden_ops": Key([], "ops a function written by hand must not call, e.g. max_pool2d; when set, the "
+                                 "grader compiles the function and runs its graph itself"),
     }
 
     def validate(self, params):
+        if params["forbidden_ops"] and (params["backward"] or params["expect_grads"] or params["expect_args_after"]
+                                        or not any(_is_tensor_argument(a) for a in params["args"])):
+            raise ValueError("forbidden_ops needs a tensor argument and no gradient or in-place comparisons: "
+                             "the grader runs the function's graph on its first tensor argument")
         if params["reference"] and params["reference"].split(".")[0] not in TRUSTED_LIBRARIES:
             raise ValueError(f"reference '{params['reference']}' must be a function of "
                              f"{' or '.join(TRUSTED_LIBRARIES)}")
@@ -184,15 +203,26 @@ class FunctionValue(CheckKind):
 
     def probes(self, check, assignment):
         p = check.params
+        label = f"calling {_call_text(p['function'], p['args'], p['kwargs'])}"
+        if p["forbidden_ops"]:
+            # By hand: the child compiles the function; the grader runs its graph on the first tensor.
+            index = next(i for i, a in enumerate(p["args"]) if _is_tensor_argument(a))
+            spec = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
+                    "input_index": index, "seed": 0}
+            return [Probe("call_graph", {"model": spec, "input": _input_spec(p["args"][index])}, label)]
         args = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
                 "backward": p["backward"], "calls": p["calls"]}
-        return [Probe("call_function", args, f"calling {_call_text(p['function'], p['args'], p['kwargs'])}")]
+        return [Probe("call_function", args, label)]
 
     def judge(self, check, assignment, answers, context):
         p = check.params
         got = answers[0].value
         call = _call_text(p["function"], p["args"], p["kwargs"])
         hint = f": {p['hint']}" if p["hint"] else ""
+        if p["forbidden_ops"]:
+            forbidden = forbidden_ops_verdict(p["forbidden_ops"], got["ops"], f"{p['function']}()")
+            if forbidden:
+                return forbidden
         want = p["expect"]
         if p["reference"]:
             ref_args = _build(_spec(p["args"] if p["reference_args"] is None else p["reference_args"]))

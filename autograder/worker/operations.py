@@ -33,4 +33,5 @@ EXECUTOR: dict[str, tuple[str, ...]] = {
     "train": ("model", "recipe", "input_shape"),
     "module_runs": ("model", "steps", "attributes", "scale", "shift"),
     "dropout_runs": ("model", "p", "shape", "seeds"),
+    "call_graph": ("model", "input"),
 }

@@ -127,6 +127,23 @@ def _check_tensor(out: Any, what: str = "forward()") -> torch.Tensor:
     raise ProbeFailure(f"{what} returned a {type(out).__name__}, not a tensor")
 
 
+def _function_module(state: WorkerState, spec: dict) -> nn.Module:
+    """A hand-written tensor function as a module of one input: argument ``input_index`` is the
+    input; every other argument is baked in as it was given."""
+    from .probes_functions import _callable, build_value
+
+    func = _callable(state, spec["function"])
+    args, kwargs, index = build_value(spec.get("args", [])), build_value(spec.get("kwargs", {})), spec["input_index"]
+
+    class FunctionModule(nn.Module):
+        def forward(self, x):
+            given = list(args)
+            given[index] = x
+            return func(*given, **kwargs)
+
+    return FunctionModule()
+
+
 @probe("compile_model")
 def compile_model(state: WorkerState, model: dict, input_shape: list[int], batch_sizes: list[int],
                   modes: list[str]) -> dict:
@@ -136,7 +153,7 @@ def compile_model(state: WorkerState, model: dict, input_shape: list[int], batch
     """
     from .compile import CompileFailure, compile_module
 
-    net = build_model(state, model)
+    net = _function_module(state, model) if "function" in model else build_model(state, model)
     net.to("cpu")
     try:
         return compile_module(net, input_shape, batch_sizes, modes, state.submission.name)
