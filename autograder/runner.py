@@ -110,8 +110,11 @@ def _compile_plan(assignment: Assignment, probes: list[Probe]) -> dict[str, Prob
 def _input_shapes(probe: Probe) -> list[list[int]]:
     """Shapes (batch first) of the inputs a probe will feed its model."""
     args = probe.args
-    specs = [args.get("input"), args.get("weights")] + [step.get("input") for step in args.get("steps", [])]
+    specs = ([args.get(name) for name in ("input", "weights", "images", "x_train", "x_test")]
+             + [step.get("input") for step in args.get("steps", [])])
     shapes = [spec["shape"] for spec in specs if isinstance(spec, dict) and isinstance(spec.get("shape"), list)]
+    shapes += [list(torch.tensor(spec["data"]).shape) for spec in specs
+               if isinstance(spec, dict) and spec.get("__tensor__") == "literal" and "shape" not in spec]
     if isinstance(args.get("shape"), list):
         shapes.append(args["shape"])
     return shapes

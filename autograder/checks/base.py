@@ -53,6 +53,15 @@ def materialize(value: Any) -> Any:
             return tensor
         if value.get("__tensor__") == "literal":
             return torch.tensor(value["data"], dtype=getattr(torch, value.get("dtype", "float32")))
+        if value.get("__tensor__") == "image_batch":      # a small fixed batch: synthetic, or CIFAR-10's first images
+            from ..worker.probes_training_code import cifar_images, synthetic_images
+
+            if value.get("cifar_folder"):
+                images, labels = cifar_images(value["cifar_folder"], value["count"])
+            else:
+                images, labels = synthetic_images(value["count"], value["classes"], value["shape"][1:],
+                                                  value["seed"], value["signal"])
+            return images if value["part"] == "images" else labels
         return {k: materialize(v) for k, v in value.items()}
     if isinstance(value, list):
         return [materialize(v) for v in value]

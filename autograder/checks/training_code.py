@@ -346,10 +346,14 @@ class OverfitBatch(CheckKind):
 
     def probes(self, check, assignment):
         p = check.params
+        batch = {"__tensor__": "image_batch", "count": p["images"], "classes": assignment.num_classes,
+                 "shape": [p["images"], *assignment.input_shape], "seed": p["data_seed"], "signal": p["signal"],
+                 "cifar_folder": cifar_folder()}
+        # The grader's executor trains the compiled model from PyTorch's default initialisation.
         return [Probe("overfit_batch", {
-            "model": model_spec(assignment), "count": p["images"], "classes": assignment.num_classes,
-            "input_shape": assignment.input_shape, "lr": p["lr"], "max_steps": p["max_steps"],
-            "check_every": p["check_every"], "seed": p["data_seed"], "signal": p["signal"], "cifar_folder": cifar_folder(),
+            "model": model_spec(assignment), "images": {**batch, "part": "images"},
+            "labels": {**batch, "part": "labels"}, "lr": p["lr"], "max_steps": p["max_steps"],
+            "check_every": p["check_every"],
         }, f"training {call_text(assignment)} on {p['images']} fixed images", limit=TRAIN)]
 
     def judge(self, check, assignment, answers, context):
@@ -357,6 +361,7 @@ class OverfitBatch(CheckKind):
 
         p = check.params
         got = answers[0].value
+        got["source"] = "cifar10" if cifar_folder() else "synthetic"
         if got["source"] == "cifar10":
             _, labels = cifar_images(cifar_folder(), p["images"])
         else:

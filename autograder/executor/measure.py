@@ -270,3 +270,101 @@ def call_graph(state: ExecutorState, model: dict, input: torch.Tensor) -> dict:
         out = net(input.to(state.device))
     result = out.detach().cpu().clone() if isinstance(out, torch.Tensor) else out
     return {"result": result, "grads": [], "args_after": [], "ops": _ops_used(net)}
+
+
+# ----------------------------------------------------------------- short training runs on small data
+
+@handles("overfit_batch")
+def overfit_batch(state: ExecutorState, model: dict, images: torch.Tensor, labels: torch.Tensor, lr: float,
+                  max_steps: int, check_every: int) -> dict:
+    """Train with Adam on one fixed batch, from PyTorch's default initialisation, until every image
+    is classified right or the step budget runs out; return the final predictions."""
+    import math
+    import time
+
+    net = _model(state, model)
+    net.reset_to_default_init(state.seed)
+    images, labels = images.to(state.device), labels.to(state.device)
+    seed_everything(state.seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    started = time.perf_counter()
+    step, history = 0, []
+    net.train()
+    while step < max_steps:
+        loss = torch.nn.functional.cross_entropy(_tensor_output(net(images)), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        step += 1
+        if step % check_every == 0 or step == max_steps:
+            net.eval()
+            with torch.no_grad():
+                correct = (net(images).argmax(1) == labels).float().mean().item()
+            net.train()
+            value = float(loss.detach())
+            history.append([step, correct, value if math.isfinite(value) else None])
+            if correct == 1.0:
+                break
+    net.eval()
+    with torch.no_grad():
+        predictions = net(images).argmax(1).cpu()
+    return {"steps": step, "history": history, "predictions": predictions, "seconds": time.perf_counter() - started}
+
+
+@handles("train_regression")
+def train_regression(state: ExecutorState, model: dict, recipe: dict, x_train: torch.Tensor,
+                     y_train: torch.Tensor, x_test: torch.Tensor) -> dict:
+    """Train from PyTorch's default initialisation on (x_train, y_train) with the mean squared error and
+    the grader's recipe (optimizer, lr, schedule, epochs, batch_size; shuffled with the grading seed),
+    then predict x_test."""
+    import time
+
+    from ..worker.recipes import TrainingFailure, make_optimizer
+
+    started = time.perf_counter()
+    net = _model(state, model)
+    net.reset_to_default_init(state.seed)
+    x_train, y_train = x_train.to(state.device), y_train.to(state.device).reshape(-1)
+    try:
+        optimizer = make_optimizer(net, recipe)
+    except TrainingFailure as exc:
+        raise MeasureFailure(str(exc)) from None
+    generator = torch.Generator().manual_seed(state.seed)
+    steps = recipe["epochs"] * -(-len(x_train) // recipe["batch_size"])
+    net.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)        # batches this small run fastest on one thread
+    try:
+        loss = _regression_epochs(net, recipe, optimizer, x_train, y_train, generator, steps)
+    finally:
+        torch.set_num_threads(threads)
+    net.eval()
+    with torch.no_grad():
+        predictions = _tensor_output(net(x_test.to(state.device)))
+    if predictions.numel() != len(x_test):
+        raise MeasureFailure("forward() in eval mode does not return one number per sample")
+    return {"predictions": predictions.detach().reshape(-1).to("cpu", torch.float64),
+            "final_loss": float(loss.item()), "seconds": time.perf_counter() - started}
+
+
+def _regression_epochs(net, recipe, optimizer, x_train, y_train, generator, steps) -> torch.Tensor:
+    """Minimise the mean squared error batch by batch; return the last batch's loss."""
+    step = 0
+    loss = torch.tensor(float("nan"))
+    for _ in range(recipe["epochs"]):
+        order = torch.randperm(len(x_train), generator=generator).to(x_train.device)
+        for start in range(0, len(order), recipe["batch_size"]):
+            if recipe.get("schedule") == "linear":      # the learning rate falls linearly to 0
+                for group in optimizer.param_groups:
+                    group["lr"] = recipe["lr"] * (1 - step / steps)
+            step += 1
+            index = order[start:start + recipe["batch_size"]]
+            out = _tensor_output(net(x_train[index]))
+            if out.numel() != len(index):
+                raise MeasureFailure(f"forward() returned {tuple(out.shape)} for a batch of {len(index)} inputs; "
+                                     f"expected ({len(index)}, 1): one number per sample")
+            loss = ((out.reshape(-1) - y_train[index]) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return loss.detach()

@@ -20,10 +20,7 @@ WORKER: dict[str, tuple[str, ...]] = {
     "load_text_file": ("function", "text", "filename"),
     "training_scenario": ("scenario", "dataset", "samples", "batch_size", "epochs", "total_epochs", "every",
                           "lr", "scores", "y_true", "y_scores", "data_seed"),
-    "overfit_batch": ("model", "count", "classes", "input_shape", "lr", "max_steps", "check_every", "seed",
-                      "signal", "cifar_folder"),
     "fit_and_evaluate": ("function", "args", "kwargs", "inputs"),
-    "train_regression": ("model", "recipe", "x_train", "y_train", "x_test"),
 }
 
 EXECUTOR: dict[str, tuple[str, ...]] = {
@@ -35,4 +32,6 @@ EXECUTOR: dict[str, tuple[str, ...]] = {
     "module_runs": ("model", "steps", "attributes", "scale", "shift"),
     "dropout_runs": ("model", "p", "shape", "seeds"),
     "call_graph": ("model", "input"),
+    "overfit_batch": ("model", "images", "labels", "lr", "max_steps", "check_every"),
+    "train_regression": ("model", "recipe", "x_train", "y_train", "x_test"),
 }
