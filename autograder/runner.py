@@ -169,6 +169,36 @@ def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: Gra
     return None
 
 
+def _feedback_data(per_check, answers: dict[str, Answer], context: JudgeContext) -> dict:
+    """The model as the grader saw it and its training run, for feedback pages (all measured by the grader)."""
+    data: dict = {}
+    for check, kind, probes in per_check:
+        for probe in probes:
+            answer = answers.get(probe.key)
+            if answer is None or answer.failed or not isinstance(answer.value, dict):
+                continue
+            if probe.op == "forward" and answer.value.get("calls") and "layers" not in data:
+                data["layers"] = [{"op": call[0], "output_shape": call[1], "parameters": call[2]}
+                                  for call in answer.value["calls"] if len(call) == 3]
+            if probe.op == "train" and "training" not in data and context.test_labels is not None:
+                value, labels = answer.value, context.test_labels
+                predictions = value.get("predictions")
+                if isinstance(predictions, torch.Tensor) and predictions.shape == labels.shape:
+                    classes = int(max(labels.max().item(), predictions.max().item())) + 1
+                    matrix = torch.zeros(classes, classes, dtype=torch.long)
+                    matrix.index_put_((labels, predictions.long()), torch.ones_like(labels), accumulate=True)
+                    recipe = probe.args.get("recipe", {})
+                    data["training"] = {
+                        "history": value.get("history", []),
+                        "stop_at_validation_accuracy": recipe.get("stop_at_validation_accuracy"),
+                        "min_test_accuracy": check.params.get("min_test_accuracy"),
+                        "steps": value.get("steps"),
+                        "test_accuracy": round((predictions.long() == labels).double().mean().item(), 4),
+                        "confusion_matrix": matrix.tolist(),
+                    }
+    return data
+
+
 def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     """Grade one handed-in file or folder; never raises for a bad submission."""
     started = time.monotonic()
@@ -250,6 +280,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     extra["peak_memory_mib"] = round(peak_rss / 2**20, 1)
     extra["check_details"] = check_details
     extra["executed_by"] = by
+    extra.update(_feedback_data(per_check, answers, context))
     extra["isolation"] = isolation
     return SubmissionResult(assignment.id, submission.name, str(path), results, status=status,
                             seconds=time.monotonic() - started, output=output, notes=notes, extra=extra)

@@ -1,9 +1,9 @@
-"""Checks on the layers forward() actually uses, seen by recording its torch calls.
+"""Checks on the layers forward() actually uses, read from the graph the grader runs.
 
-The child runs one forward pass under a ``TorchFunctionMode`` that records
-every torch function called, in order, with its output shape. ``nn.ReLU()``,
+The grader's executor runs one training-mode pass of the compiled graph and
+lists every ATen op, in order, with its output shape. ``nn.ReLU()``,
 ``F.relu`` and ``x.relu()`` all show up as ``relu``; a layer declared in
-``__init__`` but never called does not show up at all.
+``__init__`` but never called, or computed and thrown away, does not show up.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def trace_probe(assignment) -> Probe:
 
 
 def _calls(answer) -> list[tuple[str, list | None]]:
-    return [(op, shape) for op, shape in answer.value["calls"] or []]
+    return [(call[0], call[1]) for call in answer.value["calls"] or []]
 
 
 def _layer_text(op: str, shape) -> str:

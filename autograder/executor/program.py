@@ -199,7 +199,7 @@ class CompiledModel(nn.Module):
         return self.graph_for(x.shape[0])[1](x)
 
     def trace(self, x: torch.Tensor) -> list[list]:
-        """Run once and list every op with its output shape, as [name, shape or None]."""
+        """Run once and list every op as [name, output shape or None, parameters it reads]."""
         graph, module = self.graph_for(x.shape[0])
         calls: list[list] = []
         recorder = _ShapeRecorder(module, calls)
@@ -353,7 +353,10 @@ class _ShapeRecorder(fx.Interpreter):
             name = _target_name(n.target)
             if name:
                 shape = list(result.shape) if isinstance(result, torch.Tensor) else None
-                self.calls.append([name, shape])
+                # parameters this op reads directly (a layer's weight and bias)
+                weights = sum(getattr(self.module, a.target).numel() for a in n.all_input_nodes
+                              if a.op == "get_attr" and isinstance(getattr(self.module, a.target), nn.Parameter))
+                self.calls.append([name, shape, weights])
         return result
 
 
