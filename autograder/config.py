@@ -85,6 +85,8 @@ COMMON_CHECK_KEYS: dict[str, Key] = {
     "points": Key(1.0, "points the check is worth"),
     "visibility": Key("visible", "Gradescope visibility: visible, hidden, after_due_date or after_published"),
     "description": Key("", "what the check verifies, in one line (defaults to the kind's summary)"),
+    "requires": Key([], "checks of the same assignment that must pass for this one to count (e.g. the "
+                        "training check requires the architecture's structure check)"),
 }
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -109,6 +111,7 @@ class CheckSpec:
     visibility: str
     description: str
     params: dict[str, Any]
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,14 @@ def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
             visibility=values["visibility"],
             description=values["description"],       # empty: filled in by describe() below
             params=params,
+            requires=tuple(values["requires"]),
         ))
+    names = [check.name for check in checks]
+    for check in checks:
+        for needed in check.requires:
+            if needed not in names or names.index(needed) >= names.index(check.name):
+                raise ConfigError(f"grading.toml: '{where}{check.name}.requires' names '{needed}', which is not "
+                                  "a check listed before it in the same assignment")
     return checks
 
 
@@ -258,6 +268,9 @@ def _with_descriptions(assignment: Assignment) -> Assignment:
     checks = [check if check.description else
               dataclasses.replace(check, description=KINDS[check.kind].describe(check, assignment))
               for check in assignment.checks]
+    checks = [dataclasses.replace(check, description=f"{check.description} (counts only when "
+                                                     f"{' and '.join(check.requires)} passes)")
+              if check.requires else check for check in checks]
     return dataclasses.replace(assignment, checks=checks)
 
 

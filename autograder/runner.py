@@ -255,6 +255,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
 
     context = JudgeContext(test_labels=setup.test_labels)
     results, check_seconds, check_details, by = [], {}, {}, {}
+    passed_by_name: dict[str, bool] = {}
     for check, kind, probes in per_check:
         judge_started = time.monotonic()
         if not loaded.ok:
@@ -269,6 +270,12 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                     check_details[check.name] = verdict.details
             except Exception as exc:  # a judge that breaks must never pass a check
                 passed, message = False, f"the grader could not judge this check ({type(exc).__name__}: {exc})"
+        failed_first = [name for name in check.requires if not passed_by_name.get(name, False)]
+        if passed and failed_first:
+            passed = False
+            message = (f"not counted: this check needs {', '.join(repr(n) for n in failed_first)} to pass first, "
+                       f"so that its points go to the architecture the assignment asks for (on its own: {message})")
+        passed_by_name[check.name] = passed
         seconds = sum(answers[p.key].seconds for p in probes if p.key in answers)
         seconds += time.monotonic() - judge_started
         check_seconds[check.name] = round(seconds, 3)

@@ -20,7 +20,7 @@ from autograder.commands import grade_submissions
 ROOT = Path(__file__).resolve().parents[1]
 FORGED = Path(__file__).resolve().parent / "forged"
 REFERENCE = ROOT / "solutions" / "task1_cnn" / "task1_cnn.py"
-MODEL_CHECKS = ["builds", "output_shape", "log_probabilities", "batch_independence", "structure",
+MODEL_CHECKS = ["builds", "output_shape", "log_probabilities", "batch_independence", "convolutional", "structure",
                 "backward", "gradient_flow", "dropout_active", "eval_deterministic"]
 
 
@@ -65,13 +65,13 @@ def test_replacing_the_processs_handlers_earns_only_what_its_real_graph_earns(gr
     # a one-weight model is a valid module of the right shape, and nothing more
     assert passed(result) <= {"builds", "output_shape", "log_probabilities", "batch_independence", "backward",
                               "eval_deterministic"}
-    for check in ("structure", "gradient_flow", "dropout_active"):
+    for check in ("convolutional", "structure", "gradient_flow", "dropout_active"):
         assert check not in passed(result)
 
 
 def test_decoy_layers_thrown_away_do_not_count_as_structure_or_dropout(graded):
     result = graded["decoy_layers"]
-    assert "structure" not in passed(result)
+    assert "structure" not in passed(result) and "convolutional" not in passed(result)
     assert "dropout_active" not in passed(result)
     assert "0 convolution" in message(result, "structure")
     # the logistic regression it really is still gets the checks any model gets

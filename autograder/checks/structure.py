@@ -129,15 +129,16 @@ class HiddenLayers(CheckKind):
     params = {
         "convolutions": Key(2, "convolutions forward() must use"),
         "fully_connected": Key(2, "fully connected layers forward() must use"),
-        "activation": Key("relu", "activation required after every hidden layer"),
+        "activation": Key("relu", "activation required after every hidden layer (empty: not checked)"),
         "min_dropouts": Key(1, "dropouts required between the last convolution and the output layer"),
     }
 
     def describe(self, check, assignment):
         p = check.params
-        dropout = f" and at least {p['min_dropouts']} dropout" if p["min_dropouts"] else ""
+        dropout = f" and at least {p['min_dropouts']} dropouts" if p["min_dropouts"] else ""
+        activation = f", {p['activation']} after each hidden layer" if p["activation"] else ""
         return (f"forward() uses {p['convolutions']} convolution(s), {p['fully_connected']} fully connected "
-                f"layer(s), {p['activation']} after each hidden layer{dropout}")
+                f"layer(s){activation}{dropout}")
 
     def probes(self, check, assignment):
         return [trace_probe(assignment)]
@@ -158,7 +159,7 @@ class HiddenLayers(CheckKind):
             return Verdict(False, "a convolution comes after a fully connected layer; the convolutions come first")
         names = {i: f"{'convolution' if i in convs else 'fully connected layer'} "
                     f"{(convs if i in convs else linears).index(i) + 1}" for i in layer_at}
-        for position, start in enumerate(layer_at[:-1]):
+        for position, start in enumerate(layer_at[:-1] if p["activation"] else []):
             end = layer_at[position + 1]
             between = ops[start + 1:end]
             if p["activation"] not in between:
@@ -172,5 +173,9 @@ class HiddenLayers(CheckKind):
                 return Verdict(False, f"forward() uses {dropouts} dropout(s) between the convolutions and the "
                                       f"output layer; the assignment asks for at least {p['min_dropouts']} "
                                       "(nn.Dropout / nn.Dropout2d, or F.dropout)")
-        return Verdict(True, f"{len(convs)} convolutions, {len(linears)} fully connected layers, "
-                             f"{p['activation']} after each hidden layer, dropout in place")
+        parts = [f"{len(convs)} convolutions", f"{len(linears)} fully connected layers"]
+        if p["activation"]:
+            parts.append(f"{p['activation']} after each hidden layer")
+        if p["min_dropouts"]:
+            parts.append("dropout in place")
+        return Verdict(True, ", ".join(parts))
