@@ -27,6 +27,7 @@ from .checks.base import LOAD, STEP, TRAIN, explain_failure, materialize
 from .config import Assignment, Config
 from .data import cache_dir
 from .results import CheckResult, SubmissionResult
+from .root_cause import apply_root_cause, root_cause_note
 from .sandbox import Answer, Sandbox, SandboxOptions
 from .notebook import ModuleFile, NotebookError
 from .submission import find_submission
@@ -283,11 +284,16 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         results.append(CheckResult(check.name, check.description, check.points, passed, message,
                                    check.visibility, seconds))
 
+    cause = apply_root_cause(results)
+    if cause is not None:
+        notes.insert(0, root_cause_note(cause))
     extra = _extra(setup, check_seconds)
     extra["peak_memory_mib"] = round(peak_rss / 2**20, 1)
     extra["check_details"] = check_details
     extra["executed_by"] = by
     extra.update(_feedback_data(per_check, answers, context))
+    if cause is not None:
+        extra["root_cause"] = cause
     extra["isolation"] = isolation
     return SubmissionResult(assignment.id, submission.name, str(path), results, status=status,
                             seconds=time.monotonic() - started, output=output, notes=notes, extra=extra)

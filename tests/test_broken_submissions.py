@@ -30,10 +30,12 @@ EXPECTED = {
         "unused_layer": {"gradient_flow"},
         # F.dropout(training=False) is no dropout in the training graph: 1 of the 2 the README asks for
         "dropout_never_on": {"dropout_active", "structure"},
+        "dropout_probability_zero": {"dropout_active"},
         "dropout_always_on": {"eval_deterministic"},
         "ignores_input": {"training"},
         # no parameters: nothing to build, structure, backpropagate or train; shapes and outputs are fine
-        "no_parameters": {"builds", "structure", "backward", "gradient_flow", "dropout_active", "training"},
+        "no_parameters": {"builds", "convolutional", "structure", "backward", "gradient_flow", "dropout_active",
+                          "training"},
         "wrong_class_name": ALL,
         # not the assignment's network: it learns MNIST, but the training check counts only for a CNN
         "logistic_regression": {"convolutional", "structure", "dropout_active", "training"},
@@ -89,8 +91,9 @@ def test_every_check_has_a_fixture_failing_only_it(fast_config):
         names = [c.name for c in checks]
         # builds cannot fail alone: a model without parameters has nothing to backpropagate;
         # backward cannot either: the gradient check and training run backward() too;
-        # n_classes cannot either: parameter_count also builds the model with 7 classes
-        missing = set(names) - alone - {"builds", "backward", "n_classes"}
+        # n_classes cannot either: parameter_count also builds the model with 7 classes;
+        # convolutional cannot either: structure counts the same layers
+        missing = set(names) - alone - {"builds", "backward", "n_classes", "convolutional"}
         assert not missing, f"{assignment}: no fixture fails only {sorted(missing)}"
         for name in cases:
             assert (BROKEN / assignment / f"{name}.py").is_file()

@@ -22,8 +22,8 @@ def describe(exc: BaseException) -> dict:
     from .program import GraphRefused
 
     failure = isinstance(exc, (MeasureFailure, GraphRefused))
-    return {"type": type(exc).__name__, "message": str(exc)[:1000], "where": "", "hint": "", "stage": "",
-            "failure": failure}
+    return {"type": type(exc).__name__, "message": str(exc)[:1000], "where": "", "hint": "",
+            "stage": getattr(exc, "stage", ""), "failure": failure}
 
 
 def main(argv: list[str] | None = None) -> int:

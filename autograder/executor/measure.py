@@ -129,7 +129,11 @@ def backward(state: ExecutorState, model: dict, input: torch.Tensor, weights: to
         raise MeasureFailure(f"forward() returned shape {tuple(out.shape)}; expected {tuple(weights.shape)}")
     loss = (out * weights.to(out.device, out.dtype)).sum()
     if loss.requires_grad:
-        loss.backward()
+        try:
+            loss.backward()
+        except RuntimeError as exc:
+            exc.stage = "backward"          # the judge words in-place mistakes from this
+            raise
     grads = [[name, None if p.grad is None else p.grad.detach().float().cpu()]
              for name, p in net.named_student_parameters()]
     return {"grads": grads, "loss_requires_grad": bool(loss.requires_grad)}
