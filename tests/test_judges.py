@@ -1,0 +1,83 @@
+"""Judges on their own: fake answers in, verdict out (no sandbox, no executor, no training)."""
+
+from __future__ import annotations
+
+import torch
+
+from autograder.checks import KINDS, JudgeContext
+from autograder.config import load_config
+from autograder.sandbox import Answer
+
+CONFIG = load_config()
+
+
+def judge(assignment_id: str, check_name: str, *values, context: JudgeContext | None = None):
+    assignment = CONFIG.assignment(assignment_id)
+    check = next(c for c in assignment.checks if c.name == check_name)
+    kind = KINDS[check.kind]
+    probes = kind.probes(check, assignment)
+    answers = [Answer(ok=True, value=v) for v in values]
+    assert len(answers) == len(probes)
+    return kind.verdict(check, assignment, probes, answers, context or JudgeContext())
+
+
+def log_probs(n: int, classes: int = 10) -> torch.Tensor:
+    return torch.log_softmax(torch.randn(n, classes), dim=1)
+
+
+def test_output_shape_names_the_fix_for_a_wrong_last_layer():
+    outputs = [{"outputs": [log_probs(n, 12)], "calls": None} for n in (1, 7, 64)]
+    verdict = judge("task1_cnn", "output_shape", *outputs)
+    assert not verdict.passed and "out_features of your last Linear" in verdict.message
+
+
+def test_output_kind_tells_probabilities_from_log_probabilities():
+    probs = {"outputs": [torch.softmax(torch.randn(16, 10), 1)], "calls": None}
+    verdict = judge("task1_cnn", "log_probabilities", probs)
+    assert not verdict.passed and "F.log_softmax(x, dim=1)" in verdict.message
+    assert judge("task1_cnn", "log_probabilities", {"outputs": [log_probs(16)], "calls": None}).passed
+
+
+def test_dropout_active_wants_finite_outputs_that_differ():
+    nan = torch.full((16, 10), float("nan"))
+    assert not judge("task1_cnn", "dropout_active", {"outputs": [nan, nan], "calls": None}).passed
+    same = log_probs(16)
+    assert not judge("task1_cnn", "dropout_active", {"outputs": [same, same.clone()], "calls": None}).passed
+    assert judge("task1_cnn", "dropout_active", {"outputs": [same, log_probs(16)], "calls": None}).passed
+
+
+def test_parameter_count_shows_the_count_by_layer():
+    params = [["conv1.weight", [6, 1, 5, 5], True], ["conv1.bias", [6], True]]
+    verdict = judge("lenet5", "parameter_count", {"parameters": params}, {"parameters": params})
+    assert not verdict.passed and "expected 61,706" in verdict.message and "conv1 156" in verdict.message
+
+
+def test_hidden_layers_counts_dropouts_between_the_convolutions_and_the_output():
+    calls = [["conv2d", [4, 10, 24, 24], 260], ["max_pool2d", None, 0], ["relu", None, 0],
+             ["conv2d", [4, 20, 8, 8], 5020], ["dropout2d", None, 0], ["max_pool2d", None, 0], ["relu", None, 0],
+             ["flatten", None, 0], ["linear", [4, 50], 16050], ["relu", None, 0], ["linear", [4, 10], 510],
+             ["log_softmax", None, 0]]
+    verdict = judge("task1_cnn", "structure", {"outputs": [], "calls": calls})
+    assert not verdict.passed and "uses 1 dropout" in verdict.message and "at least 2" in verdict.message
+    calls.insert(10, ["dropout", None, 0])
+    assert judge("task1_cnn", "structure", {"outputs": [], "calls": calls}).passed
+    assert judge("task1_cnn", "convolutional", {"outputs": [], "calls": calls}).passed
+
+
+def test_test_accuracy_is_scored_against_labels_only_the_parent_holds():
+    labels = torch.arange(100) % 10
+    context = JudgeContext(test_labels=labels)
+    right = {"predictions": labels.clone(), "history": [[100, 0.95, 0.2]], "steps": 100, "seconds": 1.0}
+    assert judge("task1_cnn", "training", right, context=context).passed
+    wrong = {**right, "predictions": (labels + 1) % 10}
+    verdict = judge("task1_cnn", "training", wrong, context=context)
+    assert not verdict.passed and "0.00%" in verdict.message
+    short = {**right, "predictions": labels[:50]}
+    assert not judge("task1_cnn", "training", short, context=context).passed
+
+
+def test_a_hand_written_module_that_calls_the_torch_op_fails_naming_it():
+    answer = {"elements": 10, "runs": [], "repeated_masks": 0, "eval_shape": [100, 1000], "eval_change": 0.0,
+              "parameters": [], "ops": [["rand_like", 25], ["dropout", 26]]}
+    verdict = judge("dropout_batchnorm", "dropout", answer, answer)
+    assert not verdict.passed and "calls torch's dropout (line 26)" in verdict.message
