@@ -37,6 +37,9 @@ KIT_KEYS: dict[str, Key] = {
     "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'"),
     "allow_download": Key(True, "download missing datasets with torchvision into the cache when online"),
     "sandbox_uid": Key(65534, "user id submissions run as when the grader runs as root (0 keeps root)"),
+    "feedback_output_kib": Key(16, "printed output shown on a feedback page and in Gradescope's output; the rest is cut"),
+    "bulk_unpacked_mib": Key(512.0, "most a bulk download (.zip) may unpack to; unpacking stops there (zip bombs)"),
+    "bulk_max_files": Key(20000, "most files a bulk download may hold; a zip with more is refused"),
 }
 
 # [limits]: defaults for every assignment; [assignments.<id>.limits] overrides them.
