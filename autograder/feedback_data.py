@@ -21,6 +21,7 @@ MAX_LAYERS = 1_000
 MAX_HISTORY = 10_000        # points of the training curve
 MAX_CLASSES = 100           # rows and columns of a confusion matrix
 MAX_DIMENSIONS = 16         # of one output shape
+MAX_WHOLE = 10 ** 15        # larger counts, steps or sizes are taken as nonsense
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,19 @@ def number(value: Any) -> float | None:
         return None
 
 
+def finite(value: Any, default: float = 0.0) -> float:
+    """A finite number, or ``default`` for anything else (NaN, infinities, strings, None)."""
+    x = number(value)
+    return x if x is not None and math.isfinite(x) else default
+
+
 def whole(value: Any) -> int | None:
     """A non-negative whole number, or None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
-    return value if isinstance(value, int) and value >= 0 else None
+    return value if isinstance(value, int) and 0 <= value <= MAX_WHOLE else None
 
 
 def fraction(value: Any) -> float | None:

@@ -31,9 +31,12 @@ h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-
 .root-cause { border-left: 5px solid #b42318; background: #fdf1f0; padding: .6rem 1rem; margin: 1rem 0; }
 .stopped { border-left: 5px solid #9a6700; background: #fff8e6; padding: .6rem 1rem; margin: 1rem 0; }
 table { border-collapse: collapse; width: 100%; font-size: .92rem; }
-th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e6e9ef; vertical-align: top; }
-th { background: #f4f6f9; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.passed { color: #16794a; font-weight: 600; } td.failed { color: #b42318; font-weight: 600; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e6e9ef; vertical-align: top;
+         overflow-wrap: anywhere; }
+th { background: #f4f6f9; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.passed { color: #16794a; font-weight: 600; white-space: nowrap; }
+td.failed { color: #b42318; font-weight: 600; white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 2px solid #c7ced9; }
 .message { white-space: pre-wrap; overflow-wrap: anywhere; }
 .description { color: #5b6677; font-size: .85rem; }
@@ -51,19 +54,19 @@ def esc(value) -> str:
     return html.escape(data.text(value), quote=True)
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, extra_style: str = "") -> str:
     """A complete HTML document around ``body``; ``title`` is escaped here."""
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_POLICY}\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+            f"<title>{esc(title)}</title>\n<style>{STYLE}{extra_style}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
 def not_available(what: str) -> str:
     return f"<p class=\"muted\">{html.escape(what)}</p>"
 
 
-def _guarded(render: Callable[[], str], what: str) -> str:
+def guarded(render: Callable[[], str], what: str) -> str:
     """One section's HTML; a section that cannot be drawn says so instead of losing the page."""
     try:
         return render()
@@ -78,11 +81,11 @@ def score_class(score: float, max_score: float) -> str:
 
 
 def _header(result: SubmissionResult) -> str:
-    score, max_score = data.number(result.score) or 0.0, data.number(result.max_score) or 0.0
+    score, max_score = data.finite(result.score), data.finite(result.max_score)
     parts = [f"<h1>{esc(result.assignment)}: {esc(result.name)}</h1>",
              f"<div class=\"score {score_class(score, max_score)}\">{data.points(score)} / "
              f"{data.points(max_score)}</div>",
-             f"<p class=\"muted\">graded in {data.number(result.seconds) or 0.0:.1f} s · submitted file: "
+             f"<p class=\"muted\">graded in {data.finite(result.seconds):.1f} s · submitted file: "
              f"<code>{esc(Path(data.text(result.source)).name)}</code></p>"]
     if result.status != "graded":
         parts.append(f"<div class=\"stopped\"><strong>Grading stopped early:</strong> "
@@ -109,7 +112,7 @@ def _checks(result: SubmissionResult) -> str:
     for check in result.checks:
         passed = bool(getattr(check, "passed", False))
         status = "passed" if passed else "failed"
-        max_points = data.number(getattr(check, "max_points", 0)) or 0.0
+        max_points = data.finite(getattr(check, "max_points", 0))
         description = getattr(check, "description", "")
         row = (f"<tr><td><strong>{esc(check.name)}</strong>"
                + (f"<div class=\"description\">{esc(description)}</div>" if description else "")
@@ -172,7 +175,7 @@ def _training(result: SubmissionResult) -> str:
     parts = ["<h2>Training</h2>"]
     parts += [f"<p>{esc(line)}</p>" for line in training_summary(run)]
     if run.history:
-        parts.append(_guarded(lambda: f"<img src=\"{plots.training_curve(run)}\" alt=\"validation accuracy and "
+        parts.append(guarded(lambda: f"<img src=\"{plots.training_curve(run)}\" alt=\"validation accuracy and "
                                       "training loss against optimizer steps\">", "training plot"))
     else:
         parts.append(not_available("No validation measurements were recorded during training."))
@@ -194,7 +197,7 @@ def _confusion(result: SubmissionResult) -> str:
     parts = ["<h2>Test predictions</h2>",
              "<p class=\"muted\">How many test images of each true class (rows) were predicted as each class "
              "(columns); a good model puts nearly everything on the diagonal.</p>",
-             _guarded(lambda: f"<img src=\"{plots.confusion_matrix(matrix)}\" alt=\"confusion matrix of the test "
+             guarded(lambda: f"<img src=\"{plots.confusion_matrix(matrix)}\" alt=\"confusion matrix of the test "
                               "predictions\">", "confusion matrix")]
     mixed = most_confused(matrix)
     if mixed:
@@ -231,7 +234,7 @@ def feedback_html(result: SubmissionResult, *, output_kib: int = 16) -> str:
         (lambda: _notes(result), "notes"),
         (lambda: _output(result, output_kib), "printed output"),
     ]
-    body = "\n".join(_guarded(render, what) for render, what in sections)
+    body = "\n".join(guarded(render, what) for render, what in sections)
     return page(f"{data.text(result.assignment, 100)}: {data.text(result.name, 200)} · feedback", body)
 
 

@@ -34,12 +34,13 @@ def _data_uri(figure) -> str:
 
 
 def _finite(x: float) -> float:
-    return x if math.isfinite(x) else float("nan")     # matplotlib leaves a gap at NaN
+    """NaN for values a plot cannot place (infinite, or too large to scale an axis by)."""
+    return x if math.isfinite(x) and abs(x) < 1e15 else float("nan")     # matplotlib leaves a gap at NaN
 
 
 def training_curve(run: TrainingRun) -> str:
     """Validation accuracy and training loss against steps, with the stop threshold and the stop step."""
-    figure = _figure(7.5, 3.6)
+    figure = _figure(7.5, 4.2)
     accuracy_axis = figure.add_subplot()
     steps = [p[0] for p in run.history]
     accuracy = [_finite(p[1]) * 100 for p in run.history]
@@ -66,7 +67,7 @@ def training_curve(run: TrainingRun) -> str:
         loss_axis.set_ylim(bottom=0)
     handles, labels = accuracy_axis.get_legend_handles_labels()
     more_handles, more_labels = loss_axis.get_legend_handles_labels()
-    accuracy_axis.legend(handles + more_handles, labels + more_labels, loc="center right", fontsize=8)
+    figure.legend(handles + more_handles, labels + more_labels, loc="outside lower center", ncols=3, fontsize=8)
     return _data_uri(figure)
 
 

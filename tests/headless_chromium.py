@@ -9,6 +9,7 @@ standard library and the ``chromium`` package is needed.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -50,14 +51,17 @@ class Chromium:
         self.from_browser, from_browser_write = os.pipe()
 
         def wire_pipes():        # in the child: descriptor 3 reads commands, descriptor 4 writes replies
-            os.dup2(to_browser_read, 3)
-            os.dup2(from_browser_write, 4)
+            # Move both ends above 4 first, so neither is overwritten when the other lands on 3 or 4.
+            read_end = fcntl.fcntl(to_browser_read, fcntl.F_DUPFD, 10)
+            write_end = fcntl.fcntl(from_browser_write, fcntl.F_DUPFD, 10)
+            os.dup2(read_end, 3)             # dup2 leaves the copies inheritable across exec
+            os.dup2(write_end, 4)
 
         self.process = subprocess.Popen(
             [executable, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
              "--no-first-run", "--no-default-browser-check", f"--user-data-dir={self.profile}",
              "--hide-scrollbars", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=wire_pipes, stdin=subprocess.DEVNULL,
+            close_fds=False, preexec_fn=wire_pipes, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_browser_read)
         os.close(from_browser_write)
