@@ -13,7 +13,7 @@ import re
 import statistics
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 from urllib.parse import quote
 
 from . import feedback_data as data
@@ -137,13 +137,23 @@ def _submissions(results: list[SubmissionResult], out_dir: Path | None) -> str:
             f"{''.join(rows)}</table>")
 
 
+def _refused(refused: Sequence[str]) -> str:
+    if not refused:
+        return ""
+    items = "".join(f"<li class=\"message\">{esc(line)}</li>" for line in refused[:500])
+    return ("<div class=\"stopped\"><strong>Refused from the bulk download</strong> (nothing was written for these "
+            f"entries):<ul>{items}</ul></div>")
+
+
 def class_report_html(results: Iterable[SubmissionResult], *, assignment: str,
-                      out_dir: str | Path | None = None) -> str:
-    """The whole report as text; with ``out_dir``, only pages that exist there are linked."""
+                      out_dir: str | Path | None = None, refused: Sequence[str] = ()) -> str:
+    """The whole report as text; with ``out_dir``, only pages that exist there are linked.
+    ``refused``: the bulk-download entries that were not unpacked, and why."""
     results = list(results)
     folder = Path(out_dir) if out_dir is not None else None
     sections = [
         (lambda: f"<h1>{esc(assignment)}: class report</h1>" + _summary(results), "summary"),
+        (lambda: _refused(list(refused)), "refused entries"),
         (lambda: _histogram(results), "score histogram"),
         (lambda: _pass_rates(results), "pass rates"),
         (lambda: _common_failures(results), "common failures"),
@@ -153,11 +163,12 @@ def class_report_html(results: Iterable[SubmissionResult], *, assignment: str,
     return page(f"{data.text(assignment, 100)} · class report", body, REPORT_STYLE)
 
 
-def write_class_report(results: Iterable[SubmissionResult], path: str | Path, *, assignment: str) -> Path:
+def write_class_report(results: Iterable[SubmissionResult], path: str | Path, *, assignment: str,
+                       refused: Sequence[str] = ()) -> Path:
     """Write DIR/report.html atomically; feedback pages are linked relative to its folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(class_report_html(results, assignment=assignment, out_dir=path.parent), encoding="utf-8")
+    partial.write_text(class_report_html(results, assignment=assignment, out_dir=path.parent, refused=refused), encoding="utf-8")
     os.replace(partial, path)
     return path
