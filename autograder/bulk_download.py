@@ -80,6 +80,12 @@ def refusal(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def declared_size(infos: Sequence[zipfile.ZipInfo]) -> int:
+    """What the zip says its files unpack to. Checked first, then the bytes actually written are counted,
+    in case the headers lie."""
+    return sum(info.file_size for info in infos)
+
+
 def _parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
     """The entry's path as components; backslashes (zips made on Windows) count as separators."""
     return tuple(p for p in re.split(r"[\\/]", info.filename) if p not in ("", "."))
@@ -89,15 +95,15 @@ def _is_junk(parts: tuple[str, ...]) -> bool:
     return any(p in JUNK or p.startswith("._") for p in parts)
 
 
-def _strip_wrapper(entries: list[tuple[zipfile.ZipInfo, tuple[str, ...]]]):
-    """Look through folders that wrap the whole download (``export/...``, ``submissions/...``)."""
+def _strip_wrapper(entries: list[tuple[zipfile.ZipInfo, tuple[str, ...]]], expected_file: str | None):
+    """Look through folders that wrap the whole download (``export/...``, ``submissions/...``), but not
+    a student's own folder: one holding the assignment's file, or a single file."""
+    own = {expected_file, str(PurePosixPath(expected_file).with_suffix(".ipynb"))} if expected_file else set()
     while entries and len({parts[0] for _, parts in entries}) == 1 and all(len(parts) > 1 for _, parts in entries):
         inner = [(info, parts[1:]) for info, parts in entries]
         tops = {parts[0] for _, parts in inner}
-        platform_named = (METADATA in tops or any(CANVAS.match(t) or MOODLE.match(t) for t in tops))
-        all_in_folders = all(len(parts) > 1 for _, parts in inner)
-        if not (platform_named or all_in_folders):
-            break       # a student's own folder (alice/task1_cnn.py): keep it
+        if tops & own or len(tops) == 1 and all(len(parts) == 1 for _, parts in inner):
+            break
         entries = inner
     return entries
 
@@ -147,7 +153,7 @@ def folder_name(name: str) -> str:
     cleaned = cleaned.strip().strip(".").strip()
     while len(cleaned.encode("utf-8")) > 200:
         cleaned = cleaned[:-1]
-    return cleaned or "student"
+    return cleaned if any(ch.isalnum() for ch in cleaned) else "student"
 
 
 def _canvas_file(original: str) -> str:
@@ -188,8 +194,10 @@ def group_by_student(archive: zipfile.ZipFile, entries, metadata_limit: int) -> 
 class BulkDownloads:
     """Expands each .zip among the submissions into student folders, and removes them afterwards."""
 
-    def __init__(self, *, max_mib: float, max_files: int, say: Callable[[str], Any] | None = None):
+    def __init__(self, *, max_mib: float, max_files: int, expected_file: str | None = None,
+                 say: Callable[[str], Any] | None = None):
         self.max_bytes = int(max_mib * 2**20)
+        self.expected_file = expected_file        # the assignment's file: marks a student's own folder
         self.max_files = max_files
         self.say = say or (lambda message: None)
         self.folders: list[tempfile.TemporaryDirectory] = []
@@ -230,7 +238,7 @@ class BulkDownloads:
                 raise BulkDownloadError(
                     f"{zip_path} lists {len(infos):,} entries, more than kit.bulk_max_files = {self.max_files:,} "
                     "in grading.toml: nothing was unpacked (raise the limit if the download is genuine)")
-            declared = sum(info.file_size for info in infos)
+            declared = declared_size(infos)
             if declared > self.max_bytes:
                 raise self._too_big(zip_path, declared)
             entries = []
@@ -243,7 +251,7 @@ class BulkDownloads:
                 if info.is_dir() or not parts or _is_junk(parts):
                     continue
                 entries.append((info, parts))
-            students = group_by_student(archive, _strip_wrapper(entries), self.max_bytes)
+            students = group_by_student(archive, _strip_wrapper(entries, self.expected_file), self.max_bytes)
             if not students:
                 raise BulkDownloadError(f"{zip_path} holds no submissions: expected one file or folder per student "
                                         "(Canvas, Moodle or Gradescope's export)")

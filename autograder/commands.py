@@ -149,7 +149,8 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     assignment = config.assignment(assignment_id)
     out = Path(out_dir)
     say = (lambda message: console.print(message, markup=False, highlight=False)) if console else None
-    bulk = BulkDownloads(max_mib=config.kit["bulk_unpacked_mib"], max_files=config.kit["bulk_max_files"], say=say)
+    bulk = BulkDownloads(max_mib=config.kit["bulk_unpacked_mib"], max_files=config.kit["bulk_max_files"],
+                         expected_file=assignment.file, say=say)
     submissions = bulk.expand(submissions)      # each .zip becomes its students' folders
     names = _unique_names(submissions, assignment.file)
     done: dict[int, SubmissionResult] = {}

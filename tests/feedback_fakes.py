@@ -49,7 +49,8 @@ def full_marks(name: str = "alice") -> SubmissionResult:
         "lenet5", name, f"/in/{name}/lenet5.py", checks({n: True for n in names}), seconds=21.4,
         output="Train Epoch: 1 [0/60000]\tLoss: 2.302\n",
         extra={"layers": LENET_LAYERS,
-               "training": {"history": history(900), "stop_at_validation_accuracy": 0.96,
+               "training": {"history": history(900, final_accuracy=0.985, scale=200),
+                            "stop_at_validation_accuracy": 0.96,
                             "min_test_accuracy": 0.95, "steps": 900, "test_accuracy": 0.9653,
                             "confusion_matrix": confusion()}})
 
