@@ -28,6 +28,7 @@ REPORT_STYLE = """
 .bar span { background: #3b82c4; height: 100%; display: block; }
 .bar.time span { background: #9aa5b5; }
 .summary td { border: 0; padding: .1rem .8rem .1rem 0; }
+td.name { min-width: 9rem; } td.failed-checks { font-size: .82rem; }
 """
 
 NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?%?", re.IGNORECASE)
@@ -90,25 +91,32 @@ def _pass_rates(results: list[SubmissionResult]) -> str:
 
 
 def _common_failures(results: list[SubmissionResult]) -> str:
-    groups: dict[tuple[str, str], list[str]] = {}        # (check, pattern) -> one message per submission
-    for result in results:
+    """Failure messages grouped by their wording (numbers aside), counted in submissions, with the checks
+    they failed: one crash that fails every check of a submission is one row, not one per check."""
+    groups: dict[str, dict] = {}
+    for index, result in enumerate(results):
         for check in result.checks:
             if check.passed:
                 continue
-            key = (data.text(check.name, 200), failure_pattern(check.message))
-            groups.setdefault(key, []).append(data.text(check.message, 500))
+            group = groups.setdefault(failure_pattern(check.message),
+                                      {"submissions": set(), "checks": [], "messages": set()})
+            group["submissions"].add(index)
+            if check.name not in group["checks"]:
+                group["checks"].append(data.text(check.name, 200))
+            group["messages"].add(data.text(check.message, 500))
+            group.setdefault("example", data.text(check.message, 500))
     if not groups:
         return "<h2>Most common failures</h2>" + not_available("No check failed.")
-    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))[:COMMON_FAILURES]
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]["submissions"]), item[0]))[:COMMON_FAILURES]
     rows = []
-    for (check, _), messages in ranked:
-        example = messages[0]
-        varies = " <span class=\"muted\">(numbers vary)</span>" if len(set(messages)) > 1 else ""
-        rows.append(f"<tr><td class=\"num\">{len(messages):,}</td><td><code>{esc(check)}</code></td>"
-                    f"<td class=\"message\">{esc(example)}{varies}</td></tr>")
+    for _, group in ranked:
+        varies = " <span class=\"muted\">(numbers vary)</span>" if len(group["messages"]) > 1 else ""
+        checks = ", ".join(f"<code>{esc(name)}</code>" for name in group["checks"][:20])
+        rows.append(f"<tr><td class=\"num\">{len(group['submissions']):,}</td><td>{checks}</td>"
+                    f"<td class=\"message\">{esc(group['example'])}{varies}</td></tr>")
     more = len(groups) - len(ranked)
     tail = f"<p class=\"muted\">{more:,} rarer failure messages are not listed.</p>" if more > 0 else ""
-    return ("<h2>Most common failures</h2>\n<table><tr><th class=\"num\">submissions</th><th>check</th>"
+    return ("<h2>Most common failures</h2>\n<table><tr><th class=\"num\">submissions</th><th>checks failed</th>"
             f"<th>message (first seen)</th></tr>{''.join(rows)}</table>{tail}")
 
 
@@ -123,10 +131,10 @@ def _submissions(results: list[SubmissionResult], out_dir: Path | None) -> str:
                 else f"{esc(name)} <span class=\"muted\">(no page)</span>")
         score, top = data.finite(result.score), data.finite(result.max_score)
         failed = ", ".join(esc(c.name) for c in result.checks if not c.passed) or "-"
-        rows.append(f"<tr><td>{link}</td><td class=\"num {score_class(score, top)}\">{data.points(score)} / "
+        rows.append(f"<tr><td class=\"name\">{link}</td><td class=\"num {score_class(score, top)}\">{data.points(score)} / "
                     f"{data.points(top)}</td><td class=\"message\">{esc(result.status)}</td>"
                     f"<td class=\"num\">{seconds:.1f} s</td><td>{_bar(seconds / slowest, 'time')}</td>"
-                    f"<td class=\"message\">{failed}</td></tr>")
+                    f"<td class=\"failed-checks\">{failed}</td></tr>")
     summary = ""
     if times:
         summary = (f"<p class=\"muted\">Grading time: {sum(times):.0f} s in all, median {statistics.median(times):.1f} s, "
