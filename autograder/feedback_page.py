@@ -38,7 +38,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 td.passed { color: #16794a; font-weight: 600; white-space: nowrap; }
 td.failed { color: #b42318; font-weight: 600; white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 2px solid #c7ced9; }
-.message { white-space: pre-wrap; overflow-wrap: anywhere; }
+.message { white-space: pre-wrap; overflow-wrap: anywhere; } td.runner { white-space: nowrap; }
 .description { color: #5b6677; font-size: .85rem; }
 pre { background: #f4f6f9; padding: .8rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere;
       font-size: .85rem; max-height: 40rem; overflow-y: auto; }
@@ -107,7 +107,7 @@ def _checks(result: SubmissionResult) -> str:
     executed_by = result.extra.get("executed_by") if isinstance(result.extra, dict) else None
     show_runner = isinstance(executed_by, dict) and bool(executed_by)
     head = "<tr><th>check</th><th class=\"num\">points</th><th>status</th><th>message</th>"
-    head += "<th>run by</th></tr>" if show_runner else "</tr>"
+    head += "<th title=\"the grader's own process, or the submission's\">run by</th></tr>" if show_runner else "</tr>"
     rows = []
     for check in result.checks:
         passed = bool(getattr(check, "passed", False))
@@ -120,7 +120,7 @@ def _checks(result: SubmissionResult) -> str:
                f"<td class=\"{status}\">{'✓ passed' if passed else '✗ failed'}</td>"
                f"<td class=\"message\">{esc(getattr(check, 'message', ''))}</td>")
         if show_runner:
-            row += f"<td>{esc(executed_by.get(check.name, '?'))}</td>"
+            row += f"<td class=\"runner\">{esc(executed_by.get(check.name, '?'))}</td>"
         rows.append(row + "</tr>")
     if not rows:
         return "<h2>Checks</h2>" + not_available("No check was run.")
@@ -138,7 +138,7 @@ def _layers(result: SubmissionResult) -> str:
             for i, layer in enumerate(found, start=1)]
     total = sum(layer.parameters or 0 for layer in found)
     rows.append(f"<tr class=\"total\"><td></td><td>total</td><td></td><td class=\"num\">{total:,}</td></tr>")
-    return ("<h2>Model</h2>\n<p class=\"muted\">The layers the grader ran, in order; N is the batch size.</p>\n"
+    return ("<h2>Model</h2>\n<p class=\"muted\">The layers the grader ran, in order, with each output's shape for the batch it ran them on.</p>\n"
             "<table><tr><th class=\"num\">#</th><th>op</th><th>output shape</th>"
             f"<th class=\"num\">parameters</th></tr>{''.join(rows)}</table>")
 
