@@ -62,11 +62,14 @@ def list_command(config_path):
 @main.command("check")
 @click.argument("assignment")
 @click.argument("file", required=False, type=click.Path())
+@click.option("--feedback-page", type=click.Path(dir_okay=False),
+              help="where to write the HTML feedback page (default: <file stem>_feedback.html beside FILE)")
 @common_options
-def check_command(assignment, file, config_path, data_dir, device, seed):
-    """Grade your FILE (default: ./<assignment file>) and show every check."""
+def check_command(assignment, file, feedback_page, config_path, data_dir, device, seed):
+    """Grade your FILE (default: ./<assignment file>), show every check and write a feedback page."""
     result = commands.check_submission(assignment_id=assignment, path=file, config_path=config_path,
-                                       data_dir=data_dir, device=device, seed=seed, console=Console())
+                                       data_dir=data_dir, device=device, seed=seed,
+                                       feedback_page=feedback_page or True, console=Console())
     sys.exit(0 if result.score == result.max_score else 1)
 
 
@@ -74,12 +77,13 @@ def check_command(assignment, file, config_path, data_dir, device, seed):
 @click.argument("assignment")
 @click.argument("submissions", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="folder for <name>/results.json and grades.csv")
+              help="folder for <name>/results.json, <name>/feedback.html, grades.csv and report.html")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="submissions graded at once")
 @common_options
 def grade_command(assignment, submissions, out_dir, jobs, config_path, data_dir, device, seed):
-    """Grade each SUBMISSION (a file, or a folder holding the assignment's file)."""
+    """Grade each SUBMISSION (a file, a folder holding the assignment's file, or a course platform's
+    bulk download as a .zip: Canvas, Moodle or Gradescope's export)."""
     commands.grade_submissions(assignment_id=assignment, submissions=submissions, out_dir=out_dir,
                                config_path=config_path, data_dir=data_dir, device=device, seed=seed,
                                jobs=jobs, console=Console())

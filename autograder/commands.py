@@ -18,9 +18,12 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .bulk_download import BulkDownloads
+from .class_report import write_class_report
 from .config import Assignment, Config, load_config
 from .data import ImageDataset, load_dataset, resolve_data_dir
 from .errors import AutograderError
+from .feedback_page import page_beside, write_feedback_page
 from .reports import print_result, summary_table, write_grades_csv, write_results_json
 from .results import CheckResult, SubmissionResult
 from .runner import GradingSetup, grade_submission, needs_data
@@ -80,8 +83,13 @@ def default_submission(assignment: Assignment) -> Path:
 def check_submission(*, assignment_id: str, path: str | Path | None = None,
                      config_path: str | Path | None = None, data_dir: str | Path | None = None,
                      device: str | None = None, seed: int | None = None,
+                     feedback_page: str | Path | bool | None = None,
                      console: Console | None = None) -> SubmissionResult:
-    """A student's local run: grade one file and print its table of checks."""
+    """A student's local run: grade one file and print its table of checks.
+
+    ``feedback_page``: True writes the HTML feedback page beside the file (``<stem>_feedback.html``),
+    a path writes it there, None writes none.
+    """
     config = load_config(config_path)
     assignment = config.assignment(assignment_id)
     target = Path(path) if path else default_submission(assignment)
@@ -90,6 +98,16 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
         result = grade_submission(setup, target)
     if console is not None:
         print_result(result, console)
+    if feedback_page:
+        page = page_beside(target) if feedback_page is True else Path(feedback_page)
+        try:
+            write_feedback_page(result, page, output_kib=config.kit["feedback_output_kib"])
+            if console is not None:
+                console.print(f"feedback page: {page}", markup=False, highlight=False)
+        except OSError as exc:       # a read-only folder must not hide the score
+            if console is not None:
+                console.print(f"could not write the feedback page {page} ({exc.strerror}): "
+                              "pass --feedback-page PATH", markup=False, highlight=False)
     return result
 
 
@@ -118,7 +136,9 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
                       config_path: str | Path | None = None, data_dir: str | Path | None = None,
                       device: str | None = None, seed: int | None = None, jobs: int = 1,
                       console: Console | None = None) -> list[SubmissionResult]:
-    """Grade a batch; write <out>/<name>/results.json for each and <out>/grades.csv.
+    """Grade a batch; write <out>/<name>/results.json and feedback.html for each, <out>/grades.csv
+    and <out>/report.html. A .zip among the submissions is a course platform's bulk download:
+    each student in it is graded under their name (see bulk_download.py).
 
     One submission's failure never stops the batch: each gets a result, written
     as soon as it is graded.
@@ -128,6 +148,10 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     config = load_config(config_path)
     assignment = config.assignment(assignment_id)
     out = Path(out_dir)
+    say = (lambda message: console.print(message, markup=False, highlight=False)) if console else None
+    bulk = BulkDownloads(max_mib=config.kit["bulk_unpacked_mib"], max_files=config.kit["bulk_max_files"],
+                         expected_file=assignment.file, say=say)
+    submissions = bulk.expand(submissions)      # each .zip becomes its students' folders
     names = _unique_names(submissions, assignment.file)
     done: dict[int, SubmissionResult] = {}
     try:
@@ -143,16 +167,22 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
                     index = futures[future]
                     result = future.result()
                     result.name = names[index]
+                    result.notes += bulk.notes_for(submissions[index])
                     write_results_json(result, out / result.name / "results.json")
+                    write_feedback_page(result, out / result.name / "feedback.html",
+                                        output_kib=config.kit["feedback_output_kib"])
                     done[index] = result
                     progress.advance(task)
     finally:
+        bulk.cleanup()
         results = [done[i] for i in sorted(done)]
         if results:
             write_grades_csv(results, out / "grades.csv")
+            write_class_report(results, out / "report.html", assignment=assignment.id, refused=bulk.refused)
     if console is not None:
         console.print(summary_table(results))
-        console.print(f"wrote {len(results)} results.json and {out / 'grades.csv'}")
+        console.print(f"wrote {len(results)} results.json and feedback.html, {out / 'grades.csv'} and "
+                      f"{out / 'report.html'}", markup=False, highlight=False)
     return results
 
 

@@ -34,6 +34,9 @@ class Key:
 KIT_KEYS: dict[str, Key] = {
     "data_dir": Key("", "folder holding MNIST/raw/ (overridden by --data-dir or AUTOGRADER_DATA; empty means ./data)"),
     "seed": Key(0, "seed for torch, CUDA, numpy and random in every child process"),
+    "feedback_output_kib": Key(16, "printed output shown on a feedback page and in Gradescope's output; the rest is cut"),
+    "bulk_unpacked_mib": Key(512.0, "most a bulk download (.zip) may unpack to; unpacking stops there (zip bombs)"),
+    "bulk_max_files": Key(20000, "most files a bulk download may hold; a zip with more is refused"),
     "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'"),
     "allow_download": Key(True, "download missing datasets with torchvision into the cache when online"),
     "sandbox_uid": Key(65534, "user id submissions run as when the grader runs as root (0 keeps root)"),

@@ -127,10 +127,27 @@ def export_gradescope(*, assignment_id: str, out_zip: str | Path, config_path: s
     return out
 
 
+def gradescope_results(result, *, output_kib: int = 16) -> dict:
+    """results.json as Gradescope renders it: the feedback page's text as Markdown in the top-level
+    ``output``, and each check's message shown as plain text, line breaks kept."""
+    from .feedback_text import feedback_markdown
+    from .reports import results_json
+
+    data = results_json(result)
+    data["output"] = feedback_markdown(result, output_kib=output_kib)
+    data["output_format"] = "md"
+    data["test_output_format"] = "text"
+    data["test_name_format"] = "text"
+    for test in data["tests"]:
+        test["output_format"] = "text"
+    return data
+
+
 def run_gradescope(*, assignment_id: str, submission: str | Path, results: str | Path) -> dict:
     """Grade the file in ``submission`` (a folder or a file) and write Gradescope's results.json."""
+    import json
+
     from .commands import _grade_safely, grading_setup
-    from .reports import results_json, write_results_json
     from .results import CheckResult, SubmissionResult
 
     config = load_config()
@@ -144,8 +161,12 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
         result = SubmissionResult(assignment.id, Path(submission).name, str(submission),
                                   [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
                                    for c in assignment.checks], status=reason)
-    write_results_json(result, out)
-    return results_json(result)
+    data = gradescope_results(result, output_kib=config.kit["feedback_output_kib"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")      # atomic: never half a results.json
+    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(partial, out)
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,8 @@ def test_missing_data_folder_is_a_clear_error(fast_config, tmp_path):
     empty = tmp_path / "nodata"
     empty.mkdir()
     done = run("check", "lenet5", str(ROOT / "solutions" / "lenet5" / "lenet5.py"), "--config", str(fast_config),
-               "--data-dir", str(empty), env={"AUTOGRADER_CACHE": str(tmp_path / "cache")})
+               "--data-dir", str(empty), "--feedback-page", str(tmp_path / "page.html"),
+               env={"AUTOGRADER_CACHE": str(tmp_path / "cache")})
     assert done.returncode != 0
     assert "Error: " in done.stderr and "t10k-images-idx3-ubyte" in done.stderr
     assert "Traceback" not in done.stderr
@@ -67,11 +68,25 @@ def test_check_unknown_assignment_and_missing_file(fast_config, tmp_path):
 
 
 @needs_data
-def test_check_a_stub_shows_its_checks_and_fails(fast_config):
+def test_check_a_stub_shows_its_checks_and_fails(fast_config, tmp_path):
+    page = tmp_path / "stub_feedback.html"
     done = run("check", "lenet5", str(ROOT / "assignments" / "lenet5" / "lenet5.py"), "--config", str(fast_config),
-               "--device", "cpu")
+               "--device", "cpu", "--feedback-page", str(page))
     assert done.returncode == 1, done.stderr
     assert "parameter_count" in done.stdout and "0/20" in done.stdout.replace(" ", "")
+    assert f"feedback page: {page}" in " ".join(done.stdout.split()) and "parameter_count" in page.read_text()
+
+
+def test_check_writes_the_feedback_page_beside_the_file(fast_config, tmp_path):
+    submission = tmp_path / "work" / "tensors_autograd.py"
+    submission.parent.mkdir()
+    shutil.copy(ROOT / "solutions" / "tensors_autograd" / "tensors_autograd.py", submission)
+    done = run("check", "tensors_autograd", "--config", str(fast_config), cwd=submission.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = submission.parent / "tensors_autograd_feedback.html"
+    assert f"feedback page: {page.name}" in done.stdout
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "20 / 20" in page.read_text(encoding="utf-8")
 
 
 @needs_data
@@ -102,6 +117,10 @@ def test_grade_writes_a_result_for_every_submission(fast_config, tmp_path):
     assert "log_probabilities" in rows[0] and "training" in rows[0]
     carol = next(r for r in rows if r["name"] == "carol")
     assert carol["log_probabilities"] == "0" and carol["training"] == "6"
+    for name in ("alice", "bob", "carol", "dave"):
+        assert (out / name / "feedback.html").is_file()
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert all(f'href="{name}/feedback.html"' in report for name in ("alice", "bob", "carol", "dave"))
 
 
 @needs_data

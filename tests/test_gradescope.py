@@ -100,3 +100,6 @@ def test_archive_without_data_scores_match_autograder_grade(tmp_path, assignment
         results = run_gradescope_archive(archive, tmp_path / f"autograder-{role}", files[role])
         assert results["score"] == local.score, results["tests"]
         assert {t["name"]: t["status"] for t in results["tests"]} == {c.name: c.status for c in local.checks}
+        # Gradescope renders the feedback page's text as Markdown, each check's message as plain text.
+        assert results["output_format"] == "md" and "### Checks" in results["output"]
+        assert {t["output_format"] for t in results["tests"]} == {"text"}

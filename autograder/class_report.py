@@ -1,0 +1,182 @@
+"""report.html: the batch at a glance, for the instructor.
+
+How the scores spread (a histogram), the pass rate of every check, the most
+common failure messages with how many submissions each, the grading time of
+each submission, and a link to each feedback page. One self-contained file
+like the feedback pages (no script, embedded images, everything escaped).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+from urllib.parse import quote
+
+from . import feedback_data as data
+from . import plots
+from .feedback_page import guarded, esc, not_available, page, score_class
+from .results import SubmissionResult
+
+COMMON_FAILURES = 15        # rows in the table of most common failure messages
+
+REPORT_STYLE = """
+.bar { background: #e6e9ef; height: .8rem; width: 12rem; display: inline-block; vertical-align: middle; }
+.bar span { background: #3b82c4; height: 100%; display: block; }
+.bar.time span { background: #9aa5b5; }
+.summary td { border: 0; padding: .1rem .8rem .1rem 0; }
+td.name { min-width: 9rem; } td.failed-checks { font-size: .82rem; }
+"""
+
+NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?%?", re.IGNORECASE)
+
+
+def failure_pattern(message: str) -> str:
+    """A failure message with its numbers blanked, so 'accuracy 41.2%' and 'accuracy 38.7%' group together."""
+    return " ".join(NUMBER.sub("#", data.text(message, 500)).split())
+
+
+def _bar(fraction: float, kind: str = "") -> str:
+    width = max(0.0, min(fraction, 1.0)) * 100
+    return f"<span class=\"bar {kind}\"><span style=\"width:{width:.1f}%\"></span></span>"
+
+
+def _summary(results: list[SubmissionResult]) -> str:
+    scores = [data.finite(r.score) for r in results]
+    top = max((data.finite(r.max_score) for r in results), default=0.0)
+    full = sum(1 for r in results if top > 0 and (data.finite(r.score)) >= top)
+    stopped = sum(1 for r in results if r.status != "graded")
+    rows = [("submissions", f"{len(results):,}"),
+            ("mean score", f"{statistics.fmean(scores):.2f} / {data.points(top)}" if scores else "-"),
+            ("median score", f"{statistics.median(scores):g} / {data.points(top)}" if scores else "-"),
+            ("full marks", f"{full:,}"),
+            ("grading stopped early", f"{stopped:,}")]
+    cells = "".join(f"<tr><td>{name}</td><td><strong>{value}</strong></td></tr>" for name, value in rows)
+    return f"<table class=\"summary\" style=\"width:auto\">{cells}</table>"
+
+
+def _histogram(results: list[SubmissionResult]) -> str:
+    scores = [data.finite(r.score) for r in results]
+    top = max((data.finite(r.max_score) for r in results), default=0.0)
+    image = guarded(lambda: f"<img src=\"{plots.score_histogram(scores, top)}\" alt=\"histogram of scores\">",
+                     "score histogram")
+    return f"<h2>Scores</h2>\n{image}"
+
+
+def _pass_rates(results: list[SubmissionResult]) -> str:
+    order: list[str] = []
+    passed, seen, points = Counter(), Counter(), {}
+    for result in results:
+        for check in result.checks:
+            name = data.text(check.name, 200)
+            if name not in seen:
+                order.append(name)
+                points[name] = data.finite(check.max_points)
+            seen[name] += 1
+            passed[name] += bool(check.passed)
+    if not order:
+        return "<h2>Checks</h2>" + not_available("No check was run.")
+    rows = []
+    for name in order:
+        rate = passed[name] / seen[name]
+        rows.append(f"<tr><td><code>{esc(name)}</code></td><td class=\"num\">{data.points(points[name])}</td>"
+                    f"<td class=\"num\">{passed[name]:,} / {seen[name]:,}</td>"
+                    f"<td>{_bar(rate)} {rate * 100:.0f}%</td></tr>")
+    return ("<h2>Checks</h2>\n<p class=\"muted\">How many submissions passed each check.</p>\n"
+            "<table><tr><th>check</th><th class=\"num\">points</th><th class=\"num\">passed</th>"
+            f"<th>pass rate</th></tr>{''.join(rows)}</table>")
+
+
+def _common_failures(results: list[SubmissionResult]) -> str:
+    """Failure messages grouped by their wording (numbers aside), counted in submissions, with the checks
+    they failed: one crash that fails every check of a submission is one row, not one per check."""
+    groups: dict[str, dict] = {}
+    for index, result in enumerate(results):
+        for check in result.checks:
+            if check.passed:
+                continue
+            group = groups.setdefault(failure_pattern(check.message),
+                                      {"submissions": set(), "checks": [], "messages": set()})
+            group["submissions"].add(index)
+            if check.name not in group["checks"]:
+                group["checks"].append(data.text(check.name, 200))
+            group["messages"].add(data.text(check.message, 500))
+            group.setdefault("example", data.text(check.message, 500))
+    if not groups:
+        return "<h2>Most common failures</h2>" + not_available("No check failed.")
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]["submissions"]), item[0]))[:COMMON_FAILURES]
+    rows = []
+    for _, group in ranked:
+        varies = " <span class=\"muted\">(numbers vary)</span>" if len(group["messages"]) > 1 else ""
+        checks = ", ".join(f"<code>{esc(name)}</code>" for name in group["checks"][:20])
+        rows.append(f"<tr><td class=\"num\">{len(group['submissions']):,}</td><td>{checks}</td>"
+                    f"<td class=\"message\">{esc(group['example'])}{varies}</td></tr>")
+    more = len(groups) - len(ranked)
+    tail = f"<p class=\"muted\">{more:,} rarer failure messages are not listed.</p>" if more > 0 else ""
+    return ("<h2>Most common failures</h2>\n<table><tr><th class=\"num\">submissions</th><th>checks failed</th>"
+            f"<th>message (first seen)</th></tr>{''.join(rows)}</table>{tail}")
+
+
+def _submissions(results: list[SubmissionResult], out_dir: Path | None) -> str:
+    times = [max(data.finite(r.seconds), 0.0) for r in results]
+    slowest = max(times, default=0.0) or 1.0
+    rows = []
+    for result, seconds in sorted(zip(results, times), key=lambda pair: data.text(pair[0].name)):
+        name = data.text(result.name, 300)
+        has_page = out_dir is None or (out_dir / name / "feedback.html").is_file()
+        link = (f"<a href=\"{esc(quote(name, safe=''))}/feedback.html\">{esc(name)}</a>" if has_page
+                else f"{esc(name)} <span class=\"muted\">(no page)</span>")
+        score, top = data.finite(result.score), data.finite(result.max_score)
+        failed = ", ".join(esc(c.name) for c in result.checks if not c.passed) or "-"
+        rows.append(f"<tr><td class=\"name\">{link}</td><td class=\"num {score_class(score, top)}\">{data.points(score)} / "
+                    f"{data.points(top)}</td><td class=\"message\">{esc(result.status)}</td>"
+                    f"<td class=\"num\">{seconds:.1f} s</td><td>{_bar(seconds / slowest, 'time')}</td>"
+                    f"<td class=\"failed-checks\">{failed}</td></tr>")
+    summary = ""
+    if times:
+        summary = (f"<p class=\"muted\">Grading time: {sum(times):.0f} s in all, median {statistics.median(times):.1f} s, "
+                   f"longest {max(times):.1f} s per submission.</p>")
+    return ("<h2>Submissions</h2>\n" + summary +
+            "<table><tr><th>submission</th><th class=\"num\">score</th><th>status</th>"
+            "<th class=\"num\">grading time</th><th></th><th>failed checks</th></tr>"
+            f"{''.join(rows)}</table>")
+
+
+def _refused(refused: Sequence[str]) -> str:
+    if not refused:
+        return ""
+    items = "".join(f"<li class=\"message\">{esc(line)}</li>" for line in refused[:500])
+    return ("<div class=\"stopped\"><strong>Refused from the bulk download</strong> (nothing was written for these "
+            f"entries):<ul>{items}</ul></div>")
+
+
+def class_report_html(results: Iterable[SubmissionResult], *, assignment: str,
+                      out_dir: str | Path | None = None, refused: Sequence[str] = ()) -> str:
+    """The whole report as text; with ``out_dir``, only pages that exist there are linked.
+    ``refused``: the bulk-download entries that were not unpacked, and why."""
+    results = list(results)
+    folder = Path(out_dir) if out_dir is not None else None
+    sections = [
+        (lambda: f"<h1>{esc(assignment)}: class report</h1>" + _summary(results), "summary"),
+        (lambda: _refused(list(refused)), "refused entries"),
+        (lambda: _histogram(results), "score histogram"),
+        (lambda: _pass_rates(results), "pass rates"),
+        (lambda: _common_failures(results), "common failures"),
+        (lambda: _submissions(results, folder), "table of submissions"),
+    ]
+    body = "\n".join(guarded(render, what) for render, what in sections)
+    return page(f"{data.text(assignment, 100)} · class report", body, REPORT_STYLE)
+
+
+def write_class_report(results: Iterable[SubmissionResult], path: str | Path, *, assignment: str,
+                       refused: Sequence[str] = ()) -> Path:
+    """Write DIR/report.html atomically; feedback pages are linked relative to its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(class_report_html(results, assignment=assignment, out_dir=path.parent, refused=refused), encoding="utf-8")
+    os.replace(partial, path)
+    return path

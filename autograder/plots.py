@@ -1,0 +1,107 @@
+"""The pictures on the feedback pages and the class report, as PNG data: URIs.
+
+Figures are drawn with matplotlib's object API and the Agg canvas (no pyplot,
+no display, no global state), so they can be drawn from any thread. Each
+picture is embedded in the page as a data: URI: a page is one file that works
+offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Sequence
+
+from .feedback_data import TrainingRun
+
+DPI = 100
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _data_uri(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _finite(x: float) -> float:
+    """NaN for values a plot cannot place (infinite, or too large to scale an axis by)."""
+    return x if math.isfinite(x) and abs(x) < 1e15 else float("nan")     # matplotlib leaves a gap at NaN
+
+
+def training_curve(run: TrainingRun) -> str:
+    """Validation accuracy and training loss against steps, with the stop threshold and the stop step."""
+    figure = _figure(7.5, 4.2)
+    accuracy_axis = figure.add_subplot()
+    steps = [p[0] for p in run.history]
+    accuracy = [_finite(p[1]) * 100 for p in run.history]
+    loss = [_finite(p[2]) for p in run.history]
+    accuracy_axis.plot(steps, accuracy, color="tab:blue", marker="o", markersize=3,
+                       label="validation accuracy")
+    accuracy_axis.set_xlabel("optimizer step")
+    accuracy_axis.set_ylabel("validation accuracy (%)", color="tab:blue")
+    accuracy_axis.set_ylim(0, 100)
+    accuracy_axis.grid(alpha=0.3)
+    if run.stop_at_validation_accuracy is not None:
+        accuracy_axis.axhline(run.stop_at_validation_accuracy * 100, color="tab:green", linestyle="--",
+                              label=f"stop at {run.stop_at_validation_accuracy * 100:g}%")
+    stopped_at = run.steps if run.steps is not None else (steps[-1] if steps else None)
+    if stopped_at is not None:
+        accuracy_axis.axvline(stopped_at, color="gray", linestyle=":", label=f"stopped at step {stopped_at:,}")
+    if run.test_accuracy is not None and stopped_at is not None:
+        accuracy_axis.plot([stopped_at], [run.test_accuracy * 100], marker="*", markersize=12, linestyle="none",
+                           color="tab:purple", label=f"test accuracy {run.test_accuracy * 100:.2f}%")
+    loss_axis = accuracy_axis.twinx()
+    loss_axis.plot(steps, loss, color="tab:orange", marker=".", markersize=3, label="training loss")
+    loss_axis.set_ylabel("training loss", color="tab:orange")
+    if any(math.isfinite(x) for x in loss):
+        loss_axis.set_ylim(bottom=0)
+    handles, labels = accuracy_axis.get_legend_handles_labels()
+    more_handles, more_labels = loss_axis.get_legend_handles_labels()
+    figure.legend(handles + more_handles, labels + more_labels, loc="outside lower center", ncols=3, fontsize=8)
+    return _data_uri(figure)
+
+
+def confusion_matrix(matrix: Sequence[Sequence[int]]) -> str:
+    """Counts of test images by true class (rows) and predicted class (columns)."""
+    n = len(matrix)
+    size = min(3.0 + 0.35 * n, 7.0)
+    figure = _figure(size, size * 0.85)
+    axis = figure.add_subplot()
+    image = axis.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axis, shrink=0.8)
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    if n <= 20:
+        axis.set_xticks(range(n))
+        axis.set_yticks(range(n))
+        top = max((max(row) for row in matrix), default=0)
+        for i, row in enumerate(matrix):
+            for j, count in enumerate(row):
+                axis.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                          color="white" if count > top / 2 else "black")
+    return _data_uri(figure)
+
+
+def score_histogram(scores: Sequence[float], max_score: float) -> str:
+    """How the batch's scores spread, from 0 to the maximum."""
+    figure = _figure(7.0, 3.0)
+    axis = figure.add_subplot()
+    top = max_score if math.isfinite(max_score) and max_score > 0 else max(scores, default=1.0) or 1.0
+    bins = min(20, max(int(top), 1))
+    axis.hist([min(max(s, 0.0), top) for s in scores], bins=bins, range=(0, top), color="tab:blue",
+              edgecolor="white")
+    axis.set_xlabel(f"score (out of {top:g})")
+    axis.set_ylabel("submissions")
+    axis.yaxis.get_major_locator().set_params(integer=True)
+    axis.grid(axis="y", alpha=0.3)
+    return _data_uri(figure)
