@@ -45,6 +45,7 @@ class TrainingRun:
 class RootCause:
     message: str
     checks: list[str]
+    fix: str = ""                    # the course's usual fix, when the mistake is a common one
 
 
 def text(value: Any, limit: int = MAX_TEXT) -> str:
@@ -169,7 +170,8 @@ def root_cause(result: SubmissionResult) -> RootCause | None:
         return None
     checks = raw.get("checks")
     names = [text(name, 200) for name in checks[:200]] if isinstance(checks, list) else []
-    return RootCause(message=text(message), checks=names)
+    fix = raw.get("fix")
+    return RootCause(message=text(message), checks=names, fix=text(fix) if isinstance(fix, str) else "")
 
 
 def points(value: Any) -> str:

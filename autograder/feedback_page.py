@@ -99,8 +99,9 @@ def _root_cause(result: SubmissionResult) -> str:
         return ""
     checks = ", ".join(f"<code>{esc(name)}</code>" for name in cause.checks)
     broke = f"<p>Fixing it should also fix: {checks}</p>" if checks else ""
+    fix = f"<p><strong>How to fix it:</strong> {esc(cause.fix)}</p>" if cause.fix else ""
     return (f"<div class=\"root-cause\"><h2 style=\"margin-top:0;border:0\">Start here</h2>"
-            f"<p class=\"message\">{esc(cause.message)}</p>{broke}</div>")
+            f"<p class=\"message\">{esc(cause.message)}</p>{fix}{broke}</div>")
 
 
 def _checks(result: SubmissionResult) -> str:

@@ -90,6 +90,8 @@ def feedback_markdown(result: SubmissionResult, *, output_kib: int = 16) -> str:
     cause = data.root_cause(result)
     if cause is not None:
         lines += ["### Start here", "", md(cause.message), ""]
+        if cause.fix:
+            lines += ["**How to fix it:** " + md(cause.fix), ""]
         if cause.checks:
             lines += ["Fixing it should also fix: " + ", ".join(md(name, 200) for name in cause.checks), ""]
     for section in (_checks, _layers, _training):
