@@ -46,6 +46,7 @@ class ExecutorState:
     data_file: Path | None
     models: dict[str, CompiledModel | str] = field(default_factory=dict)   # key -> model, or why it was refused
     limits: Limits = field(default_factory=Limits)
+    data: dict[str, torch.Tensor] | None = None     # loaded at start, while the child is still compiling
 
 
 def model_key(spec: dict) -> str:
@@ -144,12 +145,12 @@ def train(state: ExecutorState, model: dict, recipe: dict, input_shape: list[int
     """Train from PyTorch's default initialisation with the assignment's recipe; predict the test images."""
     from .training import train_and_predict
 
-    if state.data_file is None or not state.data_file.exists():
+    if state.data is None:
         raise MeasureFailure("the grader gave no training data to this check")
     net = _model(state, model)
     net.reset_to_default_init(state.seed)
     try:
-        return train_and_predict(net, state.data_file, recipe, input_shape, state.device, state.seed)
+        return train_and_predict(net, state.data, recipe, input_shape, state.device, state.seed)
     finally:
         net.restore(net.initial_state)
 

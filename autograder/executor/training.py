@@ -50,10 +50,15 @@ def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return model(x)
 
 
-def train_and_predict(model: nn.Module, data_file: Path, recipe: dict, input_shape: list[int],
+def load_training_data(data_file: Path, device: str) -> dict[str, torch.Tensor]:
+    """The training images and labels and the test images (never test labels), on the device."""
+    data = torch.load(data_file, weights_only=True)
+    return {name: data[name].to(device) for name in ("train_images", "train_labels", "test_images")}
+
+
+def train_and_predict(model: nn.Module, data: dict[str, torch.Tensor], recipe: dict, input_shape: list[int],
                       device: str, seed: int) -> dict:
     started = time.perf_counter()
-    data = torch.load(data_file, weights_only=True)
     images = data["train_images"].to(device)          # (N, 28, 28) uint8
     labels = data["train_labels"].to(device)          # (N,) int64
     test_images = data["test_images"].to(device)      # (M, 28, 28) uint8
