@@ -17,6 +17,7 @@ from typing import Iterator, Sequence
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from .config import Assignment, Config, load_config
 from .data import ImageDataset, load_dataset, resolve_data_dir
@@ -24,6 +25,7 @@ from .errors import AutograderError
 from .reports import print_result, summary_table, write_grades_csv, write_results_json
 from .results import CheckResult, SubmissionResult
 from .runner import GradingSetup, grade_submission, needs_data
+from .sandbox import GradingInterrupted, interrupt_all, resume
 from .submission import find_submission
 
 
@@ -93,13 +95,36 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
     return result
 
 
+# Names a result folder never takes: the batch's own files in --out.
+RESERVED_NAMES = ("grades.csv", "grades.csv.partial")
+NAME_CHARS = 100
+
+
+def folder_name(name: str) -> str:
+    """A result folder name made from a submission's name: letters, digits, '.', '_' and '-' only,
+    never hidden, never one of the batch's own files, never a way out of --out."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)[:NAME_CHARS]
+    safe = safe.lstrip(".") or "submission"
+    if safe.lower() in RESERVED_NAMES:
+        safe += "-submission"
+    return safe
+
+
 def _unique_names(paths: Sequence[str | Path], expected_file: str) -> list[str]:
-    """Each submission's result folder name: the file's stem or the folder's name, made unique."""
-    names, seen = [], {}
+    """Each submission's result folder name: the file's stem or the folder's name, made safe and unique
+    (also where the file system ignores case)."""
+    names, seen = [], set()
     for path in paths:
-        name = find_submission(path, expected_file).name
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+        try:
+            base = folder_name(find_submission(path, expected_file).name)
+        except Exception:  # a path that cannot even be looked at still gets a name
+            base = folder_name(Path(path).stem)
+        name, n = base, 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{base}-{n}"
+        seen.add(name.lower())
+        names.append(name)
     return names
 
 
@@ -107,11 +132,21 @@ def _grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
     """Grade one submission; a fault in the grader itself still yields a result, never a lost one."""
     try:
         return grade_submission(setup, path)
+    except GradingInterrupted:
+        raise
     except Exception as exc:  # a grader bug must not stop the batch
         reason = f"the grader failed on this submission ({type(exc).__name__}: {exc}); no check was passed"
         checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
                   for c in setup.assignment.checks]
         return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks, status=reason)
+
+
+def _write_result(result: SubmissionResult, out: Path) -> None:
+    """Write one results.json; a failure to write is recorded in the result, not raised."""
+    try:
+        write_results_json(result, out / result.name / "results.json")
+    except (OSError, ValueError) as exc:
+        result.status = f"{result.status}; results.json could not be written ({type(exc).__name__}: {exc})"
 
 
 def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], out_dir: str | Path,
@@ -121,7 +156,9 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     """Grade a batch; write <out>/<name>/results.json for each and <out>/grades.csv.
 
     One submission's failure never stops the batch: each gets a result, written
-    as soon as it is graded.
+    as soon as it is graded. Ctrl-C (KeyboardInterrupt) stops every child at
+    once, writes grades.csv for the submissions graded so far, and is raised
+    again for the caller.
     """
     if not submissions:
         raise AutograderError("no submissions given: name at least one file or folder")
@@ -130,29 +167,47 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     out = Path(out_dir)
     names = _unique_names(submissions, assignment.file)
     done: dict[int, SubmissionResult] = {}
+    interrupted = False
     try:
         with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
                            seed=seed, jobs=jobs) as setup:
             progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), console=console or Console(stderr=True),
                                 disable=console is None)
-            with progress, ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-                task = progress.add_task(assignment.id, total=len(submissions))
-                futures = {pool.submit(_grade_safely, setup, path): i for i, path in enumerate(submissions)}
-                for future in as_completed(futures):
-                    index = futures[future]
-                    result = future.result()
-                    result.name = names[index]
-                    write_results_json(result, out / result.name / "results.json")
-                    done[index] = result
-                    progress.advance(task)
+            pool = ThreadPoolExecutor(max_workers=max(jobs, 1))
+            try:
+                with progress:
+                    task = progress.add_task(assignment.id, total=len(submissions))
+                    futures = {pool.submit(_grade_safely, setup, path): i for i, path in enumerate(submissions)}
+                    for future in as_completed(futures):
+                        index = futures[future]
+                        try:
+                            result = future.result()
+                        except GradingInterrupted:
+                            continue
+                        result.name = names[index]
+                        _write_result(result, out)
+                        done[index] = result
+                        progress.advance(task)
+            except BaseException:
+                # Ctrl-C or a fault of the grader itself: stop every child now, start no other
+                interrupted = True
+                interrupt_all("grading was interrupted")
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            finally:
+                pool.shutdown(wait=True)
+                resume()
     finally:
         results = [done[i] for i in sorted(done)]
-        if results:
+        if results or interrupted:
             write_grades_csv(results, out / "grades.csv")
+        if interrupted and console is not None:
+            console.print(Text(f"interrupted: {len(results)} of {len(submissions)} submissions graded; "
+                               f"{out / 'grades.csv'} holds those"), style="yellow")
     if console is not None:
         console.print(summary_table(results))
-        console.print(f"wrote {len(results)} results.json and {out / 'grades.csv'}")
+        console.print(Text(f"wrote {len(results)} results.json and {out / 'grades.csv'}"))
     return results
 
 

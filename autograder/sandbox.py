@@ -306,7 +306,10 @@ class Sandbox:
             raise
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if exc_type is not None and not self.dead_reason:
+            # leaving on an error or Ctrl-C: no goodbye, the child is ended at once
+            self.dead_reason = "grading was interrupted"
         self.close()
 
     # ------------------------------------------------------------ setup
