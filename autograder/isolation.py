@@ -354,11 +354,13 @@ class Isolation:
                 mounts.append((str(entry), ["--perms", "0777", "--dir", str(entry)]))
             else:
                 mounts.append((str(entry), ["--ro-bind", str(entry), str(entry)]))
-        # folders that lead to a mount are made traversable (bwrap would make them 0700)
+        # folders that lead to a mount are made traversable (bwrap would make them 0700),
+        # except inside a host folder bound here, where they exist already
         mounted = {Path(dest) for dest, _ in mounts}
+        host = {Path(dest) for dest, mount_args in mounts if mount_args[0] == "--ro-bind"}
         leading = {parent for dest in mounted for parent in Path(dest).parents
                    if parent != Path("/") and parent not in mounted
-                   and not any(above in mounted for above in parent.parents)}
+                   and not any(above in host for above in parent.parents)}
         mounts += [(str(path), ["--perms", "0755", "--dir", str(path)]) for path in leading]
         mounts.sort(key=lambda item: (len(Path(item[0]).parts), item[0]))
 
