@@ -402,7 +402,7 @@ class Sandbox:
                     return Answer(ok=False, fatal=self.dead_reason, seconds=time.monotonic() - started)
                 if incoming.closed:
                     self._wait_briefly()
-                    return self._die(f"the submission's process {describe_exit(self.process.poll())} "
+                    return self._die(f"the submission's process {self._exit_words()} "
                                      f"while {label}", started)
                 now = time.monotonic()
                 if now >= deadline:
@@ -419,7 +419,7 @@ class Sandbox:
                         incoming.read_some(self._answer_read)
                         if incoming.complete:
                             break
-                        return self._die(f"the submission's process {describe_exit(self.process.returncode)} "
+                        return self._die(f"the submission's process {self._exit_words()} "
                                          f"while {label}", started)
                 writing = [self._request_write] if not outgoing.done else []
                 select.select([self._answer_read], writing, [], max(0.0, min(POLL_SECONDS, deadline - now)))
@@ -430,7 +430,7 @@ class Sandbox:
             if exc.errno not in (errno.EPIPE, errno.EBADF, errno.ECONNRESET):
                 raise
             self._wait_briefly()
-            return self._die(f"the submission's process {describe_exit(self.process.poll())} "
+            return self._die(f"the submission's process {self._exit_words()} "
                              f"before {label}", started)
         if not isinstance(reply, dict) or "ok" not in reply:
             return self._die(f"the submission broke the grader's channel while {label}", started)
@@ -438,6 +438,13 @@ class Sandbox:
         return Answer(ok=bool(reply["ok"]), value=reply.get("value"),
                       error=error if isinstance(error, dict) or error is None else {"message": str(error)},
                       seconds=time.monotonic() - started)
+
+    def _exit_words(self) -> str:
+        """How the child ended, in words (bubblewrap reports death by signal N as status 128 + N)."""
+        code = self.process.poll()
+        if code is not None and self.isolation.mode == "bwrap" and 128 < code <= 128 + 64:
+            code = 128 - code
+        return describe_exit(code)
 
     def _wait_briefly(self) -> None:
         """Give a child that closed its channel a moment to exit, so its status can be named."""

@@ -29,8 +29,9 @@ HEADER = struct.Struct(">Q")
 # Anything larger is not an answer the parent asked for (the parent's own cap is Bounds.max_bytes).
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 # The pickled part of a message (everything but tensor data). Pickle opcodes of one
-# byte build objects of fifty, so this bounds the Python objects a message can become.
-MAX_PICKLE_BYTES = 8 * 1024 * 1024
+# byte build objects of fifty, and torch's weights-only unpickler, written in Python,
+# takes about a second per megabyte of small objects: this bounds both.
+MAX_PICKLE_BYTES = 4 * 1024 * 1024
 MAX_ARCHIVE_ENTRIES = 100_000
 READ_CHUNK = 1 << 20
 

@@ -23,17 +23,21 @@ import sys
 
 
 def _flood_notes():
-    # every answer claims a hundred missing modules with 60,000-character names, and 100,000 skipped lines
+    # every answer claims 520 missing modules, some with 60,000-character names, and 10,000 skipped lines
     for module in list(sys.modules.values()):
         if getattr(module, "__name__", "").endswith("protocol") and hasattr(module, "write_message"):
             real = module.write_message
 
             def flooded(fd, message, real=real):
-                real(fd, {"ok": True, "value": {"skipped": [[n, "x"] for n in range(100_000)],
-                                                "missing_modules": ["m" * 60_000] * 100}})
+                modules = ["m" * 60_000] * 20 + [f"module{i}" for i in range(500)]
+                real(fd, {"ok": True, "value": {"skipped": [[n, "x"] for n in range(10_000)],
+                                                "missing_modules": modules}})
             module.write_message = flooded
     return True
 
 
 class LeNet5(Base):
     flooded = _flood_notes()
+
+    def __init__(self, n_classes=10):
+        raise RuntimeError("every answer is forged anyway")
