@@ -15,7 +15,7 @@ import torch
 
 from autograder.worker import protocol
 from autograder.worker.protocol import (HEADER, Bounds, Incoming, Outgoing, ProtocolError, decode, encode, plain,
-                                        read_message, write_message)
+                                        read_exactly, read_message, write_message)
 
 
 def test_round_trip_through_a_pipe():
@@ -201,3 +201,24 @@ def test_a_reader_that_stops_reading_does_not_block_the_writer():
     finally:
         os.close(read_fd)
         os.close(write_fd)
+
+
+def test_an_honest_sender_compacts_views_so_they_pass():
+    base = torch.arange(24.0).reshape(4, 6)
+    message = {"slice": base[:, :2], "transposed": base.t(), "expanded": torch.ones(1, 3).expand(5, 3),
+               "again": base, "same": base, "grad": torch.ones(3, requires_grad=True)[1:]}
+    read_fd, write_fd = os.pipe()
+    try:
+        write_message(write_fd, message)
+        os.close(write_fd)
+        write_fd = -1
+        body = read_exactly(read_fd, HEADER.unpack(read_exactly(read_fd, HEADER.size))[0])
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    value = decode(body, Bounds())
+    for key in ("slice", "transposed", "expanded", "again", "same"):
+        original = message[key]
+        assert torch.equal(value[key], original), key
+    assert value["grad"].requires_grad

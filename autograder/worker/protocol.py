@@ -162,8 +162,38 @@ def check_bounds(value: object, bounds: Bounds) -> None:
 # ---------------------------------------------------------------- the child's side: blocking
 
 
+def compact(message: object, storages: set | None = None) -> object:
+    """``message`` with every tensor the parent would refuse as a view made a compact copy.
+
+    An honest answer may hold a slice, a transposed or expanded view, or one tensor twice;
+    each becomes a contiguous tensor with storage of its own, so that only a sender that
+    bypasses this function meets the parent's refusals.
+    """
+    storages = set() if storages is None else storages
+    if isinstance(message, torch.Tensor):
+        if message.layout != torch.strided or message.is_quantized:
+            return message
+        pointer = message.untyped_storage().data_ptr() if message.numel() else None
+        if (not message.is_contiguous() or message.storage_offset() != 0 or pointer in storages
+                or message.untyped_storage().nbytes() != message.numel() * message.element_size()):
+            copy = message.detach().clone(memory_format=torch.contiguous_format)
+            if message.requires_grad and copy.is_floating_point():
+                copy.requires_grad_(True)
+            message, pointer = copy, copy.untyped_storage().data_ptr() if copy.numel() else None
+        if pointer is not None:
+            storages.add(pointer)
+        return message
+    if isinstance(message, dict):
+        return type(message)((key, compact(value, storages)) for key, value in message.items())
+    if isinstance(message, list):
+        return [compact(value, storages) for value in message]
+    if isinstance(message, tuple) and not isinstance(message, torch.Size) and not hasattr(message, "_fields"):
+        return tuple(compact(value, storages) for value in message)
+    return message
+
+
 def write_message(fd: int, message: object) -> None:
-    data = memoryview(encode(message))
+    data = memoryview(encode(compact(message)))
     while data:
         written = os.write(fd, data)
         data = data[written:]
