@@ -19,8 +19,8 @@ NOTE_CHARS = 2000               # one note
 MAX_NOTES = 20
 OUTPUT_CHARS = 256 * 1024       # what the submission printed (output_kib caps it before this)
 DETAIL_CHARS = 500              # one text value in extra data
-DETAIL_ITEMS = 200              # items of one list or mapping in extra data
-DETAIL_DEPTH = 6
+DETAIL_ITEMS = 10_000          # items of one list or mapping in extra data (a training curve, a layer list)
+DETAIL_DEPTH = 8
 
 # C0 controls except tab and newline, DEL, C1 controls, and Unicode's invisible direction
 # and formatting marks, which can make text display as something other than it is.
