@@ -17,7 +17,6 @@ from typing import Iterator, Sequence
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from .config import Assignment, Config, load_config
 from .data import ImageDataset, load_dataset, resolve_data_dir
@@ -96,7 +95,7 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
 
 
 # Names a result folder never takes: the batch's own files in --out.
-RESERVED_NAMES = ("grades.csv", "grades.csv.partial")
+RESERVED_NAMES = ("grades.csv", "grades.csv.partial", "report.html", "report.html.partial")
 NAME_CHARS = 100
 
 
@@ -141,6 +140,18 @@ def _grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
         return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks, status=reason)
 
 
+class GradingPool(ThreadPoolExecutor):
+    """The batch's threads. Leaving it on an exception (Ctrl-C) stops every child at once, cancels
+    the submissions not started, and waits only for the threads to notice."""
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        if exc_type is not None:
+            interrupt_all("grading was interrupted")
+            self.shutdown(wait=True, cancel_futures=True)
+            resume()
+        return super().__exit__(exc_type, exc_value, traceback)
+
+
 def _write_result(result: SubmissionResult, out: Path) -> None:
     """Write one results.json; a failure to write is recorded in the result, not raised."""
     try:
@@ -157,8 +168,7 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
 
     One submission's failure never stops the batch: each gets a result, written
     as soon as it is graded. Ctrl-C (KeyboardInterrupt) stops every child at
-    once, writes grades.csv for the submissions graded so far, and is raised
-    again for the caller.
+    once and still writes grades.csv for the submissions graded so far.
     """
     if not submissions:
         raise AutograderError("no submissions given: name at least one file or folder")
@@ -167,47 +177,29 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     out = Path(out_dir)
     names = _unique_names(submissions, assignment.file)
     done: dict[int, SubmissionResult] = {}
-    interrupted = False
     try:
         with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
                            seed=seed, jobs=jobs) as setup:
             progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), console=console or Console(stderr=True),
                                 disable=console is None)
-            pool = ThreadPoolExecutor(max_workers=max(jobs, 1))
-            try:
-                with progress:
-                    task = progress.add_task(assignment.id, total=len(submissions))
-                    futures = {pool.submit(_grade_safely, setup, path): i for i, path in enumerate(submissions)}
-                    for future in as_completed(futures):
-                        index = futures[future]
-                        try:
-                            result = future.result()
-                        except GradingInterrupted:
-                            continue
-                        result.name = names[index]
-                        _write_result(result, out)
-                        done[index] = result
-                        progress.advance(task)
-            except BaseException:
-                # Ctrl-C or a fault of the grader itself: stop every child now, start no other
-                interrupted = True
-                interrupt_all("grading was interrupted")
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            finally:
-                pool.shutdown(wait=True)
-                resume()
+            with progress, GradingPool(max_workers=max(jobs, 1)) as pool:
+                task = progress.add_task(assignment.id, total=len(submissions))
+                futures = {pool.submit(_grade_safely, setup, path): i for i, path in enumerate(submissions)}
+                for future in as_completed(futures):
+                    index = futures[future]
+                    result = future.result()
+                    result.name = names[index]
+                    _write_result(result, out)
+                    done[index] = result
+                    progress.advance(task)
     finally:
         results = [done[i] for i in sorted(done)]
-        if results or interrupted:
+        if results:
             write_grades_csv(results, out / "grades.csv")
-        if interrupted and console is not None:
-            console.print(Text(f"interrupted: {len(results)} of {len(submissions)} submissions graded; "
-                               f"{out / 'grades.csv'} holds those"), style="yellow")
     if console is not None:
         console.print(summary_table(results))
-        console.print(Text(f"wrote {len(results)} results.json and {out / 'grades.csv'}"))
+        console.print(f"wrote {len(results)} results.json and {out / 'grades.csv'}")
     return results
 
 
