@@ -100,9 +100,9 @@ NAME_CHARS = 100
 
 
 def folder_name(name: str) -> str:
-    """A result folder name made from a submission's name: letters, digits, '.', '_' and '-' only,
-    never hidden, never one of the batch's own files, never a way out of --out."""
-    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)[:NAME_CHARS]
+    """A result folder name made from a submission's name: letters and digits (any script), '.', '_'
+    and '-' only, never hidden, never one of the batch's own files, never a way out of --out."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:NAME_CHARS]
     safe = safe.lstrip(".") or "submission"
     if safe.lower() in RESERVED_NAMES:
         safe += "-submission"

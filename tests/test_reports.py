@@ -128,7 +128,8 @@ def test_results_json_stays_under_a_megabyte_whatever_was_printed(tmp_path):
     ("..", "submission"),
     ("", "submission"),
     ("=HYPERLINK(1)", "_HYPERLINK_1_"),
-    ("Ünïcode name", "_n_code_name"),
+    ("José García", "José_García"),
+    ("a\u202eb\x1b[2J", "a_b__2J"),
 ])
 def test_result_folder_names_stay_inside_out(name, folder):
     assert folder_name(name) == folder
