@@ -32,6 +32,7 @@ def _points(value: float) -> float | int:
 
 def results_json(result: SubmissionResult) -> dict:
     """Gradescope's autograder schema, with reproducibility facts in extra_data."""
+    result.sanitize()
     lines = [f"{result.assignment}: {_points(result.score)} / {_points(result.max_score)}"]
     if result.status != "graded":
         lines.append(f"Grading stopped early: {result.status}")
@@ -95,7 +96,7 @@ def csv_cell(value: object) -> object:
 
 def write_grades_csv(results: Iterable[SubmissionResult], path: Path) -> Path:
     """One row per submission: name, score, max score, status, then one column per check."""
-    results = list(results)
+    results = [result.sanitize() for result in results]
     check_names: list[str] = []
     for result in results:
         for check in result.checks:
@@ -116,6 +117,7 @@ def write_grades_csv(results: Iterable[SubmissionResult], path: Path) -> Path:
 
 
 def check_table(result: SubmissionResult) -> Table:
+    result.sanitize()
     table = Table(title=Text(f"{result.assignment}: {result.name}"), show_lines=False, expand=False)
     table.add_column("check")
     table.add_column("points", justify="right")
@@ -139,6 +141,7 @@ def print_result(result: SubmissionResult, console: Console) -> None:
 
 
 def summary_table(results: Iterable[SubmissionResult]) -> Table:
+    results = [result.sanitize() for result in results]
     table = Table(title="grades")
     table.add_column("submission")
     table.add_column("score", justify="right")

@@ -63,9 +63,14 @@ class CheckResult:
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
+        self.sanitize()
+
+    def sanitize(self) -> "CheckResult":
+        """Make every text field printable and capped (again, after any later change); returns self."""
         self.name = clean_text(self.name, NAME_CHARS)
         self.description = clean_text(self.description, MESSAGE_CHARS)
         self.message = clean_text(self.message, MESSAGE_CHARS)
+        return self
 
     @property
     def points(self) -> float:
@@ -89,15 +94,25 @@ class SubmissionResult:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.sanitize()
+
+    def sanitize(self) -> "SubmissionResult":
+        """Make every text field printable and capped (again, after any later change); returns self.
+
+        Reports call this before writing, so text added after grading (a note, a status) is
+        held to the same rules."""
         self.name = clean_text(self.name, NAME_CHARS)
         self.source = clean_text(self.source, NAME_CHARS * 4)
         self.status = clean_text(self.status, STATUS_CHARS)
         self.output = clean_text(self.output, OUTPUT_CHARS)
-        notes = [clean_text(note, NOTE_CHARS) for note in self.notes[:MAX_NOTES]]
-        if len(self.notes) > MAX_NOTES:
-            notes.append(f"[... {len(self.notes) - MAX_NOTES} more notes cut]")
+        notes = [clean_text(note, NOTE_CHARS) for note in self.notes[:MAX_NOTES + 1]]
+        if len(self.notes) > MAX_NOTES + 1:       # the last one kept says how many were cut
+            notes[MAX_NOTES] = f"[... {len(self.notes) - MAX_NOTES} more notes cut]"
         self.notes = notes
         self.extra = clean_data(self.extra)
+        for check in self.checks:
+            check.sanitize()
+        return self
 
     @property
     def score(self) -> float:
