@@ -19,7 +19,6 @@ import io
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -191,6 +190,27 @@ def marker_processes(where: Path) -> list[int]:
     return sorted(set(processes_with(DAEMON_MARKER)) & set(processes_with(str(where))))
 
 
+class PeakMemory(threading.Thread):
+    """Samples this process's resident memory while the batch runs (the lifetime peak would include
+    whatever other tests did before)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_kib = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.05):
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+
+    def stop(self) -> float:
+        self.stopping.set()
+        self.join(timeout=5)
+        return self.peak_kib / 1024
+
+
 def shm_keys() -> set[int]:
     """Keys of the System V shared memory segments the host sees."""
     try:
@@ -242,6 +262,8 @@ def batch(tmp_path_factory):
     console_text = io.StringIO()
     console = Console(file=console_text, width=160)
     tempfile.tempdir = str(work)
+    memory = PeakMemory()
+    memory.start()
     started = time.monotonic()
     try:
         results = grade_submissions(assignment_id="lenet5", submissions=submissions, out_dir=out,
@@ -254,8 +276,8 @@ def batch(tmp_path_factory):
         sandbox_processes = processes_with(str(work))
         temporary = sorted(p.name for p in work.iterdir())
         shm = shm_keys()
-        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
+        peak_mib = memory.stop()
         tempfile.tempdir = saved[1]
         listener.stop()
         unix.stop()

