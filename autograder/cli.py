@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import click
 from rich.console import Console
@@ -15,15 +17,27 @@ from .errors import AutograderError
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
 
+def _terminate(signum, frame):
+    """SIGTERM ends a command as Ctrl-C does: children stopped, reports of what was graded written."""
+    raise KeyboardInterrupt
+
+
 class KitGroup(click.Group):
-    """Turns AutograderError into `Error: ...` and its exit status, without a traceback."""
+    """Turns AutograderError into `Error: ...` and its exit status, and Ctrl-C into a short
+    message and status 130, without a traceback."""
 
     def invoke(self, ctx):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _terminate)
         try:
             return super().invoke(ctx)
         except AutograderError as exc:
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: every submission's process was stopped; the reports hold what was "
+                       "graded before.", err=True)
+            sys.exit(130)
 
 
 def common_options(func):

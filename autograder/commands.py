@@ -27,6 +27,7 @@ from .feedback_page import page_beside, write_feedback_page
 from .reports import print_result, summary_table, write_grades_csv, write_results_json
 from .results import CheckResult, SubmissionResult
 from .runner import GradingSetup, grade_submission, needs_data
+from .sandbox import GradingInterrupted, interrupt_all, resume
 from .submission import find_submission
 
 
@@ -111,13 +112,36 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
     return result
 
 
+# Names a result folder never takes: the batch's own files in --out.
+RESERVED_NAMES = ("grades.csv", "grades.csv.partial", "report.html", "report.html.partial")
+NAME_CHARS = 100
+
+
+def folder_name(name: str) -> str:
+    """A result folder name made from a submission's name: letters and digits (any script), '.', '_'
+    and '-' only, never hidden, never one of the batch's own files, never a way out of --out."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:NAME_CHARS]
+    safe = safe.lstrip(".") or "submission"
+    if safe.lower() in RESERVED_NAMES:
+        safe += "-submission"
+    return safe
+
+
 def _unique_names(paths: Sequence[str | Path], expected_file: str) -> list[str]:
-    """Each submission's result folder name: the file's stem or the folder's name, made unique."""
-    names, seen = [], {}
+    """Each submission's result folder name: the file's stem or the folder's name, made safe and unique
+    (also where the file system ignores case)."""
+    names, seen = [], set()
     for path in paths:
-        name = find_submission(path, expected_file).name
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+        try:
+            base = folder_name(find_submission(path, expected_file).name)
+        except Exception:  # a path that cannot even be looked at still gets a name
+            base = folder_name(Path(path).stem)
+        name, n = base, 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{base}-{n}"
+        seen.add(name.lower())
+        names.append(name)
     return names
 
 
@@ -125,11 +149,41 @@ def _grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
     """Grade one submission; a fault in the grader itself still yields a result, never a lost one."""
     try:
         return grade_submission(setup, path)
+    except GradingInterrupted:
+        raise
     except Exception as exc:  # a grader bug must not stop the batch
         reason = f"the grader failed on this submission ({type(exc).__name__}: {exc}); no check was passed"
         checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
                   for c in setup.assignment.checks]
         return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks, status=reason)
+
+
+class GradingPool(ThreadPoolExecutor):
+    """The batch's threads. Leaving it on an exception (Ctrl-C) stops every child at once, cancels
+    the submissions not started, and waits only for the threads to notice."""
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        if exc_type is not None:
+            interrupt_all("grading was interrupted")
+            self.shutdown(wait=True, cancel_futures=True)
+            resume()
+        return super().__exit__(exc_type, exc_value, traceback)
+
+
+def _write_result(result: SubmissionResult, out: Path) -> None:
+    """Write one results.json; a failure to write is recorded in the result, not raised."""
+    try:
+        write_results_json(result, out / result.name / "results.json")
+    except (OSError, ValueError) as exc:
+        result.status = f"{result.status}; results.json could not be written ({type(exc).__name__}: {exc})"
+
+
+def _write_page(result: SubmissionResult, out: Path, output_kib: int) -> None:
+    """Write one feedback.html; a failure to write is recorded in the result, not raised."""
+    try:
+        write_feedback_page(result, out / result.name / "feedback.html", output_kib=output_kib)
+    except Exception as exc:  # noqa: BLE001 - a page that cannot be drawn must not cost the batch
+        result.status = f"{result.status}; feedback.html could not be written ({type(exc).__name__}: {exc})"
 
 
 def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], out_dir: str | Path,
@@ -141,7 +195,8 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     each student in it is graded under their name (see bulk_download.py).
 
     One submission's failure never stops the batch: each gets a result, written
-    as soon as it is graded.
+    as soon as it is graded. Ctrl-C (KeyboardInterrupt) stops every child at
+    once and still writes grades.csv for the submissions graded so far.
     """
     if not submissions:
         raise AutograderError("no submissions given: name at least one file or folder")
@@ -160,7 +215,7 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
             progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), console=console or Console(stderr=True),
                                 disable=console is None)
-            with progress, ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+            with progress, GradingPool(max_workers=max(jobs, 1)) as pool:
                 task = progress.add_task(assignment.id, total=len(submissions))
                 futures = {pool.submit(_grade_safely, setup, path): i for i, path in enumerate(submissions)}
                 for future in as_completed(futures):
@@ -168,9 +223,8 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
                     result = future.result()
                     result.name = names[index]
                     result.notes += bulk.notes_for(submissions[index])
-                    write_results_json(result, out / result.name / "results.json")
-                    write_feedback_page(result, out / result.name / "feedback.html",
-                                        output_kib=config.kit["feedback_output_kib"])
+                    _write_result(result, out)
+                    _write_page(result, out, config.kit["feedback_output_kib"])
                     done[index] = result
                     progress.advance(task)
     finally:

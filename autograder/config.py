@@ -51,6 +51,10 @@ LIMIT_KEYS: dict[str, Key] = {
     "train_seconds": Key(300.0, "time for one training run, test predictions included"),
     "memory_gib": Key(6.0, "resident memory the submission's processes may use together"),
     "output_kib": Key(64, "stdout and stderr kept from a submission; the rest is dropped"),
+    "processes": Key(256, "processes and threads a submission may run at once (pids cgroup)"),
+    "disk_mib": Key(512, "size of each folder a submission may write to (its folder, /tmp, /dev/shm; bubblewrap)"),
+    "answer_mib": Key(128, "largest answer a submission's process may send the grader, on the wire"),
+    "answer_elements": Key(16 * 2**20, "most elements of one tensor in an answer"),
 }
 
 # [assignments.<id>.training]: the assignment's own recipe and the early-stop rule.
@@ -102,6 +106,10 @@ class Limits:
     train_seconds: float
     memory_gib: float
     output_kib: int
+    processes: int
+    disk_mib: int
+    answer_mib: int
+    answer_elements: int
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,11 @@
-"""Reports: Gradescope results.json, the batch's grades.csv, and terminal tables."""
+"""Reports: Gradescope results.json, the batch's grades.csv, and terminal tables.
+
+Text that came from a submission is data, never markup: the console shows it
+as rich ``Text`` (no markup parsed; results.py already dropped control
+characters), CSV cells that a spreadsheet would run as a formula are
+neutralised, and Gradescope is told to render every output as plain text.
+results.json stays under ``MAX_RESULTS_BYTES`` whatever the submission did.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,13 @@ from typing import Iterable
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from .results import SubmissionResult
+from .results import SubmissionResult, clean_text
+
+MAX_RESULTS_BYTES = 1_000_000
+# A spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def _points(value: float) -> float | int:
@@ -20,6 +32,7 @@ def _points(value: float) -> float | int:
 
 def results_json(result: SubmissionResult) -> dict:
     """Gradescope's autograder schema, with reproducibility facts in extra_data."""
+    result.sanitize()
     lines = [f"{result.assignment}: {_points(result.score)} / {_points(result.max_score)}"]
     if result.status != "graded":
         lines.append(f"Grading stopped early: {result.status}")
@@ -30,6 +43,10 @@ def results_json(result: SubmissionResult) -> dict:
         "score": _points(result.score),
         "execution_time": round(result.seconds, 3),
         "output": "\n".join(lines),
+        # Gradescope shows these as plain text: nothing a submission wrote is rendered as HTML
+        "output_format": "text",
+        "test_output_format": "text",
+        "test_name_format": "text",
         "tests": [
             {
                 "name": check.name,
@@ -45,18 +62,41 @@ def results_json(result: SubmissionResult) -> dict:
     }
 
 
+def results_text(result: SubmissionResult) -> str:
+    """results.json's text, shortened (output first, then messages) until it is under MAX_RESULTS_BYTES."""
+    data = results_json(result)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    budget = MAX_RESULTS_BYTES // 2
+    while len(text.encode("utf-8")) >= MAX_RESULTS_BYTES and budget >= 1000:
+        data["output"] = clean_text(data["output"], budget)
+        for test in data["tests"]:
+            test["output"] = clean_text(test["output"], budget // max(len(data["tests"]), 1))
+        data["extra_data"] = {key: data["extra_data"][key] for key in ("status", "submission")
+                              if key in data["extra_data"]} if budget < 20_000 else data["extra_data"]
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        budget //= 2
+    return text
+
+
 def write_results_json(result: SubmissionResult, path: Path) -> Path:
     """Write atomically, so a grader killed mid-way never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(results_json(result), indent=2, ensure_ascii=False), encoding="utf-8")
+    partial.write_text(results_text(result), encoding="utf-8")
     os.replace(partial, path)
     return path
 
 
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text: one that would start a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_grades_csv(results: Iterable[SubmissionResult], path: Path) -> Path:
     """One row per submission: name, score, max score, status, then one column per check."""
-    results = list(results)
+    results = [result.sanitize() for result in results]
     check_names: list[str] = []
     for result in results:
         for check in result.checks:
@@ -66,39 +106,42 @@ def write_grades_csv(results: Iterable[SubmissionResult], path: Path) -> Path:
     partial = path.with_suffix(".csv.partial")
     with open(partial, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["name", "score", "max_score", "status", *check_names])
+        writer.writerow([csv_cell(cell) for cell in ["name", "score", "max_score", "status", *check_names]])
         for result in results:
             by_name = {c.name: _points(c.points) for c in result.checks}
-            writer.writerow([result.name, _points(result.score), _points(result.max_score), result.status,
-                             *(by_name.get(name, "") for name in check_names)])
+            row = [result.name, _points(result.score), _points(result.max_score), result.status,
+                   *(by_name.get(name, "") for name in check_names)]
+            writer.writerow([csv_cell(cell) for cell in row])
     os.replace(partial, path)
     return path
 
 
 def check_table(result: SubmissionResult) -> Table:
-    table = Table(title=f"{result.assignment}: {result.name}", show_lines=False, expand=False)
+    result.sanitize()
+    table = Table(title=Text(f"{result.assignment}: {result.name}"), show_lines=False, expand=False)
     table.add_column("check")
     table.add_column("points", justify="right")
     table.add_column("status")
     table.add_column("message", overflow="fold")
     for check in result.checks:
-        status = "[green]passed[/green]" if check.passed else "[red]failed[/red]"
-        table.add_row(check.name, f"{_points(check.points)}/{_points(check.max_points)}", status,
-                      check.message)
+        status = Text("passed", style="green") if check.passed else Text("failed", style="red")
+        table.add_row(Text(check.name), f"{_points(check.points)}/{_points(check.max_points)}", status,
+                      Text(check.message))
     return table
 
 
 def print_result(result: SubmissionResult, console: Console) -> None:
     console.print(check_table(result))
     for note in result.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+        console.print(Text.assemble(("note:", "yellow"), " ", note))
     if result.status != "graded":
-        console.print(f"[red]grading stopped early:[/red] {result.status}")
-    console.print(f"[bold]total: {_points(result.score)} / {_points(result.max_score)}[/bold] "
-                  f"({result.seconds:.1f} s)")
+        console.print(Text.assemble(("grading stopped early:", "red"), " ", result.status))
+    console.print(Text(f"total: {_points(result.score)} / {_points(result.max_score)}", style="bold"),
+                  Text(f"({result.seconds:.1f} s)"))
 
 
 def summary_table(results: Iterable[SubmissionResult]) -> Table:
+    results = [result.sanitize() for result in results]
     table = Table(title="grades")
     table.add_column("submission")
     table.add_column("score", justify="right")
@@ -106,5 +149,6 @@ def summary_table(results: Iterable[SubmissionResult]) -> Table:
     table.add_column("failed checks", overflow="fold")
     for result in results:
         failed = ", ".join(c.name for c in result.checks if not c.passed) or "-"
-        table.add_row(result.name, f"{_points(result.score)}/{_points(result.max_score)}", result.status, failed)
+        table.add_row(Text(result.name), f"{_points(result.score)}/{_points(result.max_score)}",
+                      Text(result.status), Text(failed))
     return table

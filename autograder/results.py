@@ -1,8 +1,55 @@
-"""What grading produces: one result per check, one per submission."""
+"""What grading produces: one result per check, one per submission.
+
+Much of a result's text comes from the submission (its messages, its output,
+names it chose), so every text field is made printable and capped when a
+result is built: control characters (ESC, carriage returns, bidirectional
+overrides) are dropped, and lengths and counts are limited, so that reports
+stay readable and small whatever the child did.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+MESSAGE_CHARS = 4000            # one check's message
+STATUS_CHARS = 1000             # why grading stopped
+NAME_CHARS = 200                # a submission's or check's name, a path
+NOTE_CHARS = 2000               # one note
+MAX_NOTES = 20
+OUTPUT_CHARS = 256 * 1024       # what the submission printed (output_kib caps it before this)
+DETAIL_CHARS = 500              # one text value in extra data
+DETAIL_ITEMS = 10_000          # items of one list or mapping in extra data (a training curve, a layer list)
+DETAIL_DEPTH = 8
+
+# C0 controls except tab and newline, DEL, C1 controls, and Unicode's invisible direction
+# and formatting marks, which can make text display as something other than it is.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def clean_text(value: object, limit: int) -> str:
+    """``value`` as printable text of at most about ``limit`` characters."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > 4 * limit:
+        text = text[:4 * limit]             # the cut below needs the length after cleaning
+    text = _UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if len(text) > limit:
+        text = text[:limit] + f" [... {len(text) - limit} more characters cut]"
+    return text
+
+
+def clean_data(value: object, depth: int = 0) -> object:
+    """Plain data for extra_data: text cleaned and capped, containers shortened, nothing nested deeply."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= DETAIL_DEPTH:
+        return "[nested too deeply]"
+    if isinstance(value, dict):
+        items = list(value.items())[:DETAIL_ITEMS]
+        return {clean_text(k, NAME_CHARS): clean_data(v, depth + 1) for k, v in items}
+    if isinstance(value, (list, tuple)):
+        return [clean_data(v, depth + 1) for v in list(value)[:DETAIL_ITEMS]]
+    return clean_text(value, DETAIL_CHARS)
 
 
 @dataclass
@@ -14,6 +61,16 @@ class CheckResult:
     message: str
     visibility: str = "visible"
     seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.sanitize()
+
+    def sanitize(self) -> "CheckResult":
+        """Make every text field printable and capped (again, after any later change); returns self."""
+        self.name = clean_text(self.name, NAME_CHARS)
+        self.description = clean_text(self.description, MESSAGE_CHARS)
+        self.message = clean_text(self.message, MESSAGE_CHARS)
+        return self
 
     @property
     def points(self) -> float:
@@ -35,6 +92,27 @@ class SubmissionResult:
     output: str = ""                 # what the submission printed (capped)
     notes: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sanitize()
+
+    def sanitize(self) -> "SubmissionResult":
+        """Make every text field printable and capped (again, after any later change); returns self.
+
+        Reports call this before writing, so text added after grading (a note, a status) is
+        held to the same rules."""
+        self.name = clean_text(self.name, NAME_CHARS)
+        self.source = clean_text(self.source, NAME_CHARS * 4)
+        self.status = clean_text(self.status, STATUS_CHARS)
+        self.output = clean_text(self.output, OUTPUT_CHARS)
+        notes = [clean_text(note, NOTE_CHARS) for note in self.notes[:MAX_NOTES + 1]]
+        if len(self.notes) > MAX_NOTES + 1:       # the last one kept says how many were cut
+            notes[MAX_NOTES] = f"[... {len(self.notes) - MAX_NOTES} more notes cut]"
+        self.notes = notes
+        self.extra = clean_data(self.extra)
+        for check in self.checks:
+            check.sanitize()
+        return self
 
     @property
     def score(self) -> float:

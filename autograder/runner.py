@@ -212,6 +212,8 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     limits = assignment.limits
     options = SandboxOptions(device=setup.device, seed=setup.seed, threads=setup.threads,
                              memory_gib=limits.memory_gib, output_kib=limits.output_kib,
+                             processes=limits.processes, disk_mib=limits.disk_mib,
+                             answer_mib=limits.answer_mib, answer_elements=limits.answer_elements,
                              hidden=_hidden_folders(setup, path), uid=setup.config.kit["sandbox_uid"])
     answers: dict[str, Answer] = {}
     module = ModuleFile(submission.path, assignment.file)   # a notebook becomes a .py in a temporary folder

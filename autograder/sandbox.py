@@ -2,18 +2,23 @@
 
 The parent copies the submission, the worker package and the training tensors
 (never test labels) into a new folder, starts ``python -I`` there with a
-scrubbed environment, and asks it questions over a pipe. Each question has a
-time limit; resident memory of the child's processes is watched while it
-works. When the child times out, crashes or exceeds a limit, it is killed with
-its whole process group and every later question is answered with the reason.
+scrubbed environment, and asks it questions over a pipe. The parent never
+blocks on the child: each question is written and its answer read without
+blocking, against the question's deadline, and the answer is checked against
+bounds before anyone uses it. Memory of the child's processes is watched
+while it works. When the child times out, crashes, breaks the channel or
+exceeds a limit, it is killed with everything it started and every later
+question is answered with the reason.
 
-Where the platform allows, ``isolation.py`` adds operating-system measures
-(network, PID and mount namespaces, dropped capabilities, a memory cgroup);
-the sandbox records which were in force.
+``isolation.py`` adds the operating-system measures the machine allows
+(bubblewrap or namespaces, cgroups, an unprivileged user, death with the
+grader); the sandbox records which were in force. ``interrupt_all`` stops
+every live sandbox at once (Ctrl-C of a batch).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import shutil
@@ -45,6 +50,7 @@ def bootstrap(program: str) -> str:
 
 
 POLL_SECONDS = 0.05
+CLOSE_SECONDS = 2.0         # a child told "bye" gets this long to leave before it is killed
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 SIGNAL_NAMES = {
     signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGKILL: "killed",
@@ -78,6 +84,13 @@ class SandboxOptions:
     hidden: tuple = ()          # folders the child must not see (kit, data, the submission's own folder)
     uid: int = 0                # user the child runs as when the grader is root (0: stay root)
     program: str = "worker"     # "worker": a submission's child; "executor": the grader's own graph executor
+    processes: int = 256        # processes and threads at once (pids cgroup, where writable)
+    disk_mib: int = 512         # each writable folder of the child (bubblewrap's tmpfs)
+    answer_mib: int = 128       # one answer on the wire
+    answer_elements: int = 16 * 2**20   # elements of one tensor in an answer
+
+    def bounds(self) -> protocol.Bounds:
+        return protocol.Bounds(max_bytes=self.answer_mib * 2**20, max_elements=self.answer_elements)
 
 
 class OutputCollector(threading.Thread):
@@ -109,21 +122,104 @@ class OutputCollector(threading.Thread):
         return text
 
 
-def group_rss_bytes(pgid: int) -> int:
-    """Resident memory of every process in a process group."""
-    total = 0
+def process_tree_rss_bytes(root_pid: int) -> int:
+    """Resident memory of a process, everything it started, and its process group.
+
+    Descendants are found by parent pid, so a child that starts a new session
+    (bubblewrap does; so may a submission) is still counted.
+    """
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    group: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            # fields[2] is the process group, fields[21] the resident pages
-            if int(fields[2]) == pgid:
-                total += int(fields[21]) * PAGE_SIZE
+            # fields[1] is the parent, fields[2] the process group, fields[21] the resident pages
+            pid = int(entry)
+            parents[pid] = int(fields[1])
+            rss[pid] = int(fields[21]) * PAGE_SIZE
+            if int(fields[2]) == root_pid:
+                group.add(pid)
         except (OSError, IndexError, ValueError):
             continue
-    return total
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    tree, pending = set(group), [root_pid]
+    while pending:
+        pid = pending.pop()
+        if pid in tree and pid != root_pid:
+            continue
+        tree.add(pid)
+        pending.extend(children.get(pid, []))
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder the child could write to: no recursion, no path-length limit, no links followed.
+
+    A submission can leave a chain of thousands of nested folders, which
+    ``shutil.rmtree`` cannot remove (RecursionError) and whose paths are too
+    long for the kernel. This walks down by directory handles and back up by
+    "..", keeping only the names on the way.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    names: list[str] = []
+    given_up: set[tuple[int, int, str]] = set()     # (folder, name) that could not be removed
+    while True:
+        here = os.fstat(fd)
+        try:
+            os.chmod(fd, 0o700)             # a folder the child made unreadable or unwritable
+        except OSError:
+            pass
+        subfolder = None
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if (here.st_dev, here.st_ino, entry.name) in given_up:
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            subfolder = subfolder or entry.name
+                        else:
+                            os.unlink(entry.name, dir_fd=fd)
+                    except OSError:
+                        given_up.add((here.st_dev, here.st_ino, entry.name))
+        except OSError:
+            pass
+        if subfolder is not None:
+            try:
+                child = os.open(subfolder, flags, dir_fd=fd)
+            except OSError:
+                given_up.add((here.st_dev, here.st_ino, subfolder))
+                continue
+            os.close(fd)
+            fd = child
+            names.append(subfolder)
+            continue
+        if not names:
+            os.close(fd)
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+            return
+        parent = os.open("..", flags, dir_fd=fd)
+        os.close(fd)
+        fd = parent
+        name = names.pop()
+        try:
+            os.rmdir(name, dir_fd=fd)
+        except OSError:
+            above = os.fstat(fd)
+            given_up.add((above.st_dev, above.st_ino, name))
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -142,7 +238,33 @@ def label_of(reason: str) -> str:
     return reason.split(" while ", 1)[1] if " while " in reason else "grading"
 
 
-@dataclass
+class GradingInterrupted(Exception):
+    """Grading was stopped from outside (Ctrl-C, SIGTERM): no new sandbox starts."""
+
+
+# Every sandbox with a live child, so that an interrupted batch can stop them all at once.
+_live: set["Sandbox"] = set()
+_live_lock = threading.Lock()
+_stopping = ""
+
+
+def interrupt_all(reason: str) -> None:
+    """Kill every live child now and refuse new ones; their questions end with ``reason``."""
+    global _stopping
+    with _live_lock:
+        _stopping = reason
+        boxes = list(_live)
+    for box in boxes:
+        box.stop(reason)
+
+
+def resume() -> None:
+    """Allow sandboxes again after ``interrupt_all`` (for a later batch in the same process)."""
+    global _stopping
+    _stopping = ""
+
+
+@dataclass(eq=False)
 class Sandbox:
     """A child process holding one submission. Use as a context manager."""
 
@@ -154,21 +276,40 @@ class Sandbox:
     process: subprocess.Popen | None = field(default=None, init=False)
 
     def __enter__(self) -> "Sandbox":
+        if _stopping:
+            raise GradingInterrupted(_stopping)
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-"))
-        self._prepare_folder()
-        self.isolation = Isolation(self.folder, self.options.memory_gib, list(self.options.hidden),
-                                   uid=self.options.uid or None)
+        self.peak_rss = 0
+        self.output = None
         try:
-            if self.isolation.user is not None:
-                self._hand_folder_to(self.isolation.user)
-            self._start()
+            self._prepare_folder()
+            self.isolation = Isolation(self.folder, self.options.memory_gib, list(self.options.hidden),
+                                       uid=self.options.uid or None, processes=self.options.processes,
+                                       disk_mib=self.options.disk_mib, device=self.options.device)
         except BaseException:
+            remove_tree(self.folder)
+            raise
+        try:
+            if self.isolation.mode == "unshare" and self.isolation.user is not None:
+                self._hand_folder_to(self.isolation.user)   # bubblewrap gives it a tmpfs instead
+            with _live_lock:
+                if _stopping:
+                    raise GradingInterrupted(_stopping)
+                self._start()
+                _live.add(self)
+        except BaseException:
+            for fd in (getattr(self, "_request_write", None), getattr(self, "_answer_read", None)):
+                if fd is not None:
+                    os.close(fd)
             self.isolation.close()
-            shutil.rmtree(self.folder, ignore_errors=True)
+            remove_tree(self.folder)
             raise
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if exc_type is not None and not self.dead_reason:
+            # leaving on an error or Ctrl-C: no goodbye, the child is ended at once
+            self.dead_reason = "grading was interrupted"
         self.close()
 
     # ------------------------------------------------------------ setup
@@ -198,6 +339,8 @@ class Sandbox:
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(self.folder),
             "TMPDIR": str(self.folder / "tmp"),
+            "USER": "sandbox",
+            "LOGNAME": "sandbox",
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": str(self.options.seed),
@@ -224,68 +367,108 @@ class Sandbox:
             command += ["--submission", str(self.folder / "submission" / self.submission.name)]
         if self.data_file is not None:
             command += ["--data", str(self.folder / "data.pt")]
-        self.process = subprocess.Popen(
-            self.isolation.wrap(command), cwd=self.folder, env=self._environment(),
-            stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
-            pass_fds=(request_read, answer_write), start_new_session=True,
-        )
-        for fd in (request_read, answer_write, output_write):
-            os.close(fd)
+        try:
+            self.process = subprocess.Popen(
+                self.isolation.wrap(command), cwd=self.folder, env=self._environment(),
+                stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
+                pass_fds=(request_read, answer_write), start_new_session=True,
+            )
+        finally:
+            for fd in (request_read, answer_write, output_write):
+                os.close(fd)
+        # The parent's ends never block: a child that stops reading or writing cannot hold it.
+        for fd in (self._request_write, self._answer_read):
+            os.set_blocking(fd, False)
         self.output = OutputCollector(output_read, self.options.output_kib * 1024)
         self.output.start()
-        self.peak_rss = 0
 
     # ------------------------------------------------------------ questions
 
     def ask(self, op: str, args: dict, *, timeout: float, label: str) -> Answer:
-        """Send one question; wait at most ``timeout`` seconds for its answer."""
+        """Send one question; wait at most ``timeout`` seconds for its answer, never blocking longer."""
         if self.dead_reason:
             return Answer(ok=False, fatal=f"not run: {self.dead_reason}")
         started = time.monotonic()
-        try:
-            protocol.write_message(self._request_write, {"op": op, "args": args})
-        except OSError:
-            return self._die(f"the submission's process {describe_exit(self.process.poll())} "
-                             f"before {label}", started)
         deadline = started + timeout
+        outgoing = protocol.Outgoing({"op": op, "args": args})
+        incoming = protocol.Incoming(self.options.bounds())
         limit_bytes = self.options.memory_gib * 2**30
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                return self._die(f"timed out after {timeout:g} s while {label}", started)
-            ready, _, _ = select.select([self._answer_read], [], [], min(POLL_SECONDS, deadline - now))
-            if ready:
-                break
-            rss = group_rss_bytes(self.process.pid)
-            self.peak_rss = max(self.peak_rss, rss)
-            if rss > limit_bytes:
-                return self._die(f"memory limit ({self.options.memory_gib:g} GiB) exceeded while {label}", started)
-            if self.process.poll() is not None:
-                # The answer may still be in the pipe; look once more before giving up.
-                ready, _, _ = select.select([self._answer_read], [], [], 0)
-                if ready:
-                    break
-                return self._die(f"the submission's process {describe_exit(self.process.returncode)} "
-                                 f"while {label}", started)
+        next_poll = started
         try:
-            reply = protocol.read_message(self._answer_read)
+            while True:
+                if not outgoing.done:
+                    outgoing.write_some(self._request_write)
+                incoming.read_some(self._answer_read)
+                if incoming.complete:
+                    break
+                if self.dead_reason:        # stopped from another thread
+                    return Answer(ok=False, fatal=self.dead_reason, seconds=time.monotonic() - started)
+                if incoming.closed:
+                    self._wait_briefly()
+                    return self._die(f"the submission's process {self._exit_words()} "
+                                     f"while {label}", started)
+                now = time.monotonic()
+                if now >= deadline:
+                    return self._die(f"timed out after {timeout:g} s while {label}", started)
+                if now >= next_poll:
+                    next_poll = now + POLL_SECONDS
+                    rss = process_tree_rss_bytes(self.process.pid)
+                    self.peak_rss = max(self.peak_rss, rss)
+                    if rss > limit_bytes:
+                        return self._die(f"memory limit ({self.options.memory_gib:g} GiB) exceeded "
+                                         f"while {label}", started)
+                    if self.process.poll() is not None:
+                        # The answer may still be in the pipe: read what is there before giving up.
+                        incoming.read_some(self._answer_read)
+                        if incoming.complete:
+                            break
+                        return self._die(f"the submission's process {self._exit_words()} "
+                                         f"while {label}", started)
+                writing = [self._request_write] if not outgoing.done else []
+                select.select([self._answer_read], writing, [], max(0.0, min(POLL_SECONDS, deadline - now)))
+            reply = incoming.value()
         except protocol.ProtocolError as exc:
             return self._die(f"the submission broke the grader's channel while {label} ({exc})", started)
-        if reply is None:
-            self.process.wait(timeout=5)
-            return self._die(f"the submission's process {describe_exit(self.process.returncode)} "
-                             f"while {label}", started)
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.EBADF, errno.ECONNRESET):
+                raise
+            self._wait_briefly()
+            return self._die(f"the submission's process {self._exit_words()} "
+                             f"before {label}", started)
         if not isinstance(reply, dict) or "ok" not in reply:
             return self._die(f"the submission broke the grader's channel while {label}", started)
-        return Answer(ok=bool(reply["ok"]), value=reply.get("value"), error=reply.get("error"),
+        error = reply.get("error")
+        return Answer(ok=bool(reply["ok"]), value=reply.get("value"),
+                      error=error if isinstance(error, dict) or error is None else {"message": str(error)},
                       seconds=time.monotonic() - started)
+
+    def _exit_words(self) -> str:
+        """How the child ended, in words (bubblewrap reports death by signal N as status 128 + N)."""
+        code = self.process.poll()
+        if code is not None and self.isolation.mode == "bwrap" and 128 < code <= 128 + 64:
+            code = 128 - code
+        return describe_exit(code)
+
+    def _wait_briefly(self) -> None:
+        """Give a child that closed its channel a moment to exit, so its status can be named."""
+        try:
+            self.process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
 
     def _die(self, reason: str, started: float) -> Answer:
         if self.isolation.memory_exceeded() and "memory limit" not in reason:
             reason = f"memory limit ({self.options.memory_gib:g} GiB) exceeded while {label_of(reason)}"
-        self.dead_reason = reason
+        elif self.isolation.processes_exceeded() and ("exited" in reason or "crashed" in reason):
+            reason += f" (it reached the limit of {self.options.processes} processes and threads)"
+        self.dead_reason = self.dead_reason or reason
         self._kill()
-        return Answer(ok=False, fatal=reason, seconds=time.monotonic() - started)
+        return Answer(ok=False, fatal=self.dead_reason, seconds=time.monotonic() - started)
+
+    def stop(self, reason: str) -> None:
+        """End the child from another thread; its current and later questions fail with ``reason``."""
+        self.dead_reason = self.dead_reason or reason
+        self._kill()
 
     # ------------------------------------------------------------ teardown
 
@@ -296,6 +479,7 @@ class Sandbox:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        self.isolation.kill_all()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -304,16 +488,21 @@ class Sandbox:
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None and not self.dead_reason:
             try:
-                protocol.write_message(self._request_write, {"op": "bye"})
-                self.process.wait(timeout=2)
+                bye = protocol.Outgoing({"op": "bye"})
+                bye.write_some(self._request_write)     # a child that stopped reading is not waited for
+                if bye.done:
+                    self.process.wait(timeout=CLOSE_SECONDS)
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self._kill()
+        with _live_lock:
+            _live.discard(self)
         for fd in (self._request_write, self._answer_read):
             try:
                 os.close(fd)
             except OSError:
                 pass
         self.isolation.close()
-        self.output.join(timeout=2)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.output is not None:
+            self.output.join(timeout=2)
+        remove_tree(self.folder)

@@ -1,11 +1,19 @@
-"""Find the file to grade in what was handed in: a file, or a folder holding it."""
+"""Find the file to grade in what was handed in: a file, or a folder holding it.
+
+The file itself is never followed through a link, and must be a regular file
+of reasonable size: a ``task1_cnn.py`` that links to the reference solution,
+or a named pipe that would block the grader, is refused with the reason.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 SOURCE_SUFFIXES = (".py", ".ipynb")   # a notebook is graded from its code cells
+MAX_SUBMISSION_BYTES = 64 * 2**20     # a notebook with its outputs stays well under this
 
 
 @dataclass(frozen=True)
@@ -17,23 +25,51 @@ class Submission:
     problem: str = ""
 
 
+def _file_problem(path: Path) -> str:
+    """Why ``path`` cannot be graded as a handed-in file, or "" when it can."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return f"{path.name} cannot be read ({exc.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path.name} is a symbolic link; hand in the file itself"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path.name} is not a regular file; hand in the file itself"
+    if info.st_size > MAX_SUBMISSION_BYTES:
+        return (f"{path.name} is {info.st_size / 2**20:.0f} MiB, over the {MAX_SUBMISSION_BYTES // 2**20} MiB "
+                "a submission may have; hand in the source only (clear a notebook's outputs)")
+    return ""
+
+
+def _exists(path: Path) -> bool:
+    """Whether anything is there, a broken link included."""
+    return os.path.lexists(path)
+
+
 def find_submission(path: Path | str, expected_file: str) -> Submission:
     path = Path(path)
-    if path.is_file():
-        if path.suffix not in SOURCE_SUFFIXES:
-            return Submission(path.stem, None, f"{path.name} is not a Python file or notebook ({', '.join(SOURCE_SUFFIXES)})")
-        return Submission(path.stem, path)
+    if path.is_symlink() and not path.is_dir():
+        return Submission(path.stem or path.name, None, f"{path.name} is a symbolic link; hand in the file itself")
     if path.is_dir():
         name = path.resolve().name
         exact = path / expected_file
-        if exact.is_file():
-            return Submission(name, exact)
-        notebook = exact.with_suffix(".ipynb")
-        if notebook.is_file():
-            return Submission(name, notebook)
-        candidates = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SOURCE_SUFFIXES)
-        if len(candidates) == 1:
-            return Submission(name, candidates[0])
-        found = ", ".join(p.name for p in candidates) or "no Python files or notebooks"
-        return Submission(name, None, f"folder {path} holds no {expected_file} (found: {found})")
+        for candidate in (exact, exact.with_suffix(".ipynb")):
+            if _exists(candidate):
+                problem = _file_problem(candidate)
+                return Submission(name, None if problem else candidate, problem)
+        try:
+            entries = sorted(p for p in path.iterdir() if p.suffix in SOURCE_SUFFIXES)
+        except OSError as exc:
+            return Submission(name, None, f"folder {path.name} cannot be read ({exc.strerror})")
+        if len(entries) == 1:
+            problem = _file_problem(entries[0])
+            return Submission(name, None if problem else entries[0], problem)
+        found = ", ".join(p.name for p in entries) or "no Python files or notebooks"
+        return Submission(name, None, f"folder {path.name} holds no {expected_file} (found: {found})")
+    if _exists(path):
+        if path.suffix not in SOURCE_SUFFIXES:
+            return Submission(path.stem, None, f"{path.name} is not a Python file or notebook "
+                                               f"({', '.join(SOURCE_SUFFIXES)})")
+        problem = _file_problem(path)
+        return Submission(path.stem, None if problem else path, problem)
     return Submission(path.stem or str(path), None, f"{path} does not exist")

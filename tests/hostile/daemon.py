@@ -29,12 +29,14 @@ MARKER = "hostile-daemon-4f1c9e"
 class LeNet5(Base):
     def __init__(self, n_classes=10):
         super().__init__(n_classes)
-        # a child in its own session, and a double-forked daemon, both meant to outlive grading
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", MARKER],
+        # a child in its own session, and a double-forked daemon, both meant to outlive grading;
+        # their command lines name the marker and the sandbox folder (which tells one test run's from another's)
+        here = os.getcwd()
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", MARKER, here],
                          start_new_session=True)
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
-                os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", MARKER])
+                os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", MARKER, here])
             os._exit(0)
         raise RuntimeError("daemons started")

@@ -21,17 +21,18 @@ class Base(nn.Module):
 
 import socket
 
-PORT = 47613
+PORTS = range(47613, 47621)     # the test listens on the first of these that is free
 
 
 class LeNet5(Base):
     def __init__(self, n_classes=10):
         super().__init__(n_classes)
         for host in ("127.0.0.1", "localhost"):
-            try:
-                with socket.create_connection((host, PORT), timeout=2) as s:
-                    s.sendall(b"stolen-data")
-                print("NETWORK-CONNECTED", flush=True)
-            except OSError as exc:
-                print("NETWORK-BLOCKED", type(exc).__name__, flush=True)
+            for port in PORTS:
+                try:
+                    with socket.create_connection((host, port), timeout=2) as s:
+                        s.sendall(b"stolen-data")
+                    print("NETWORK-CONNECTED", port, flush=True)
+                except OSError as exc:
+                    print("NETWORK-BLOCKED", port, type(exc).__name__, flush=True)
         raise RuntimeError("network attempted")

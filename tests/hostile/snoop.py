@@ -23,7 +23,7 @@ import os
 import time
 
 DONE = False
-WANTED = ("t10k-labels", "t10k-images", "lenet5.py", "grading.toml")
+WANTED = ("t10k-labels", "t10k-images", "lenet5.py", "grading.toml", "results.json", "grades.csv", "decoy-4f1c9e")
 
 
 def search():
