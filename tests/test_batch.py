@@ -57,4 +57,4 @@ def test_names_that_attack_the_reports_get_safe_folders(tmp_path, monkeypatch, r
                                 submissions=paths)
     assert [r.name for r in results] == ["grades.csv-submission", "_HYPERLINK_1_", "hidden", "submission"]
     assert (out / "grades.csv").is_file()
-    assert sorted(p.name for p in out.iterdir()) == sorted([r.name for r in results] + ["grades.csv"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([r.name for r in results] + ["grades.csv", "report.html"])

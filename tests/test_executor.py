@@ -56,11 +56,11 @@ def test_rebuilt_graph_matches_the_eager_module_in_both_modes():
 def test_trace_lists_aten_layers_with_shapes():
     model = CompiledModel(compiled(SmallCNN()), "cpu")
     model.train()
-    names = [name for name, _ in model.trace(torch.randn(2, 1, 8, 8))]
+    names = [name for name, *_ in model.trace(torch.randn(2, 1, 8, 8))]
     for op in ("conv2d", "batch_norm", "relu", "max_pool2d", "flatten", "dropout", "linear", "log_softmax"):
         assert op in names
-    shapes = dict(model.trace(torch.randn(2, 1, 8, 8)))
-    assert shapes["conv2d"] == [2, 4, 6, 6] and shapes["linear"] == [2, 5]
+    calls = {name: (shape, weights) for name, shape, weights in model.trace(torch.randn(2, 1, 8, 8))}
+    assert calls["conv2d"] == ([2, 4, 6, 6], 4 * 9 + 4) and calls["linear"] == ([2, 5], 36 * 5 + 5)
 
 
 def test_an_op_outside_the_allow_list_is_refused_with_its_name_and_line():
@@ -139,7 +139,7 @@ def test_a_decoy_layer_whose_result_is_thrown_away_is_not_measured():
 
     model = CompiledModel(compiled(Decoy()), "cpu")
     model.train()
-    names = [name for name, _ in model.trace(torch.randn(2, 1, 8, 8))]
+    names = [name for name, *_ in model.trace(torch.randn(2, 1, 8, 8))]
     assert "conv2d" not in names and "relu" not in names and "linear" in names
 
 

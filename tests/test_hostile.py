@@ -524,7 +524,7 @@ def test_result_folders_cannot_collide_with_grades_csv_or_leave_out(batch):
         assert (out / folder / "results.json").is_file()
     names = [p.name for p in out.iterdir()]
     assert all(not name.startswith(".") for name in names)
-    assert sorted(names) == sorted([*batch["results"], "grades.csv"])
+    assert sorted(names) == sorted([*batch["results"], "grades.csv", "report.html"])
 
 
 def test_a_linked_submission_is_refused_not_followed(batch):

@@ -223,6 +223,10 @@ def _explain(exc: BaseException, filename: str) -> CompileFailure | None:
         return CompileFailure(f"forward() decides something from the values of a tensor{where} (an if or a loop on "
                               "a tensor, or .item()); the grader runs forward() as a fixed graph of tensor "
                               "operations: use torch.where or masks instead of Python control flow on values")
+    if "cuda" in text.lower():
+        has = "has a GPU but decides the device itself" if torch.cuda.is_available() else "has none"
+        return CompileFailure(f"forward() asks for a GPU{where} (.cuda() or device='cuda') but this grader {has}: "
+                              "use the device of the input (x.device) instead")
     if "numpy" in text.lower() or "data pointer" in text or "FakeTensor" in text:
         return CompileFailure(f"forward() leaves torch{where} (numpy, .tolist() or Python numbers from tensors); "
                               "keep forward() in torch operations so the grader can run it")
