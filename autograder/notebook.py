@@ -7,7 +7,7 @@ line magics (``%matplotlib inline``), shell lines (``!pip install ...``),
 magic (``%%time``) are dropped whole. Each drop is listed in the notes that go
 into the report. ``from __future__`` imports move to the top of the module,
 where Python requires them. The test cells of a notebook exported for nbgrader
-(they import ``autograder.export_nbgrader``) are left out: the grader runs
+(they import ``autograder.integrations.nbgrader``) are left out: the grader runs
 the same checks itself.
 """
 
@@ -25,12 +25,14 @@ MAGIC_LINE = re.compile(r"^(\s*)(%|!|[A-Za-z_][\w.]*\s*=\s*[%!])")
 HELP_LINE = re.compile(r"^(\s*)[\w.]+\?{1,2}\s*$")
 FUTURE_LINE = re.compile(r"^from\s+__future__\s+import\s+")
 # Every test cell of an exported nbgrader notebook imports this module; no student cell needs to.
-GRADING_CELL_MARK = "autograder.export_nbgrader"
+GRADING_CELL_MARK = "autograder.integrations.nbgrader"
+# The module's earlier name: the test cells of notebooks exported before it moved import that one.
+EARLIER_GRADING_CELL_MARKS = ("autograder.export_nbgrader",)
 
 
 def is_grading_cell(source: str) -> bool:
     """Whether a code cell is one of the kit's own test cells (an exported notebook's)."""
-    return GRADING_CELL_MARK in source
+    return any(mark in source for mark in (GRADING_CELL_MARK, *EARLIER_GRADING_CELL_MARKS))
 
 
 class NotebookError(SubmissionError):

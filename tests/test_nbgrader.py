@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from autograder.config import load_config
-from autograder.export_nbgrader import BEGIN, END, export_nbgrader, mark_solutions
+from autograder.integrations.nbgrader import BEGIN, END, export_nbgrader, mark_solutions
 from autograder.runner import needs_data
-from autograder.solution_markers import MarkingError, released
+from autograder.integrations.solution_markers import MarkingError, released
 from autograder.trial_runs import nbgrader_round_trip
 
 ROOT = Path(__file__).resolve().parent.parent

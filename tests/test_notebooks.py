@@ -43,7 +43,7 @@ def test_magics_and_shell_lines_are_dropped_with_a_note():
 
 def test_test_cells_of_an_exported_notebook_are_left_out(tmp_path):
     """A notebook exported for nbgrader, handed in as it is: its code is graded, not its test cells."""
-    from autograder.export_nbgrader import export_nbgrader
+    from autograder.integrations.nbgrader import export_nbgrader
 
     [path] = export_nbgrader(out_dir=tmp_path, config_path=CONFIG, assignment_ids=["conv_arithmetic"])
     source, notes = notebook_to_source(path)
@@ -52,6 +52,22 @@ def test_test_cells_of_an_exported_notebook_are_left_out(tmp_path):
     namespace: dict = {}
     exec(compile(source, "conv_arithmetic.py", "exec"), namespace)
     assert namespace["conv_output_size"](32, 3, 1, 2) == 16
+
+
+def test_grading_cells_import_the_module_the_mark_names():
+    """The mark that recognises a test cell is the module those cells import, so export and grading agree."""
+    from autograder.integrations import nbgrader
+    from autograder.notebook import GRADING_CELL_MARK
+
+    assert GRADING_CELL_MARK == nbgrader.__name__
+
+
+def test_test_cells_of_a_notebook_exported_before_the_move_are_left_out(tmp_path):
+    earlier = "from autograder.export_nbgrader import assert_check_passed\nassert_check_passed('lenet5', 'builds')"
+    path = write_notebook(tmp_path / "lenet5.ipynb", ["def f(x):\n    return 2 * x", earlier])
+    source, notes = notebook_to_source(path)
+    assert "assert_check_passed" not in source and "def f(x)" in source
+    assert any("1 autograder test cell(s)" in n for n in notes), notes
 
 
 def test_broken_json_gets_a_clear_error(tmp_path):

@@ -27,11 +27,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from .config import Assignment, Config, load_config
-from .errors import AutograderError
-from .notebook import GRADING_CELL_MARK as KERNEL_MARK, is_grading_cell
+from ..config import Assignment, Config, load_config
+from ..errors import AutograderError
+from ..notebook import GRADING_CELL_MARK as KERNEL_MARK, is_grading_cell
 from .solution_markers import BEGIN, END, MarkingError, mark_solutions
-from .worker.loader import is_definition
+from ..worker.loader import is_definition
 
 __all__ = ["BEGIN", "END", "assert_check_passed", "export_nbgrader", "mark_solutions", "source_notebook"]
 
@@ -214,18 +214,23 @@ def kernel_code_cells() -> list[str]:
 
 def assert_check_passed(assignment_id: str, check_name: str) -> None:
     """Grade the notebook's code cells (once per version of the code) and assert one check passed."""
-    from .commands import check_submission
-    from .notebook import cells_to_source
+    from ..batch import grading_setup
+    from ..notebook import cells_to_source
+    from ..runner import grade_submission
 
     source, _ = cells_to_source(kernel_code_cells())
     key = (assignment_id, source)
     if key not in _RESULTS:
         try:
-            assignment = load_config().assignment(assignment_id)
+            config = load_config()
+            assignment = config.assignment(assignment_id)
             with tempfile.TemporaryDirectory(prefix="autograder-kernel-") as folder:
                 path = Path(folder) / assignment.file
                 path.write_text(source, encoding="utf-8")
-                _RESULTS[key] = check_submission(assignment_id=assignment_id, path=path)
+                # as `autograder check` grades one file: grading.toml's device, seed and data folder
+                with grading_setup(config=config, assignment=assignment, data_dir=None, device=None,
+                                   seed=None) as setup:
+                    _RESULTS[key] = grade_submission(setup, path)
             print(f"graded with the autograder: {_RESULTS[key].score:g} / {_RESULTS[key].max_score:g}")
         except AutograderError as exc:    # no data, no grading.toml: every test cell says why
             _RESULTS[key] = f"the autograder could not grade this notebook: {exc.message}"
