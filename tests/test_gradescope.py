@@ -20,7 +20,8 @@ from autograder.errors import AutograderError
 from autograder.integrations.gradescope import export_gradescope
 from autograder.integrations.nbgrader import export_nbgrader
 from autograder.runner import needs_data
-from autograder.trial_runs import run_gradescope_archive
+
+from trial_runs import run_gradescope_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"

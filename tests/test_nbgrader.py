@@ -18,9 +18,10 @@ import pytest
 
 from autograder.config import load_config
 from autograder.integrations.nbgrader import BEGIN, END, export_nbgrader, mark_solutions
-from autograder.runner import needs_data
 from autograder.integrations.solution_markers import MarkingError, released
-from autograder.trial_runs import nbgrader_round_trip
+from autograder.runner import needs_data
+
+from trial_runs import nbgrader_round_trip
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
