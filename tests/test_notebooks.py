@@ -80,6 +80,42 @@ def test_broken_json_gets_a_clear_error(tmp_path):
         notebook_to_source(tmp_path / "other.ipynb")
 
 
+@pytest.mark.parametrize("text, reason", [
+    ('{"nbformat": 99, "nbformat_minor": 0, "metadata": {}, "cells": []}', "Unsupported nbformat version 99"),
+    ('[1, 2, 3]', "its structure is not a notebook's"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}, 7]}',
+     "its structure is not a notebook's"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_json_that_nbformat_cannot_read_gets_a_clear_error(tmp_path, text, reason):
+    bad = tmp_path / "lenet5.ipynb"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(NotebookError, match="not a Jupyter notebook that can be read") as caught:
+        notebook_to_source(bad)
+    assert reason in caught.value.message and "hand in your code as a .py file" in caught.value.message
+
+
+def test_notebook_nbformat_cannot_read_fails_every_check_with_the_reason(tmp_path):
+    bad = tmp_path / "lenet5.ipynb"
+    bad.write_text('{"nbformat": 99, "cells": []}', encoding="utf-8")
+    result = check_submission(assignment_id="lenet5", path=bad, config_path=CONFIG)
+    assert result.score == 0
+    assert all("Unsupported nbformat version 99" in c.message for c in result.checks)
+
+
+def test_older_notebook_formats_are_upgraded_and_graded(tmp_path):
+    """A format-3 notebook (worksheets, 'input' instead of 'source') is read through nbformat's upgrade."""
+    old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {},
+           "worksheets": [{"cells": [{"cell_type": "code", "input": "def f(x):\n    return 3 * x",
+                                      "language": "python", "outputs": []}]}]}
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps(old), encoding="utf-8")
+    source, _ = notebook_to_source(path)
+    namespace: dict = {}
+    exec(compile(source, "old.py", "exec"), namespace)
+    assert namespace["f"](2) == 6
+
+
 def test_broken_notebook_fails_every_check_with_the_reason(tmp_path):
     bad = tmp_path / "lenet5.ipynb"
     bad.write_text("not json at all", encoding="utf-8")

@@ -23,7 +23,6 @@ would start training.
 from __future__ import annotations
 
 import ast
-import json
 import tempfile
 from pathlib import Path
 
@@ -50,34 +49,30 @@ def _nbgrader_meta(grade_id: str, *, solution: bool = False, grade: bool = False
     return {"nbgrader": meta}
 
 
-def _lines(text: str) -> list[str]:
-    lines = text.splitlines(keepends=True)
-    if lines:
-        lines[-1] = lines[-1].rstrip("\n")
-    return lines
-
+# nbformat is imported where notebooks are written, not at the top: it takes seconds to import
+# (jsonschema), and the notebook's kernel imports this module for the test cells, which need none of it.
 
 def _code(text: str, metadata: dict | None = None) -> dict:
-    return {"cell_type": "code", "execution_count": None, "metadata": metadata or {},
-            "outputs": [], "source": _lines(text)}
+    from nbformat import v4
+
+    return v4.new_code_cell(text.removesuffix("\n"), metadata=metadata or {})
 
 
 def _markdown(text: str, metadata: dict | None = None) -> dict:
-    return {"cell_type": "markdown", "metadata": metadata or {}, "source": _lines(text)}
+    from nbformat import v4
+
+    return v4.new_markdown_cell(text.removesuffix("\n"), metadata=metadata or {})
 
 
 def _notebook(cells: list[dict]) -> dict:
+    from nbformat import v4
+
     for number, cell in enumerate(cells):
-        cell["id"] = f"cell-{number:02d}"
-    return {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+        cell["id"] = f"cell-{number:02d}"          # stable ids: an export twice gives the same file
+    return v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    })
 
 
 # ------------------------------------------------------------------ code from the stub and the solution
@@ -181,13 +176,16 @@ def export_nbgrader(*, out_dir: str | Path, config_path: str | Path | None = Non
     if not chosen:
         raise AutograderError("no assignment to export: each needs a stub in assignments/ and a solution in "
                               "solutions/")
+    import nbformat
+
     out = Path(out_dir)
     written = []
     for assignment in chosen:
         notebook = source_notebook(config, assignment)
         path = out / "source" / assignment.id / f"{assignment.id}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        nbformat.validate(notebook)                # a schema error here is the kit's own bug: say so now
+        nbformat.write(notebook, path)
         written.append(path)
     settings = nbgrader_config_text([a.id for a in chosen], course_id, config.path)
     (out / "nbgrader_config.py").write_text(settings, encoding="utf-8")
