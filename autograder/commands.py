@@ -5,66 +5,26 @@ The command line (``cli.py``) only parses options and calls these.
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .batch import grade_safely as _grade_safely, grading_setup, resolve_device  # noqa: F401 (re-exported)
 from .bulk_download import BulkDownloads
 from .class_report import write_class_report
-from .config import Assignment, Config, load_config
-from .data import ImageDataset, load_dataset, resolve_data_dir
+from .config import Assignment, load_config
+from .data import ImageDataset
 from .errors import AutograderError
 from .feedback_page import page_beside, write_feedback_page
 from .reports import print_result, summary_table, write_grades_csv, write_results_json
-from .results import CheckResult, SubmissionResult
-from .runner import GradingSetup, grade_submission, needs_data
-from .sandbox import GradingInterrupted, interrupt_all, resume
+from .results import SubmissionResult
+from .runner import grade_submission
+from .sandbox import interrupt_all, resume
 from .submission import find_submission
-
-
-def resolve_device(option: str | None, config: Config) -> str:
-    choice = option or config.kit["device"]
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise AutograderError("--device cuda was asked for, but torch sees no CUDA device here: "
-                              "use --device cpu or --device auto")
-    if choice not in ("cpu", "cuda"):
-        raise AutograderError(f"unknown device '{choice}': use auto, cpu or cuda")
-    return choice
-
-
-@contextmanager
-def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
-                  seed: int | None, jobs: int = 1,
-                  datasets: dict[str, ImageDataset] | None = None) -> Iterator[GradingSetup]:
-    """Everything a batch shares: device, seed, threads, and the child's training data."""
-    chosen_device = resolve_device(device, config)
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
-        data_file, test_labels, source = None, None, None
-        if needs_data(assignment):
-            name = assignment.training.get("dataset", "mnist")
-            cache = datasets if datasets is not None else {}
-            if name not in cache:
-                folder = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"],
-                                          config_root=config.root)
-                loaded = load_dataset(name, folder, allow_download=config.kit["allow_download"])
-                cache[name] = dataclasses.replace(loaded, source=Path(folder))
-            data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
-            test_labels, source = cache[name].test_labels, cache[name].source
-        yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
-                           seed=config.kit["seed"] if seed is None else seed, threads=threads,
-                           data_file=data_file, test_labels=test_labels, data_dir=source)
 
 
 def list_assignments(*, config_path: str | Path | None = None) -> list[Assignment]:
@@ -143,19 +103,6 @@ def _unique_names(paths: Sequence[str | Path], expected_file: str) -> list[str]:
         seen.add(name.lower())
         names.append(name)
     return names
-
-
-def _grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
-    """Grade one submission; a fault in the grader itself still yields a result, never a lost one."""
-    try:
-        return grade_submission(setup, path)
-    except GradingInterrupted:
-        raise
-    except Exception as exc:  # a grader bug must not stop the batch
-        reason = f"the grader failed on this submission ({type(exc).__name__}: {exc}); no check was passed"
-        checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
-                  for c in setup.assignment.checks]
-        return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks, status=reason)
 
 
 class GradingPool(ThreadPoolExecutor):
@@ -288,7 +235,7 @@ def verify_kit(*, config_path: str | Path | None = None, data_dir: str | Path | 
 def export_nbgrader_course(*, out_dir: str | Path, config_path: str | Path | None = None,
                            assignment_ids: Sequence[str] | None = None) -> list[Path]:
     """Write an nbgrader course folder (nbgrader_config.py, source/<id>/<id>.ipynb) graded by the kit."""
-    from .export_nbgrader import export_nbgrader
+    from .integrations.nbgrader import export_nbgrader
 
     return export_nbgrader(out_dir=out_dir, config_path=config_path,
                            assignment_ids=list(assignment_ids) if assignment_ids else None)
@@ -297,7 +244,7 @@ def export_nbgrader_course(*, out_dir: str | Path, config_path: str | Path | Non
 def export_gradescope_archive(*, assignment_id: str, out_zip: str | Path, config_path: str | Path | None = None,
                               data_dir: str | Path | None = None) -> Path:
     """Write a Gradescope autograder zip for one assignment (with data_dir: the data its checks read)."""
-    from .export_gradescope import export_gradescope
+    from .integrations.gradescope import export_gradescope
 
     return export_gradescope(assignment_id=assignment_id, out_zip=out_zip, config_path=config_path,
                              data_dir=data_dir)

@@ -7,7 +7,7 @@ line magics (``%matplotlib inline``), shell lines (``!pip install ...``),
 magic (``%%time``) are dropped whole. Each drop is listed in the notes that go
 into the report. ``from __future__`` imports move to the top of the module,
 where Python requires them. The test cells of a notebook exported for nbgrader
-(they import ``autograder.export_nbgrader``) are left out: the grader runs
+(they import ``autograder.integrations.nbgrader``) are left out: the grader runs
 the same checks itself.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 from .errors import SubmissionError
@@ -25,12 +26,14 @@ MAGIC_LINE = re.compile(r"^(\s*)(%|!|[A-Za-z_][\w.]*\s*=\s*[%!])")
 HELP_LINE = re.compile(r"^(\s*)[\w.]+\?{1,2}\s*$")
 FUTURE_LINE = re.compile(r"^from\s+__future__\s+import\s+")
 # Every test cell of an exported nbgrader notebook imports this module; no student cell needs to.
-GRADING_CELL_MARK = "autograder.export_nbgrader"
+GRADING_CELL_MARK = "autograder.integrations.nbgrader"
+# The module's earlier name: the test cells of notebooks exported before it moved import that one.
+EARLIER_GRADING_CELL_MARKS = ("autograder.export_nbgrader",)
 
 
 def is_grading_cell(source: str) -> bool:
     """Whether a code cell is one of the kit's own test cells (an exported notebook's)."""
-    return GRADING_CELL_MARK in source
+    return any(mark in source for mark in (GRADING_CELL_MARK, *EARLIER_GRADING_CELL_MARKS))
 
 
 class NotebookError(SubmissionError):
@@ -46,19 +49,56 @@ def read_code_cells(path: Path | str) -> list[str]:
     """The source of every code cell, in order; NotebookError names what is wrong."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise NotebookError(f"{path.name} is not a text file: save the notebook from Jupyter "
                             "(File > Save) and hand in the .ipynb file") from None
-    except json.JSONDecodeError as exc:
-        raise NotebookError(f"{path.name} is not a valid notebook (its JSON is broken at line {exc.lineno}, "
-                            f"column {exc.colno}: {exc.msg}); open it in Jupyter, save it again and "
-                            "hand it in, or hand in your code as a .py file") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+    notebook = _parse_notebook(path.name, text)
+    if not isinstance(notebook.get("cells"), list):
         raise NotebookError(f"{path.name} is JSON but not a Jupyter notebook (no list of 'cells'); "
                             "hand in the .ipynb file Jupyter saves")
-    return [_cell_text(cell) for cell in data["cells"]
+    return [_cell_text(cell) for cell in notebook["cells"]
             if isinstance(cell, dict) and cell.get("cell_type") == "code"]
+
+
+def _parse_notebook(name: str, text: str) -> dict:
+    """The notebook in ``text``, upgraded to format 4 by nbformat; NotebookError when it cannot be read.
+
+    A notebook that breaks nbformat's schema in a detail (a missing cell id, say) but
+    still holds its cells is graded as it is, as before: schema errors are not refused.
+    """
+    # Imported here: nbformat pulls in jsonschema, seconds to import, and only notebooks need it.
+    import nbformat
+    from nbformat.reader import NotJSONError
+    from nbformat.warnings import MissingIDFieldWarning
+
+    # Cells without ids (notebooks saved before format 4.5, or written by other tools) are read as they are.
+    warnings.filterwarnings("ignore", category=MissingIDFieldWarning)
+    try:
+        return nbformat.reads(text, as_version=4, capture_validation_error={})
+    except NotJSONError as exc:
+        broken = exc.__cause__
+        where = (f" at line {broken.lineno}, column {broken.colno}: {broken.msg}"
+                 if isinstance(broken, json.JSONDecodeError) else "")
+        raise NotebookError(f"{name} is not a valid notebook (its JSON is broken{where}); open it in Jupyter, "
+                            "save it again and hand it in, or hand in your code as a .py file") from None
+    except Exception as exc:  # a hostile notebook makes nbformat raise many kinds of error: each is the student's
+        raise NotebookError(f"{name} is JSON but not a Jupyter notebook that can be read "
+                            f"({_unreadable_because(exc)}); open it in Jupyter, save it again and hand in "
+                            "the .ipynb file Jupyter saves, or hand in your code as a .py file") from None
+
+
+def _unreadable_because(exc: Exception) -> str:
+    """nbformat's own words where it has some; a plain reason for the errors it lets through."""
+    from nbformat import NBFormatError, ValidationError
+
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(exc, (NBFormatError, ValidationError)):
+        words = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if words and "object has no attribute" not in words:      # those words are Python's, not nbformat's
+            return words[:200]
+    return "its structure is not a notebook's"
 
 
 def cells_to_source(cells: list[str]) -> tuple[str, list[str]]:

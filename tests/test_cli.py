@@ -128,3 +128,22 @@ def test_verify_one_assignment(fast_config):
     done = run("verify", "lenet5", "--config", str(fast_config), "--device", "cpu")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok lenet5 solution" in done.stdout and "ok lenet5 stub" in done.stdout
+
+
+def test_only_the_command_line_imports_the_commands():
+    """commands.py sits on top: the modules below it (integrations included) never import it back."""
+    import ast
+
+    package = ROOT / "autograder"
+    importers = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                names = [module] + [f"{module}.{a.name}" if module else a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(name.split(".")[-1] == "commands" for name in names):
+                importers.append(path.relative_to(package).as_posix())
+    assert sorted(set(importers)) == ["cli.py"]

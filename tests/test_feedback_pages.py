@@ -12,7 +12,7 @@ import pytest
 
 import feedback_fakes as fakes
 from autograder.class_report import class_report_html, failure_pattern, write_class_report
-from autograder.export_gradescope import gradescope_results
+from autograder.integrations.gradescope import gradescope_results
 from autograder.feedback_page import feedback_html, page_beside, write_feedback_page
 from autograder.feedback_text import feedback_markdown
 

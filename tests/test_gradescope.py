@@ -17,10 +17,11 @@ import pytest
 from autograder.commands import archived_data, grade_submissions
 from autograder.config import load_config
 from autograder.errors import AutograderError
-from autograder.export_gradescope import export_gradescope
-from autograder.export_nbgrader import export_nbgrader
+from autograder.integrations.gradescope import export_gradescope
+from autograder.integrations.nbgrader import export_nbgrader
 from autograder.runner import needs_data
-from autograder.trial_runs import run_gradescope_archive
+
+from trial_runs import run_gradescope_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
@@ -36,7 +37,9 @@ def test_archive_layout(tmp_path):
         modes = {info.filename: info.external_attr >> 16 for info in z.infolist()}
         run = z.read("run_autograder").decode()
     assert {"setup.sh", "run_autograder", "kit/grading.toml", "kit/pyproject.toml",
-            "kit/autograder/__init__.py", "kit/autograder/worker/main.py"} <= names
+            "kit/autograder/__init__.py", "kit/autograder/worker/main.py", "kit/autograder/batch.py",
+            "kit/autograder/integrations/gradescope.py"} <= names
+    assert not any(n.startswith("kit/autograder/autograder/") for n in names)
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert f"run {ASSIGNMENT}" in run and "AUTOGRADER_ROOT" in run
     assert not any(n.startswith("data/") for n in names)     # no data asked for: setup.sh downloads it

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from autograder.config import load_config
-from autograder.export_nbgrader import BEGIN, END, export_nbgrader, mark_solutions
+from autograder.integrations.nbgrader import BEGIN, END, export_nbgrader, mark_solutions
+from autograder.integrations.solution_markers import MarkingError, released
 from autograder.runner import needs_data
-from autograder.solution_markers import MarkingError, released
-from autograder.trial_runs import nbgrader_round_trip
+
+from trial_runs import nbgrader_round_trip
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
@@ -123,6 +124,24 @@ def test_source_notebooks_carry_points_and_solution_cells(tmp_path):
         assert len(solutions) == 1 and BEGIN in "".join(solutions[0]["source"])
         code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         assert "__main__" not in code       # script code would start training in the kernel
+
+
+def test_exported_notebooks_are_valid_and_their_test_cells_import_the_kernel_module(tmp_path):
+    """nbformat reads each notebook back without a schema error; every test cell imports the module
+    whose name marks grading cells, so `autograder grade` leaves those cells out."""
+    import nbformat
+
+    from autograder.integrations import nbgrader
+    from autograder.notebook import is_grading_cell
+
+    for path in export_nbgrader(out_dir=tmp_path, config_path=CONFIG):
+        notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        nbformat.validate(notebook)
+        assert (notebook.nbformat, notebook.nbformat_minor) == (4, 5)
+        tests = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert tests and all(f"from {nbgrader.__name__} import assert_check_passed" in c.source for c in tests)
+        assert all(is_grading_cell(c.source) for c in tests)
+        assert not any(is_grading_cell(c.source) for c in notebook.cells if c not in tests)
 
 
 STUDENTS = {"reference": "source", "untouched": "release"}     # student -> which notebook they hand in

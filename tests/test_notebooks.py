@@ -43,7 +43,7 @@ def test_magics_and_shell_lines_are_dropped_with_a_note():
 
 def test_test_cells_of_an_exported_notebook_are_left_out(tmp_path):
     """A notebook exported for nbgrader, handed in as it is: its code is graded, not its test cells."""
-    from autograder.export_nbgrader import export_nbgrader
+    from autograder.integrations.nbgrader import export_nbgrader
 
     [path] = export_nbgrader(out_dir=tmp_path, config_path=CONFIG, assignment_ids=["conv_arithmetic"])
     source, notes = notebook_to_source(path)
@@ -54,6 +54,22 @@ def test_test_cells_of_an_exported_notebook_are_left_out(tmp_path):
     assert namespace["conv_output_size"](32, 3, 1, 2) == 16
 
 
+def test_grading_cells_import_the_module_the_mark_names():
+    """The mark that recognises a test cell is the module those cells import, so export and grading agree."""
+    from autograder.integrations import nbgrader
+    from autograder.notebook import GRADING_CELL_MARK
+
+    assert GRADING_CELL_MARK == nbgrader.__name__
+
+
+def test_test_cells_of_a_notebook_exported_before_the_move_are_left_out(tmp_path):
+    earlier = "from autograder.export_nbgrader import assert_check_passed\nassert_check_passed('lenet5', 'builds')"
+    path = write_notebook(tmp_path / "lenet5.ipynb", ["def f(x):\n    return 2 * x", earlier])
+    source, notes = notebook_to_source(path)
+    assert "assert_check_passed" not in source and "def f(x)" in source
+    assert any("1 autograder test cell(s)" in n for n in notes), notes
+
+
 def test_broken_json_gets_a_clear_error(tmp_path):
     bad = tmp_path / "lenet5.ipynb"
     bad.write_text('{"cells": [', encoding="utf-8")
@@ -62,6 +78,42 @@ def test_broken_json_gets_a_clear_error(tmp_path):
     (tmp_path / "other.ipynb").write_text('{"hello": 1}', encoding="utf-8")
     with pytest.raises(NotebookError, match="not a Jupyter notebook"):
         notebook_to_source(tmp_path / "other.ipynb")
+
+
+@pytest.mark.parametrize("text, reason", [
+    ('{"nbformat": 99, "nbformat_minor": 0, "metadata": {}, "cells": []}', "Unsupported nbformat version 99"),
+    ('[1, 2, 3]', "its structure is not a notebook's"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}, 7]}',
+     "its structure is not a notebook's"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_json_that_nbformat_cannot_read_gets_a_clear_error(tmp_path, text, reason):
+    bad = tmp_path / "lenet5.ipynb"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(NotebookError, match="not a Jupyter notebook that can be read") as caught:
+        notebook_to_source(bad)
+    assert reason in caught.value.message and "hand in your code as a .py file" in caught.value.message
+
+
+def test_notebook_nbformat_cannot_read_fails_every_check_with_the_reason(tmp_path):
+    bad = tmp_path / "lenet5.ipynb"
+    bad.write_text('{"nbformat": 99, "cells": []}', encoding="utf-8")
+    result = check_submission(assignment_id="lenet5", path=bad, config_path=CONFIG)
+    assert result.score == 0
+    assert all("Unsupported nbformat version 99" in c.message for c in result.checks)
+
+
+def test_older_notebook_formats_are_upgraded_and_graded(tmp_path):
+    """A format-3 notebook (worksheets, 'input' instead of 'source') is read through nbformat's upgrade."""
+    old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {},
+           "worksheets": [{"cells": [{"cell_type": "code", "input": "def f(x):\n    return 3 * x",
+                                      "language": "python", "outputs": []}]}]}
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps(old), encoding="utf-8")
+    source, _ = notebook_to_source(path)
+    namespace: dict = {}
+    exec(compile(source, "old.py", "exec"), namespace)
+    assert namespace["f"](2) == 6
 
 
 def test_broken_notebook_fails_every_check_with_the_reason(tmp_path):

@@ -23,15 +23,14 @@ would start training.
 from __future__ import annotations
 
 import ast
-import json
 import tempfile
 from pathlib import Path
 
-from .config import Assignment, Config, load_config
-from .errors import AutograderError
-from .notebook import GRADING_CELL_MARK as KERNEL_MARK, is_grading_cell
+from ..config import Assignment, Config, load_config
+from ..errors import AutograderError
+from ..notebook import GRADING_CELL_MARK as KERNEL_MARK, is_grading_cell
 from .solution_markers import BEGIN, END, MarkingError, mark_solutions
-from .worker.loader import is_definition
+from ..worker.loader import is_definition
 
 __all__ = ["BEGIN", "END", "assert_check_passed", "export_nbgrader", "mark_solutions", "source_notebook"]
 
@@ -50,34 +49,30 @@ def _nbgrader_meta(grade_id: str, *, solution: bool = False, grade: bool = False
     return {"nbgrader": meta}
 
 
-def _lines(text: str) -> list[str]:
-    lines = text.splitlines(keepends=True)
-    if lines:
-        lines[-1] = lines[-1].rstrip("\n")
-    return lines
-
+# nbformat is imported where notebooks are written, not at the top: it takes seconds to import
+# (jsonschema), and the notebook's kernel imports this module for the test cells, which need none of it.
 
 def _code(text: str, metadata: dict | None = None) -> dict:
-    return {"cell_type": "code", "execution_count": None, "metadata": metadata or {},
-            "outputs": [], "source": _lines(text)}
+    from nbformat import v4
+
+    return v4.new_code_cell(text.removesuffix("\n"), metadata=metadata or {})
 
 
 def _markdown(text: str, metadata: dict | None = None) -> dict:
-    return {"cell_type": "markdown", "metadata": metadata or {}, "source": _lines(text)}
+    from nbformat import v4
+
+    return v4.new_markdown_cell(text.removesuffix("\n"), metadata=metadata or {})
 
 
 def _notebook(cells: list[dict]) -> dict:
+    from nbformat import v4
+
     for number, cell in enumerate(cells):
-        cell["id"] = f"cell-{number:02d}"
-    return {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+        cell["id"] = f"cell-{number:02d}"          # stable ids: an export twice gives the same file
+    return v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    })
 
 
 # ------------------------------------------------------------------ code from the stub and the solution
@@ -181,13 +176,16 @@ def export_nbgrader(*, out_dir: str | Path, config_path: str | Path | None = Non
     if not chosen:
         raise AutograderError("no assignment to export: each needs a stub in assignments/ and a solution in "
                               "solutions/")
+    import nbformat
+
     out = Path(out_dir)
     written = []
     for assignment in chosen:
         notebook = source_notebook(config, assignment)
         path = out / "source" / assignment.id / f"{assignment.id}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        nbformat.validate(notebook)                # a schema error here is the kit's own bug: say so now
+        nbformat.write(notebook, path)
         written.append(path)
     settings = nbgrader_config_text([a.id for a in chosen], course_id, config.path)
     (out / "nbgrader_config.py").write_text(settings, encoding="utf-8")
@@ -214,18 +212,23 @@ def kernel_code_cells() -> list[str]:
 
 def assert_check_passed(assignment_id: str, check_name: str) -> None:
     """Grade the notebook's code cells (once per version of the code) and assert one check passed."""
-    from .commands import check_submission
-    from .notebook import cells_to_source
+    from ..batch import grading_setup
+    from ..notebook import cells_to_source
+    from ..runner import grade_submission
 
     source, _ = cells_to_source(kernel_code_cells())
     key = (assignment_id, source)
     if key not in _RESULTS:
         try:
-            assignment = load_config().assignment(assignment_id)
+            config = load_config()
+            assignment = config.assignment(assignment_id)
             with tempfile.TemporaryDirectory(prefix="autograder-kernel-") as folder:
                 path = Path(folder) / assignment.file
                 path.write_text(source, encoding="utf-8")
-                _RESULTS[key] = check_submission(assignment_id=assignment_id, path=path)
+                # as `autograder check` grades one file: grading.toml's device, seed and data folder
+                with grading_setup(config=config, assignment=assignment, data_dir=None, device=None,
+                                   seed=None) as setup:
+                    _RESULTS[key] = grade_submission(setup, path)
             print(f"graded with the autograder: {_RESULTS[key].score:g} / {_RESULTS[key].max_score:g}")
         except AutograderError as exc:    # no data, no grading.toml: every test cell says why
             _RESULTS[key] = f"the autograder could not grade this notebook: {exc.message}"

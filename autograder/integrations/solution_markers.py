@@ -31,7 +31,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from .errors import AutograderError
+from ..errors import AutograderError
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 TODO = re.compile(r"TODO|NotImplementedError")

@@ -31,10 +31,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .config import Assignment, load_config
-from .errors import AutograderError
+from ..config import Assignment, load_config
+from ..errors import AutograderError
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent     # the autograder package
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once while building the autograder image.
@@ -61,7 +61,7 @@ export AUTOGRADER_DATA="${{AUTOGRADER_DATA:-$ROOT/source/data}}"
 export AUTOGRADER_CONFIG="$ROOT/source/kit/grading.toml"
 export PYTHONPATH="$ROOT/source/kit${{PYTHONPATH:+:$PYTHONPATH}}"
 cd "$ROOT/source"
-exec "${{AUTOGRADER_PYTHON:-python3}}" -m autograder.export_gradescope run {assignment} \\
+exec "${{AUTOGRADER_PYTHON:-python3}}" -m autograder.integrations.gradescope run {assignment} \\
     --submission "$ROOT/submission" --results "$ROOT/results/results.json"
 """
 
@@ -76,7 +76,7 @@ def _add_text(archive: zipfile.ZipFile, name: str, text: str, executable: bool =
 
 def reads_mnist(assignment: Assignment) -> bool:
     """Whether the assignment's checks train on MNIST (so the archive needs it)."""
-    from .runner import needs_data
+    from ..runner import needs_data
 
     return needs_data(assignment)
 
@@ -130,8 +130,8 @@ def export_gradescope(*, assignment_id: str, out_zip: str | Path, config_path: s
 def gradescope_results(result, *, output_kib: int = 16) -> dict:
     """results.json as Gradescope renders it: the feedback page's text as Markdown in the top-level
     ``output``, and each check's message shown as plain text, line breaks kept."""
-    from .feedback_text import feedback_markdown
-    from .reports import results_json
+    from ..feedback_text import feedback_markdown
+    from ..reports import results_json
 
     data = results_json(result)
     data["output"] = feedback_markdown(result, output_kib=output_kib)
@@ -147,15 +147,15 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
     """Grade the file in ``submission`` (a folder or a file) and write Gradescope's results.json."""
     import json
 
-    from .commands import _grade_safely, grading_setup
-    from .results import CheckResult, SubmissionResult
+    from ..batch import grade_safely, grading_setup
+    from ..results import CheckResult, SubmissionResult
 
     config = load_config()
     assignment = config.assignment(assignment_id)
     out = Path(results)
     try:
         with grading_setup(config=config, assignment=assignment, data_dir=None, device=None, seed=None) as setup:
-            result = _grade_safely(setup, submission)
+            result = grade_safely(setup, submission)
     except AutograderError as exc:   # no data, say: still a results.json, with the reason and no points
         reason = f"the autograder could not grade this submission: {exc.message}"
         result = SubmissionResult(assignment.id, Path(submission).name, str(submission),
@@ -170,7 +170,7 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.export_gradescope",
+    parser = argparse.ArgumentParser(prog="python -m autograder.integrations.gradescope",
                                      description="Inside Gradescope: grade a submission folder.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="grade SUBMISSION and write RESULTS (results.json)")

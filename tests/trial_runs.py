@@ -22,7 +22,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .errors import AutograderError
+from autograder.errors import AutograderError
 
 KIT_ROOT = Path(__file__).resolve().parent.parent       # holds the autograder package
 TIMEOUT_SECONDS = 1800

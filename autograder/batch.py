@@ -1,0 +1,72 @@
+"""What every grading run shares: the device, the batch's setup (seed, threads, the child's data),
+and grading one submission so that a fault of the grader still gives it a result.
+
+Used by the commands and by the course platforms' integrations alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from .config import Assignment, Config
+from .data import ImageDataset, load_dataset, resolve_data_dir
+from .errors import AutograderError
+from .results import CheckResult, SubmissionResult
+from .runner import GradingSetup, grade_submission, needs_data
+from .sandbox import GradingInterrupted
+
+
+def resolve_device(option: str | None, config: Config) -> str:
+    choice = option or config.kit["device"]
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise AutograderError("--device cuda was asked for, but torch sees no CUDA device here: "
+                              "use --device cpu or --device auto")
+    if choice not in ("cpu", "cuda"):
+        raise AutograderError(f"unknown device '{choice}': use auto, cpu or cuda")
+    return choice
+
+
+@contextmanager
+def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
+                  seed: int | None, jobs: int = 1,
+                  datasets: dict[str, ImageDataset] | None = None) -> Iterator[GradingSetup]:
+    """Everything a batch shares: device, seed, threads, and the child's training data."""
+    chosen_device = resolve_device(device, config)
+    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
+        data_file, test_labels, source = None, None, None
+        if needs_data(assignment):
+            name = assignment.training.get("dataset", "mnist")
+            cache = datasets if datasets is not None else {}
+            if name not in cache:
+                folder = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"],
+                                          config_root=config.root)
+                loaded = load_dataset(name, folder, allow_download=config.kit["allow_download"])
+                cache[name] = dataclasses.replace(loaded, source=Path(folder))
+            data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
+            test_labels, source = cache[name].test_labels, cache[name].source
+        yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
+                           seed=config.kit["seed"] if seed is None else seed, threads=threads,
+                           data_file=data_file, test_labels=test_labels, data_dir=source)
+
+
+def grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
+    """Grade one submission; a fault in the grader itself still yields a result, never a lost one."""
+    try:
+        return grade_submission(setup, path)
+    except GradingInterrupted:          # Ctrl-C: the batch stops, no result is made up
+        raise
+    except Exception as exc:  # a grader bug must not stop the batch
+        reason = f"the grader failed on this submission ({type(exc).__name__}: {exc}); no check was passed"
+        checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
+                  for c in setup.assignment.checks]
+        return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks, status=reason)
