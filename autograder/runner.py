@@ -31,7 +31,6 @@ from .root_cause import apply_root_cause, root_cause_note
 from .sandbox import Answer, Sandbox, SandboxOptions
 from .notebook import ModuleFile, NotebookError
 from .submission import find_submission
-from .worker.graph_format import MAX_STRING
 from .worker.operations import EXECUTOR
 
 # Batch size at which a model is traced when its probes do not say otherwise.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import isolation, sandbox
+from autograder import isolation
 from autograder.sandbox import process_tree_rss_bytes, remove_tree
 
 

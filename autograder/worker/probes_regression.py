@@ -5,16 +5,14 @@ only, and the parent compares them with what it kept (true coefficients, held-ou
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from typing import Iterator
 
 import torch
 from torch import nn
 
-from .probes import ProbeFailure, WorkerState, build_model, get_name, probe, seed_everything
+from .probes import ProbeFailure, WorkerState, get_name, probe, seed_everything
 from .probes_functions import build_value
-from .recipes import TrainingFailure, make_optimizer as _optimizer
 
 
 @contextmanager
