@@ -69,5 +69,6 @@ def test_wrong_split_message_names_the_fix(graded):
 
 
 def test_pooling_by_torch_is_named_with_its_line(graded):
-    message = message_of(graded("max_pool_calls_torch"), "max_pool_matches_torch")
+    # the first of the three failing checks carries the full message; the others refer to it
+    message = message_of(graded("max_pool_calls_torch"), "max_pool_lab_example")
     assert "calls torch's max_pool2d" in message and "by hand" in message, message

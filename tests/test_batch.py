@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from autograder import commands
+from autograder import batch
 from autograder.commands import grade_submissions
 from autograder.results import CheckResult, SubmissionResult
 
@@ -17,7 +17,7 @@ def _fake_grading(monkeypatch, broken: str) -> None:
             raise ZeroDivisionError("a bug in the grader")
         checks = [CheckResult(c.name, c.description, c.points, True, "ok") for c in setup.assignment.checks]
         return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks)
-    monkeypatch.setattr(commands, "grade_submission", grade)
+    monkeypatch.setattr(batch, "grade_submission", grade)
 
 
 def test_a_grader_fault_on_one_submission_leaves_the_others_graded(tmp_path, monkeypatch, real_config):

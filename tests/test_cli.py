@@ -106,7 +106,7 @@ def test_grade_writes_a_result_for_every_submission(fast_config, tmp_path):
     scores = {}
     for name in ("alice", "bob", "carol", "dave"):
         data = json.loads((out / name / "results.json").read_text())
-        assert len(data["tests"]) == 10
+        assert len(data["tests"]) == 11
         scores[name] = data["score"]
     assert scores == {"alice": 20, "bob": 0, "carol": 18, "dave": 0}
     bob = json.loads((out / "bob" / "results.json").read_text())
