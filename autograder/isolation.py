@@ -370,12 +370,13 @@ class Isolation:
             args += mount_args
         args += ["--remount-ro", "/", "--chdir", str(box), "--cap-drop", "ALL",
                  "--cap-add", "CAP_SETPCAP"]
-        inner = ["setpriv"]
+        # inside, setpriv drops the last capabilities (and becomes the sandbox user) before Python starts
+        setpriv = [shutil.which("setpriv") or "/usr/bin/setpriv"]
         if self.user is not None:
             args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-            inner += [f"--reuid={self.user}", f"--regid={self.user}", "--clear-groups"]
-        inner += ["--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"]
-        return [*args, "--", shutil.which("setpriv") or "/usr/bin/setpriv", *inner[1:], *command]
+            setpriv += [f"--reuid={self.user}", f"--regid={self.user}", "--clear-groups"]
+        setpriv += ["--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"]
+        return [*args, "--", *setpriv, *command]
 
     def covers(self, uid: int | None) -> list[tuple[str, str, list[str]]]:
         """For ``unshare``: (folder, mode, children to show again) for every folder covered by an empty tmpfs.

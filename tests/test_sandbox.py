@@ -33,10 +33,7 @@ def test_remove_tree_handles_deep_chains_locked_folders_and_links(tmp_path):
     (box / "locked" / "file").write_text("x")
     os.chmod(box / "locked", 0)
     (box / "link").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(RecursionError):
-        import shutil
-        shutil.rmtree(box)          # what the grader used to call
-    remove_tree(box)
+    remove_tree(box)                # shutil.rmtree stops with RecursionError on Python 3.11
     assert not box.exists()
     assert (outside / "keep.txt").read_text() == "not the sandbox's"
 
