@@ -18,7 +18,7 @@ import torch
 from .config import Assignment, Config
 from .data import ImageDataset, load_dataset, resolve_data_dir
 from .errors import AutograderError
-from .results import CheckResult, SubmissionResult
+from .results import SubmissionResult, every_check_failed
 from .runner import GradingSetup, grade_submission, needs_data
 from .sandbox import GradingInterrupted
 
@@ -67,6 +67,4 @@ def grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
         raise
     except Exception as exc:  # a grader bug must not stop the batch
         reason = f"the grader failed on this submission ({type(exc).__name__}: {exc}); no check was passed"
-        checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
-                  for c in setup.assignment.checks]
-        return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks, status=reason)
+        return every_check_failed(setup.assignment, Path(path).stem, str(path), reason)

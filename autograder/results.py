@@ -121,3 +121,10 @@ class SubmissionResult:
     @property
     def max_score(self) -> float:
         return sum(c.max_points for c in self.checks)
+
+
+def every_check_failed(assignment, name: str, source: str, reason: str, **fields) -> SubmissionResult:
+    """A result in which every check of ``assignment`` failed for one ``reason`` (also its status):
+    no file to grade, a notebook that cannot be read, a fault of the grader itself."""
+    checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility) for c in assignment.checks]
+    return SubmissionResult(assignment.id, name, source, checks, status=reason, **fields)

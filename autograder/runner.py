@@ -26,7 +26,7 @@ from .checks import KINDS, JudgeContext, Probe
 from .checks.base import LOAD, STEP, TRAIN, explain_failure, materialize
 from .config import Assignment, Config
 from .data import cache_dir
-from .results import CheckResult, SubmissionResult
+from .results import CheckResult, SubmissionResult, every_check_failed
 from .root_cause import apply_root_cause, root_cause_note
 from .sandbox import Answer, Sandbox, SandboxOptions
 from .notebook import ModuleFile, NotebookError
@@ -126,10 +126,8 @@ def executed_by(probes: list[Probe]) -> str:
 
 
 def _failed_result(setup: GradingSetup, name: str, source: str, reason: str, started: float) -> SubmissionResult:
-    checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
-              for c in setup.assignment.checks]
-    return SubmissionResult(setup.assignment.id, name, source, checks, status=reason,
-                            seconds=time.monotonic() - started, extra=_extra(setup, {}))
+    return every_check_failed(setup.assignment, name, source, reason,
+                              seconds=time.monotonic() - started, extra=_extra(setup, {}))
 
 
 def _extra(setup: GradingSetup, check_seconds: dict) -> dict:

@@ -148,7 +148,7 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
     import json
 
     from ..batch import grade_safely, grading_setup
-    from ..results import CheckResult, SubmissionResult
+    from ..results import every_check_failed
 
     config = load_config()
     assignment = config.assignment(assignment_id)
@@ -158,9 +158,7 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
             result = grade_safely(setup, submission)
     except AutograderError as exc:   # no data, say: still a results.json, with the reason and no points
         reason = f"the autograder could not grade this submission: {exc.message}"
-        result = SubmissionResult(assignment.id, Path(submission).name, str(submission),
-                                  [CheckResult(c.name, c.description, c.points, False, reason, c.visibility)
-                                   for c in assignment.checks], status=reason)
+        result = every_check_failed(assignment, Path(submission).name, str(submission), reason)
     data = gradescope_results(result, output_kib=config.kit["feedback_output_kib"])
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")      # atomic: never half a results.json
