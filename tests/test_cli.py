@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import BROKEN, ROOT, needs_data
+from conftest import BROKEN, ROOT
 
 
 def run(*args, env=None, cwd=ROOT, timeout=600):
@@ -66,7 +66,6 @@ def test_check_unknown_assignment_and_missing_file(fast_config, tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@needs_data
 def test_check_a_stub_shows_its_checks_and_fails(fast_config):
     done = run("check", "lenet5", str(ROOT / "assignments" / "lenet5" / "lenet5.py"), "--config", str(fast_config),
                "--device", "cpu")
@@ -74,7 +73,6 @@ def test_check_a_stub_shows_its_checks_and_fails(fast_config):
     assert "parameter_count" in done.stdout and "0/20" in done.stdout.replace(" ", "")
 
 
-@needs_data
 def test_grade_writes_a_result_for_every_submission(fast_config, tmp_path):
     good = tmp_path / "alice.py"
     shutil.copy(ROOT / "solutions" / "task1_cnn" / "task1_cnn.py", good)
@@ -104,7 +102,6 @@ def test_grade_writes_a_result_for_every_submission(fast_config, tmp_path):
     assert carol["log_probabilities"] == "0" and carol["training"] == "6"
 
 
-@needs_data
 def test_verify_one_assignment(fast_config):
     done = run("verify", "lenet5", "--config", str(fast_config), "--device", "cpu")
     assert done.returncode == 0, done.stdout + done.stderr
