@@ -3,7 +3,9 @@
 The data folder is read-only to the kit. It follows torchvision's layout
 (``<data>/MNIST/raw/``), with the four MNIST files raw or ``.gz``. Compressed
 files are extracted into the kit's cache, checked against the canonical MD5
-sums, and read straight from their IDX format (torchvision is imported only to
+sums (or against those an ``MD5SUMS`` file beside them lists, for a data set
+of its own in MNIST's format, such as the test suite's), and read straight
+from their IDX format (torchvision is imported only to
 download, since importing it costs seconds). When they are missing and
 downloads are allowed, torchvision downloads them into the cache; otherwise
 the error names the four files and where to put them.
@@ -30,6 +32,11 @@ MNIST_FILES = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+
+
+# A folder holding a data set of its own in MNIST's format lists its files' sums here,
+# one "<md5>  <name>" line each (as md5sum writes them), for the uncompressed files.
+CHECKSUMS_FILE = "MD5SUMS"
 
 
 @dataclass(frozen=True)
@@ -84,14 +91,40 @@ def _missing_message(raw: Path) -> str:
             "--data-dir or AUTOGRADER_DATA.")
 
 
+def expected_sums(raw: Path) -> dict[str, str]:
+    """The MD5 sum each file must have: MNIST's, unless ``raw`` lists its own in MD5SUMS."""
+    listing = raw / CHECKSUMS_FILE
+    if not listing.is_file():
+        return dict(MNIST_FILES)
+    listed = {}
+    for line in listing.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            listed[parts[1].lstrip("*")] = parts[0].lower()
+    missing = [name for name in MNIST_FILES if name not in listed]
+    if missing:
+        raise DataError(f"{listing} lists no sum for {', '.join(missing)}: add a line '<md5>  <name>' for each "
+                        "of the four files (uncompressed), or delete it to check against MNIST's own sums")
+    return {name: listed[name] for name in MNIST_FILES}
+
+
+def _marked_sum(marker: Path, name: str) -> str:
+    """The sum a cache marker vouches for (an empty marker, from older kits, vouches for MNIST's)."""
+    return marker.read_text().strip() or MNIST_FILES[name]
+
+
 def _extract_into_cache(raw: Path, cached_raw: Path) -> list[str]:
-    """Copy or decompress each file the data folder has; return the names still missing."""
+    """Copy or decompress each file the data folder has; return the names still missing.
+
+    A cached file is reused only while its marker names the sum expected now, so
+    switching between data folders (MNIST, a test set) never serves the other's files.
+    """
     cached_raw.mkdir(parents=True, exist_ok=True)
     missing = []
-    for name, md5 in MNIST_FILES.items():
+    for name, md5 in expected_sums(raw).items():
         target = cached_raw / name
         verified = cached_raw / f"{name}.md5-ok"
-        if target.exists() and verified.exists():
+        if target.exists() and verified.exists() and _marked_sum(verified, name) == md5:
             continue
         plain, compressed = raw / name, raw / f"{name}.gz"
         partial = cached_raw / f"{name}.partial"
@@ -109,10 +142,11 @@ def _extract_into_cache(raw: Path, cached_raw: Path) -> list[str]:
                             "Replace it with a good copy of the file.") from None
         if _md5(partial) != md5:
             partial.unlink()
-            raise DataError(f"{raw / name}(.gz) is corrupt (its MD5 differs from MNIST's): "
+            source = "MNIST's" if md5 == MNIST_FILES[name] else f"the one {CHECKSUMS_FILE} lists"
+            raise DataError(f"{raw / name}(.gz) is corrupt (its MD5 differs from {source}): "
                             "replace it with a good copy")
         partial.replace(target)
-        verified.touch()
+        verified.write_text(md5)
     return missing
 
 
@@ -127,7 +161,7 @@ def _download(cache: Path, raw: Path) -> None:
     for name in MNIST_FILES:  # record what torchvision fetched as verified
         path = cache / "MNIST" / "raw" / name
         if path.exists() and _md5(path) == MNIST_FILES[name]:
-            (path.parent / f"{name}.md5-ok").touch()
+            (path.parent / f"{name}.md5-ok").write_text(MNIST_FILES[name])
 
 
 def load_mnist(data_dir: Path, *, allow_download: bool = True) -> ImageDataset:

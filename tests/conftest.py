@@ -1,4 +1,12 @@
-"""Shared fixtures: the data folder, a fast copy of grading.toml, the kit's paths."""
+"""Shared fixtures: the data folder, a fast copy of grading.toml, the kit's paths.
+
+The training checks read MNIST from $AUTOGRADER_DATA when set, else from the
+shared datasets folder beside the kit ($AUTOGRADER_TEST_SHARED_DATA names
+another folder to look in: point it at a missing one to run the suite as a
+fresh machine does). Without MNIST the suite makes a small data set of its own
+in MNIST's format (tests/synthetic_mnist.py), so every check kind runs
+anywhere; each data set has its own shortened training recipe below.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +16,63 @@ from pathlib import Path
 
 import pytest
 
+from synthetic_mnist import write_mnist_format
+
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = Path(__file__).resolve().parent / "broken"
 
-# MNIST: $AUTOGRADER_DATA when set, else the shared datasets folder beside the kit.
-DATA_DIR = Path(os.environ.get("AUTOGRADER_DATA") or ROOT.parent / "shared" / "datasets").resolve()
-HAVE_DATA = all((DATA_DIR / "MNIST" / "raw" / f"{name}.gz").is_file() or
-                (DATA_DIR / "MNIST" / "raw" / name).is_file()
-                for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
-if HAVE_DATA:
-    os.environ["AUTOGRADER_DATA"] = str(DATA_DIR)
-
-needs_data = pytest.mark.skipif(not HAVE_DATA, reason=f"MNIST not found in {DATA_DIR}/MNIST/raw "
-                                                       "(set AUTOGRADER_DATA to a folder holding MNIST/raw/)")
+SHARED_DATA = Path(os.environ.get("AUTOGRADER_TEST_SHARED_DATA") or ROOT.parent / "shared" / "datasets")
+MNIST_DIR = Path(os.environ.get("AUTOGRADER_DATA") or SHARED_DATA).resolve()
+HAVE_MNIST = all((MNIST_DIR / "MNIST" / "raw" / f"{name}.gz").is_file() or
+                 (MNIST_DIR / "MNIST" / "raw" / name).is_file()
+                 for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
 
 # The training recipe, shortened so a test batch stays quick; every check and its points are kept.
-FAST_TRAINING = [
-    (r"max_steps = \d+", "max_steps = 500"),
-    (r"eval_every = \d+", "eval_every = 50"),
-    (r"stop_at_validation_accuracy = [\d.]+", "stop_at_validation_accuracy = 0.85"),
-    (r"min_test_accuracy = [\d.]+", "min_test_accuracy = 0.75"),
-    (r"allow_download = true", "allow_download = false"),
-]
+FAST_TRAINING = {
+    "mnist": [
+        (r"max_steps = \d+", "max_steps = 500"),
+        (r"eval_every = \d+", "eval_every = 50"),
+        (r"stop_at_validation_accuracy = [\d.]+", "stop_at_validation_accuracy = 0.85"),
+        (r"min_test_accuracy = [\d.]+", "min_test_accuracy = 0.75"),
+        (r"allow_download = true", "allow_download = false"),
+    ],
+    # The suite's own digits (7,000 training images, 1,000 test images).
+    "synthetic": [
+        (r"max_steps = \d+", "max_steps = 500"),
+        (r"eval_every = \d+", "eval_every = 50"),
+        (r"validation_size = \d+", "validation_size = 1000"),
+        (r"stop_at_validation_accuracy = [\d.]+", "stop_at_validation_accuracy = 0.85"),
+        (r"min_test_accuracy = [\d.]+", "min_test_accuracy = 0.75"),
+        (r"allow_download = true", "allow_download = false"),
+    ],
+}
 
 
-def write_fast_config(folder: Path) -> Path:
+@pytest.fixture(scope="session", autouse=True)
+def training_data(tmp_path_factory) -> Path:
+    """The folder the training checks read: MNIST when there, else the suite's own digits
+    (made once per session, with a cache of their own so a user's MNIST cache stays untouched)."""
+    saved = {key: os.environ.get(key) for key in ("AUTOGRADER_DATA", "AUTOGRADER_CACHE")}
+    if HAVE_MNIST:
+        os.environ["AUTOGRADER_DATA"] = str(MNIST_DIR)
+        folder = MNIST_DIR
+    else:
+        folder = write_mnist_format(tmp_path_factory.mktemp("digits"))
+        os.environ["AUTOGRADER_DATA"] = str(folder)
+        os.environ["AUTOGRADER_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield folder
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def write_fast_config(folder: Path, data: str = "mnist") -> Path:
     """grading.toml with a shorter training run, in a folder that also shows solutions/ and assignments/."""
     text = (ROOT / "grading.toml").read_text(encoding="utf-8")
-    for pattern, new in FAST_TRAINING:
+    for pattern, new in FAST_TRAINING[data]:
         text, count = re.subn(pattern, new, text)
         assert count, f"grading.toml no longer has '{pattern}'"
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,8 +86,8 @@ def write_fast_config(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def fast_config(tmp_path_factory) -> Path:
-    return write_fast_config(tmp_path_factory.mktemp("kit"))
+def fast_config(tmp_path_factory, training_data) -> Path:
+    return write_fast_config(tmp_path_factory.mktemp("kit"), "mnist" if HAVE_MNIST else "synthetic")
 
 
 @pytest.fixture(scope="session")

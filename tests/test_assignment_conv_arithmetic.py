@@ -40,6 +40,38 @@ CASES = {
           '    """Average pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""\n'
           '    return nn.AvgPool2d(kernel_size, stride)(x)\n')],
         {"avg_pool_lab_example", "avg_pool_matches_torch"}),
+    # Convolution by hand. conv1d_book_example, conv2d_matches_torch and conv_parameters_10 are the
+    # plainest cases of their functions: whatever breaks them breaks the harder cases too.
+    "conv1d_ignores_padding": (
+        "conv1d never pads its input",
+        [("    x = _zero_pad(x, padding, 1)\n", "")],
+        {"conv1d_padding_stride"}),
+    "conv1d_flips_kernel": (
+        "conv1d flips the kernel (a mathematician's convolution, not PyTorch's cross-correlation)",
+        [("outputs.append((window.unsqueeze(1) * weight).sum(dim=(2, 3)))",
+          "outputs.append((window.unsqueeze(1) * weight.flip(-1)).sum(dim=(2, 3)))")],
+        {"conv1d_book_example", "conv1d_gradients", "conv1d_padding_stride"}),
+    "conv1d_detached": (
+        "conv1d returns a result cut from the autograd graph",
+        [("return torch.stack(outputs, dim=-1)", "return torch.stack(outputs, dim=-1).detach()")],
+        {"conv1d_gradients"}),
+    "conv2d_ignores_stride": (
+        "conv2d always moves its window one position at a time",
+        [("    x = _zero_pad(x, padding, 2)\n", "    x = _zero_pad(x, padding, 2)\n    stride = 1\n")],
+        {"conv2d_padding_stride"}),
+    "conv2d_transposed_kernel": (
+        "conv2d applies each kernel transposed (rows and columns swapped)",
+        [("row.append((window.unsqueeze(1) * weight).sum(dim=(2, 3, 4)))",
+          "row.append((window.unsqueeze(1) * weight.transpose(-1, -2)).sum(dim=(2, 3, 4)))")],
+        {"conv2d_matches_torch", "conv2d_padding_stride"}),
+    "parameters_always_bias": (
+        "conv_parameter_count counts a bias even with bias=False",
+        [("(1 if bias else 0)", "1")],
+        {"conv_parameters_no_bias"}),
+    "parameters_one_input_channel": (
+        "conv_parameter_count forgets that each filter spans every input channel",
+        [("in_channels * kernel_size * kernel_size", "kernel_size * kernel_size")],
+        {"conv_parameters_38", "conv_parameters_no_bias"}),
 }
 
 
@@ -72,3 +104,12 @@ def test_pooling_by_torch_is_named_with_its_line(graded):
     # the first of the three failing checks carries the full message; the others refer to it
     message = message_of(graded("max_pool_calls_torch"), "max_pool_lab_example")
     assert "calls torch's max_pool2d" in message and "by hand" in message, message
+
+def test_detached_convolution_is_told_to_keep_the_graph(graded):
+    message = message_of(graded("conv1d_detached"), "conv1d_gradients")
+    assert "gradient history" in message
+
+
+def test_flipped_kernel_shows_the_books_numbers(graded):
+    message = message_of(graded("conv1d_flips_kernel"), "conv1d_book_example")
+    assert "returned [1.0, -1.0, -1.0, 3.0]" in message and "without being flipped" in message

@@ -37,6 +37,15 @@ CASES = {
           "self.layers = nn.Sequential(nn.Linear(n_inputs, 64), nn.Linear(64, 32), nn.Linear(32, 1))"
           "  # bug: no ReLU")],
         {"mlp_beats_linear"}),
+    # collapse_linear_weight cannot fail alone: the bias check compares the weight too
+    "collapse_transposed": (
+        "collapse_linear multiplies the weights in the wrong order (W1^T W2^T, the transpose of W2 W1)",
+        [("return w2 @ w1, w2 @ b1 + b2", "return w1.t() @ w2.t(), w2 @ b1 + b2")],
+        {"collapse_linear_weight", "collapse_linear_bias"}),
+    "collapse_drops_first_bias": (
+        "collapse_linear keeps only the second layer's bias",
+        [("return w2 @ w1, w2 @ b1 + b2", "return w2 @ w1, b2")],
+        {"collapse_linear_bias"}),
 }
 
 

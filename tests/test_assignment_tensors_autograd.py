@@ -42,6 +42,23 @@ CASES = {
           "    return minimize(two_variables, [0.2, 10.0], lr=0.001, steps=300)"
           "  # bug: stops long before it settles\n")],
         {"minimize_two_variables"}),
+    "vjp_autograd_grad": (
+        "vjp returns torch.autograd.grad's product and leaves x.grad empty",
+        [("    y.backward(v)\n    return x.grad.clone()",
+          "    (product,) = torch.autograd.grad(y, x, v)\n    return product")],
+        {"vjp_backward_v"}),
+    "vjp_ignores_v": (
+        "vjp backpropagates y.sum(): the product with v = [1, 1, 1] whatever v is",
+        [("    y.backward(v)\n", "    y.sum().backward()\n")],
+        {"vjp_weighted"}),
+    "vjp_graph_freed": (
+        "two_vjps does not keep the graph for its second backward pass",
+        [("y.backward(v1, retain_graph=True)", "y.backward(v1)")],
+        {"two_vjps_retain_graph"}),
+    "vjp_no_copy": (
+        "two_vjps keeps x.grad itself, which zero_() then empties",
+        [("first = x.grad.clone()", "first = x.grad")],
+        {"two_vjps_retain_graph"}),
 }
 
 
@@ -68,3 +85,7 @@ def test_uphill_minimiser_is_told_it_went_uphill(graded):
 def test_unsettled_minimiser_is_shown_a_lower_neighbour(graded):
     message = message_of(graded("two_variables_stops_early"), "minimize_two_variables")
     assert "lower nearby" in message and "not a minimum yet" in message
+
+
+def test_freed_graph_message_says_retain_graph(graded):
+    assert "retain_graph" in message_of(graded("vjp_graph_freed"), "two_vjps_retain_graph")

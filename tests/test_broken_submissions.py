@@ -14,7 +14,7 @@ import pytest
 from autograder.commands import grade_submissions
 from autograder.config import load_config
 
-from conftest import BROKEN, HAVE_DATA, needs_data
+from conftest import BROKEN
 
 ALL = "ALL"
 
@@ -68,8 +68,6 @@ CASES = [(a, name) for a, names in EXPECTED.items() for name in names]
 @pytest.fixture(scope="module")
 def graded(fast_config, tmp_path_factory):
     """Grade every fixture of each assignment in one batch; results by (assignment, name)."""
-    if not HAVE_DATA:
-        pytest.skip(needs_data.kwargs["reason"])
     out = tmp_path_factory.mktemp("graded")
     results = {}
     for assignment, names in EXPECTED.items():

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 
-from conftest import BROKEN, ROOT, needs_data
+from conftest import BROKEN, ROOT
 
 
 def run(*args, env=None, cwd=ROOT, timeout=600):
@@ -66,7 +66,6 @@ def test_check_unknown_assignment_and_missing_file(fast_config, tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@needs_data
 def test_check_a_stub_shows_its_checks_and_fails(fast_config, tmp_path):
     page = tmp_path / "stub_feedback.html"
     done = run("check", "lenet5", str(ROOT / "assignments" / "lenet5" / "lenet5.py"), "--config", str(fast_config),
@@ -88,7 +87,6 @@ def test_check_writes_the_feedback_page_beside_the_file(fast_config, tmp_path):
     assert "20 / 20" in page.read_text(encoding="utf-8")
 
 
-@needs_data
 def test_grade_writes_a_result_for_every_submission(fast_config, tmp_path):
     good = tmp_path / "alice.py"
     shutil.copy(ROOT / "solutions" / "task1_cnn" / "task1_cnn.py", good)
@@ -122,7 +120,6 @@ def test_grade_writes_a_result_for_every_submission(fast_config, tmp_path):
     assert all(f'href="{name}/feedback.html"' in report for name in ("alice", "bob", "carol", "dave"))
 
 
-@needs_data
 def test_verify_one_assignment(fast_config):
     done = run("verify", "lenet5", "--config", str(fast_config), "--device", "cpu")
     assert done.returncode == 0, done.stdout + done.stderr

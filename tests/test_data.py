@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
-from autograder.data import MNIST_FILES, load_mnist, read_idx, resolve_data_dir
+from autograder.data import CHECKSUMS_FILE, MNIST_FILES, load_mnist, read_idx, resolve_data_dir
 from autograder.errors import DataError
 
-from conftest import DATA_DIR, needs_data
+from conftest import HAVE_MNIST
+from synthetic_mnist import TEST_SIZE, TRAIN_SIZE, make_images, write_mnist_format
 
 
 def test_resolve_order(tmp_path, monkeypatch):
@@ -49,23 +51,22 @@ def _snapshot(folder: Path) -> dict:
     return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-@needs_data
-def test_loads_mnist_through_a_fresh_cache_without_writing_the_data_folder(tmp_path, monkeypatch):
+def test_loads_the_data_through_a_fresh_cache_without_writing_the_data_folder(training_data, tmp_path,
+                                                                                monkeypatch):
     monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
-    before = _snapshot(DATA_DIR)
-    data = load_mnist(DATA_DIR, allow_download=False)
-    assert tuple(data.train_images.shape) == (60000, 28, 28)
-    assert tuple(data.test_labels.shape) == (10000,)
+    before = _snapshot(training_data)
+    data = load_mnist(training_data, allow_download=False)
+    train, test = (60000, 10000) if HAVE_MNIST else (TRAIN_SIZE, TEST_SIZE)
+    assert tuple(data.train_images.shape) == (train, 28, 28)
+    assert tuple(data.test_labels.shape) == (test,)
     assert (tmp_path / "cache" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()
-    assert _snapshot(DATA_DIR) == before
+    assert _snapshot(training_data) == before
     # the child's file carries no test labels
-    import torch
     saved = torch.load(data.write_child_file(tmp_path / "child.pt"), weights_only=True)
     assert set(saved) == {"train_images", "train_labels", "test_images"}
 
 
 def test_idx_reader_gives_shape_and_values_and_rejects_bad_files(tmp_path):
-    import torch
     values = bytes(range(24))
     good = tmp_path / "good"
     good.write_bytes(b"\0\0\x08\x03" + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
@@ -80,3 +81,45 @@ def test_idx_reader_gives_shape_and_values_and_rejects_bad_files(tmp_path):
     for path, words in ((truncated, "truncated"), (not_idx, "not an IDX file")):
         with pytest.raises(DataError, match=words):
             read_idx(path)
+
+
+def test_the_suites_own_digits_are_deterministic_balanced_and_read_as_written(tmp_path, monkeypatch):
+    images, labels = make_images(300, 7)
+    again, _ = make_images(300, 7)
+    assert images.dtype == torch.uint8 and tuple(images.shape) == (300, 28, 28)
+    assert torch.equal(images, again)
+    assert torch.bincount(labels, minlength=10).tolist() == [30] * 10
+    # each digit looks like itself more than like the others: class means differ clearly
+    means = torch.stack([images[labels == d].float().mean(0) for d in range(10)])
+    assert (torch.cdist(means.flatten(1), means.flatten(1)) + torch.eye(10) * 1e9).min() > 100
+
+    folder = write_mnist_format(tmp_path / "a", train_size=120, test_size=40)
+    twin = write_mnist_format(tmp_path / "b", train_size=120, test_size=40)
+    raw, twin_raw = folder / "MNIST" / "raw", twin / "MNIST" / "raw"
+    assert all((raw / p.name).read_bytes() == p.read_bytes() for p in twin_raw.iterdir())
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    data = load_mnist(folder, allow_download=False)
+    assert tuple(data.train_images.shape) == (120, 28, 28) and tuple(data.test_labels.shape) == (40,)
+    assert torch.equal(data.test_images, make_images(40, 2025)[0])
+
+
+def test_a_cache_never_serves_another_data_sets_files(tmp_path, monkeypatch):
+    """Two folders with different files, one cache: each load reads its own folder's files."""
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    small = write_mnist_format(tmp_path / "small", train_size=50, test_size=20)
+    other = write_mnist_format(tmp_path / "other", train_size=60, test_size=20, seed=5)
+    assert load_mnist(small, allow_download=False).train_images.shape[0] == 50
+    assert load_mnist(other, allow_download=False).train_images.shape[0] == 60
+    assert load_mnist(small, allow_download=False).train_images.shape[0] == 50
+
+
+def test_a_file_that_differs_from_its_listed_sum_is_corrupt(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    folder = write_mnist_format(tmp_path / "data", train_size=30, test_size=10)
+    listing = folder / "MNIST" / "raw" / CHECKSUMS_FILE
+    listing.write_text(listing.read_text().replace(listing.read_text()[:8], "00000000", 1))
+    with pytest.raises(DataError, match=f"corrupt .*{CHECKSUMS_FILE}"):
+        load_mnist(folder, allow_download=False)
+    listing.write_text("".join(listing.read_text().splitlines(keepends=True)[1:]))
+    with pytest.raises(DataError, match="lists no sum for train-images-idx3-ubyte"):
+        load_mnist(folder, allow_download=False)

@@ -6,14 +6,12 @@ import pytest
 
 from autograder.commands import verify_kit
 
-from conftest import needs_data
+TRAINED = ["task1_cnn", "lenet5", "max_conv_net"]      # the assignments with a training check
 
 
-@needs_data
 def test_core_solutions_full_marks_and_stubs_zero(fast_config):
-    outcomes = verify_kit(config_path=fast_config, device="cpu", assignment_ids=["task1_cnn", "lenet5"])
-    assert {(o.assignment, o.role) for o in outcomes} == {
-        (a, r) for a in ("task1_cnn", "lenet5") for r in ("solution", "stub")}
+    outcomes = verify_kit(config_path=fast_config, device="cpu", assignment_ids=TRAINED)
+    assert {(o.assignment, o.role) for o in outcomes} == {(a, r) for a in TRAINED for r in ("solution", "stub")}
     for o in outcomes:
         r = o.result
         assert o.ok, f"{o.assignment} {o.role}: {r.score}/{r.max_score}: " + "; ".join(
@@ -24,10 +22,9 @@ def test_core_solutions_full_marks_and_stubs_zero(fast_config):
             assert any("not implemented" in c.message.lower() for c in r.checks)
 
 
-@needs_data
 @pytest.mark.slow
 def test_core_solutions_with_the_real_recipe(real_config):
-    outcomes = verify_kit(config_path=real_config, device="cpu", assignment_ids=["task1_cnn", "lenet5"])
+    outcomes = verify_kit(config_path=real_config, device="cpu", assignment_ids=TRAINED)
     assert all(o.ok for o in outcomes), [(o.assignment, o.role, o.result.score) for o in outcomes]
 
 

@@ -1,8 +1,8 @@
-"""Convolution arithmetic: output sizes, pooling written by hand, CNN shapes.
+"""Convolution arithmetic: output sizes, convolution and pooling written by hand, CNN shapes.
 
 Fill in the functions and the class below (README.md says how each is graded).
-Write the pooling functions with loops over the output positions; do not call
-torch's own pooling there.
+Write the convolution and pooling functions with loops over the output
+positions; do not call torch's own convolution, pooling or unfold there.
 """
 
 from __future__ import annotations
@@ -40,6 +40,42 @@ def avg_pool2d(x, kernel_size, stride=None):
     It must equal ``nn.AvgPool2d``'s output.
     """
     raise NotImplementedError("avg_pool2d is not implemented yet")
+
+
+def conv1d(x, weight, stride=1, padding=0):
+    """A 1D convolution written with a loop over the output positions.
+
+    ``x`` has shape (N, C_in, L) and ``weight`` (C_out, C_in, K). Add
+    ``padding`` zeros at both ends of each row, then slide the kernel by
+    ``stride``: output ``[n, o, i]`` is the sum over channels c and offsets k of
+    ``x[n, c, i * stride + k] * weight[o, c, k]`` (the kernel is not flipped,
+    as in PyTorch). Return shape (N, C_out, L_out); it must equal
+    ``F.conv1d(x, weight, stride=stride, padding=padding)``.
+    Example: [1, 0, 2, -1, 1, 2] with the kernel [1, 0, -1] gives [-1, 1, 1, -3].
+    Keep to torch operations so gradients flow back to ``x`` and ``weight``.
+    """
+    raise NotImplementedError("conv1d is not implemented yet")
+
+
+def conv2d(x, weight, stride=1, padding=0):
+    """A 2D convolution written with loops over the output positions.
+
+    ``x`` has shape (N, C_in, H, W) and ``weight`` (C_out, C_in, KH, KW).
+    Pad ``padding`` zeros on every side, slide the kernel by ``stride`` along
+    both axes; return shape (N, C_out, H_out, W_out), equal to
+    ``F.conv2d(x, weight, stride=stride, padding=padding)``.
+    """
+    raise NotImplementedError("conv2d is not implemented yet")
+
+
+def conv_parameter_count(in_channels, out_channels, kernel_size, bias=True):
+    """Return the number of trainable parameters (an int) of
+    ``nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias)``, computed
+    with arithmetic: each output channel has one kernel_size x kernel_size
+    filter per input channel, plus one bias when ``bias`` is True.
+    Example: conv_parameter_count(1, 1, 3) == 10.
+    """
+    raise NotImplementedError("conv_parameter_count is not implemented yet")
 
 
 def report_cnn_shapes(batch_size=1):

@@ -68,3 +68,15 @@ def batches(n_samples, batch_size):
     and a batch size >= n_samples full-batch gradient descent (one batch).
     """
     raise NotImplementedError("batches is not implemented yet")
+
+
+def collapse_linear(w1, b1, w2, b2):
+    """Return ``(weight, bias)`` of the one linear layer that computes the same as two
+    stacked layers with no activation between them.
+
+    The first layer has weight ``w1`` (hidden, in) and bias ``b1`` (hidden,); the
+    second ``w2`` (out, hidden) and ``b2`` (out,), as ``nn.Linear`` stores them:
+    y = w2 (w1 x + b1) + b2. Multiply it out: weight has shape (out, in) and
+    bias (out,). This is why an MLP needs its ReLUs.
+    """
+    raise NotImplementedError("collapse_linear is not implemented yet")

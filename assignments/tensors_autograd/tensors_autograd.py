@@ -62,6 +62,34 @@ def shifted_relu_product(x, y):
     raise NotImplementedError("shifted_relu_product is not implemented yet")
 
 
+def vector_function(x):
+    """y = (x0·x1, x0², 3·x1): from R² to R³, Jacobian [[x1, x0], [2·x0, 0], [0, 3]]."""
+    return torch.stack([x[0] * x[1], x[0] ** 2, 3 * x[1]])
+
+
+def vjp(x, v):
+    """Return the vector-Jacobian product vᵀJ of ``vector_function`` at ``x``.
+
+    ``x`` (shape (2,)) requires grad; ``v`` has shape (3,). y = vector_function(x)
+    is not a scalar, so ``y.backward()`` alone fails; ``y.backward(v)`` computes
+    vᵀJ into ``x.grad``. Use it (not the Jacobian written out by hand, not
+    ``torch.autograd.grad``) and return a copy of ``x.grad``.
+    At x = [1, 2] with v = [1, 1, 1] the answer is [4, 4].
+    """
+    raise NotImplementedError("vjp is not implemented yet")
+
+
+def two_vjps(x, v1, v2):
+    """Return v1ᵀJ and v2ᵀJ of ``vector_function`` at ``x`` as a (2, 2) tensor,
+    from ONE forward pass.
+
+    Compute y once; call ``y.backward(v1, retain_graph=True)`` so the graph
+    survives, copy ``x.grad``, zero it, then ``y.backward(v2)``. Afterwards
+    ``x.grad`` holds v2ᵀJ alone.
+    """
+    raise NotImplementedError("two_vjps is not implemented yet")
+
+
 def quadratic(x):
     """f(x) = (x - 2)² for a tensor x."""
     return (x - 2) ** 2

@@ -6,6 +6,10 @@ child on small fixed data sets, watching every call of the loss function; the
 parent checks the returned results and checkpoints against what was watched
 (losses, modes, optimizer steps) and against scikit-learn.
 
+Epochs may be counted as the textbook counts them (``results["epoch"]`` holds
+the loop index 0, 1, ..., N - 1) or from 1 (1, ..., N); whichever a submission
+records, its checkpoints must say the same.
+
 ``overfit_batch`` trains a model on a few hundred fixed images (real CIFAR-10
 when the data folder has it, synthetic ones otherwise) and the parent counts
 how many of them it then classifies correctly.
@@ -22,9 +26,10 @@ from ..config import Key
 from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
 from .registry import register
 
-SCENARIOS = ("run_epoch", "train", "fit", "checkpoint_every", "resume", "auc")
-FUNCTIONS = {"run_epoch": "run_epoch", "train": "train_simple_network", "fit": "train_simple_network",
-             "checkpoint_every": "train_simple_network", "resume": "resume_simple_network", "auc": "auc_score"}
+SCENARIOS = ("run_epoch", "train", "fit", "checkpoint_every", "resume", "auc", "auc_in_training")
+FUNCTIONS = {"run_epoch": ["run_epoch"], "train": ["train_simple_network"], "fit": ["train_simple_network"],
+             "checkpoint_every": ["train_simple_network"], "resume": ["resume_simple_network"],
+             "auc": ["auc_score"], "auc_in_training": ["train_simple_network", "auc_score"]}
 SCORE_SEED = 77
 
 
@@ -51,6 +56,14 @@ def _series(results: dict, key: str, length: int) -> tuple[list[float] | None, s
     if len(numbers) != length or any(v is None for v in numbers):
         return None, f"results['{key}'] holds {len(values)} values; expected {length} numbers"
     return numbers, ""
+
+
+def _epoch_base(epochs: list[float]) -> int | None:
+    """0 when the epochs were recorded as the loop index (0 .. N-1), 1 when counted from 1, else None."""
+    for base in (0, 1):
+        if epochs == [float(e) for e in range(base, base + len(epochs))]:
+            return base
+    return None
 
 
 def _numbers(values) -> list[float | None]:
@@ -88,7 +101,7 @@ class TrainingFunction(CheckKind):
     }
 
     def required_names(self, check, assignment):
-        return [FUNCTIONS.get(check.params["scenario"], check.params["scenario"])]
+        return FUNCTIONS.get(check.params["scenario"], [check.params["scenario"]])
 
     def _auc_data(self, p: dict) -> tuple[dict, dict]:
         n = p["auc_samples"]
@@ -120,6 +133,8 @@ class TrainingFunction(CheckKind):
             "checkpoint_every": f"calling train_simple_network(..., checkpoint_every_x={p['every']})",
             "resume": f"resuming from a checkpoint with resume_simple_network() up to {p['total_epochs']} epochs",
             "auc": "calling auc_score()",
+            "auc_in_training": f"calling train_simple_network(..., score_funcs={{'AUC': auc_score}}) for "
+                               f"{p['epochs']} epochs",
         }.get(scenario, f"running scenario {scenario}")
         return [Probe("training_scenario", args, label, limit=TRAIN if scenario != "auc" else STEP)]
 
@@ -175,29 +190,34 @@ class TrainingFunction(CheckKind):
         return Verdict(True, "run_epoch() steps once per batch in training, never in evaluation, and records "
                              "the mean loss and each score under '<prefix> <name>'")
 
-    def _check_history(self, p, results: dict, epochs: int, what: str) -> str:
+    def _check_history(self, p, results: dict, epochs: int, what: str) -> tuple[str, int]:
+        """'' and how the epochs are counted (0 or 1), or why the history is wrong."""
         epoch, why = _series(results, "epoch", epochs)
         if epoch is None:
-            return f"{what}: {why}"
-        if epoch != [float(e) for e in range(1, epochs + 1)]:
-            return f"{what}: results['epoch'] is {epoch}; expected 1 to {epochs}"
+            return f"{what}: {why}", 0
+        base = _epoch_base(epoch)
+        if base is None:
+            return (f"{what}: results['epoch'] is {epoch}; expected the epoch of each entry, "
+                    f"0 to {epochs - 1} (the loop index) or 1 to {epochs}"), 0
         times, why = _series(results, "total time", epochs)
         if times is None:
-            return f"{what}: {why}"
+            return f"{what}: {why}", base
         if any(b < a for a, b in zip(times, times[1:])) or times[0] < 0:
-            return f"{what}: results['total time'] {times} should be the running total of seconds, never decreasing"
+            return (f"{what}: results['total time'] {times} should be the running total of seconds, "
+                    "never decreasing"), base
         for key in ("train loss", "val loss", *(f"{s} {n}" for s in ("train", "val") for n in p["scores"])):
             values, why = _series(results, key, epochs)
             if values is None:
-                return f"{what}: {why}"
-        return ""
+                return f"{what}: {why}", base
+        return "", base
 
     def _judge_train(self, p, got):
         epochs, tol = p["epochs"], p["tolerance"]
         results = got["results"]
-        problem = self._check_history(p, results, epochs, f"train_simple_network(epochs={epochs})")
+        problem, base = self._check_history(p, results, epochs, f"train_simple_network(epochs={epochs})")
         if problem:
             return Verdict(False, problem)
+        last = epochs - 1 + base
         calls = got["calls"]
         nt, nv = got["train_batches"], got["test_batches"]
         train_calls = [c for c in calls if c["training"] and c["grad"]]
@@ -225,9 +245,10 @@ class TrainingFunction(CheckKind):
         if missing:
             return Verdict(False, f"the checkpoint lacks {', '.join(missing)} (it has: "
                                   f"{', '.join(sorted(saved)) or 'nothing'})")
-        if _number(saved["epoch"]) != epochs:
-            return Verdict(False, f"the checkpoint says epoch {saved['epoch']!r} after {epochs} epochs: save it "
-                                  "after each epoch with the epoch just finished")
+        if _number(saved["epoch"]) != last:
+            return Verdict(False, f"the checkpoint says epoch {saved['epoch']!r} after {epochs} epochs, whose "
+                                  f"last is recorded as {last} in results['epoch']: save it with the epoch "
+                                  "just finished, counted as in results['epoch']")
         state = saved["model_state_dict"]
         final = got["final_state"]
         if not isinstance(state, dict) or set(state) != set(final) or any(
@@ -264,28 +285,44 @@ class TrainingFunction(CheckKind):
     def _judge_checkpoint_every(self, p, got):
         epochs, every = p["epochs"], p["every"]
         files = got["files"]
-        expected = {f"checkpoint_epoch{e}.pt": e for e in range(every, epochs + 1, every)}
-        expected["checkpoint.pt"] = epochs
+        recorded = _numbers(got["results"].get("epoch")) if isinstance(got.get("results"), dict) else []
+        base = _epoch_base(recorded) if len(recorded) == epochs else None
+        if base is None:
+            return Verdict(False, f"after train_simple_network(epochs={epochs}) results['epoch'] is {recorded}; "
+                                  f"expected 0 to {epochs - 1} or 1 to {epochs}")
+        # After the k-th epoch (k = every, 2 * every, ...) a copy holds the epoch as recorded (k - 1 + base).
+        # Counted from 1, it is named by k; counted from 0, by k or by k - 1.
+        due = list(range(every, epochs + 1, every))
+        namings = [{f"checkpoint_epoch{k}.pt": k - 1 + base for k in due}]
+        if base == 0:
+            namings.append({f"checkpoint_epoch{k - 1}.pt": k - 1 for k in due})
+        for naming in namings:
+            naming["checkpoint.pt"] = epochs - 1 + base
+        expected = max(namings, key=lambda naming: len(set(naming) & set(files)))
         missing = [name for name in expected if name not in files]
         if missing:
             return Verdict(False, f"with checkpoint_file='checkpoint.pt', epochs={epochs}, checkpoint_every_x="
                                   f"{every}, these files are missing: {', '.join(missing)} (found: "
-                                  f"{', '.join(files) or 'none'})")
+                                  f"{', '.join(files) or 'none'}); save a numbered copy after every {every} "
+                                  "epochs")
         extra = [name for name in files if name not in expected]
         if extra:
             return Verdict(False, f"unexpected checkpoint files {', '.join(extra)}: save a numbered copy only "
-                                  f"every {every} epochs")
-        wrong = [f"{name} says epoch {files[name]!r}" for name, e in expected.items() if _number(files[name]) != e]
+                                  f"after every {every} epochs")
+        wrong = [f"{name} says epoch {files[name]!r}, not {e}" for name, e in expected.items()
+                 if _number(files[name]) != e]
         if wrong:
-            return Verdict(False, "checkpoints hold the wrong epoch: " + "; ".join(wrong))
-        return Verdict(True, f"numbered checkpoints at epochs {', '.join(str(e) for e in expected.values())} "
+            return Verdict(False, "checkpoints hold the wrong epoch (count as in results['epoch']): "
+                                  + "; ".join(wrong))
+        return Verdict(True, f"numbered checkpoints {', '.join(n for n in expected if n != 'checkpoint.pt')} "
                              "and the latest one in checkpoint_file")
 
     def _judge_resume(self, p, got):
         first_epochs, total = p["epochs"], p["total_epochs"]
         results = got["results"]
-        problem = self._check_history(p, results, total,
-                                      f"resume_simple_network(..., epochs={total}) after {first_epochs} epochs")
+        problem, base = self._check_history(p, results, total,
+                                            f"resume_simple_network(..., epochs={total}) after {first_epochs} "
+                                            "epochs")
         if problem:
             return Verdict(False, problem + " (the results continue the checkpoint's)")
         first = got["first_results"]
@@ -304,9 +341,10 @@ class TrainingFunction(CheckKind):
             return Verdict(False, f"resume_simple_network() trained {got['training_calls']} batches; expected "
                                   f"{(total - first_epochs) * got['train_batches']} (epochs "
                                   f"{first_epochs + 1} to {total} only)")
-        if _number(got["final_epoch"]) != total:
+        if _number(got["final_epoch"]) != total - 1 + base:
             return Verdict(False, f"after resuming to {total} epochs the checkpoint says epoch "
-                                  f"{got['final_epoch']!r}: keep saving the checkpoint")
+                                  f"{got['final_epoch']!r}, not {total - 1 + base} as results['epoch'] ends: "
+                                  "keep saving the checkpoint")
         return Verdict(True, f"resumed from epoch {first_epochs} to {total} with the saved weights and results")
 
     def _judge_auc(self, p, got):
@@ -321,6 +359,45 @@ class TrainingFunction(CheckKind):
             return Verdict(False, f"auc_score() returned {value:.6f}; roc_auc_score on the positive-class "
                                   f"column (y_pred[:, 1]) gives {want:.6f}")
         return Verdict(True, f"auc_score() agrees with roc_auc_score on the positive column ({want:.4f})")
+
+    def _judge_auc_in_training(self, p, got):
+        from sklearn.metrics import roc_auc_score
+
+        epochs, tol = p["epochs"], p["tolerance"]
+        results = got["results"]
+        nt, nv = got["train_batches"], got["test_batches"]
+        calls = got["calls"]
+        train_calls = [c for c in calls if c["training"]]
+        val_calls = [c for c in calls if not c["training"]]
+        if len(train_calls) != epochs * nt or len(val_calls) != epochs * nv:
+            return Verdict(False, f"over {epochs} epochs the loss was computed {len(train_calls)} times in train "
+                                  f"mode and {len(val_calls)} in eval mode; expected {epochs * nt} and "
+                                  f"{epochs * nv}")
+        for prefix, watched, per_epoch in (("train", train_calls, nt), ("val", val_calls, nv)):
+            values, why = _series(results, f"{prefix} AUC", epochs)
+            if values is None:
+                return Verdict(False, f"with score_funcs={{'AUC': auc_score}}: {why}")
+            for e in range(epochs):
+                batches = watched[e * per_epoch:(e + 1) * per_epoch]
+                outputs = torch.cat([c["output"] for c in batches])
+                targets = torch.cat([c["target"] for c in batches])
+                positive = torch.softmax(outputs.double(), dim=1)[:, 1]
+                want = roc_auc_score(targets.numpy(), positive.numpy())
+                value = values[e]
+                if value != value:  # NaN: auc_score raised inside run_epoch
+                    return Verdict(False, f"results['{prefix} AUC'][{e}] is nan: auc_score failed inside "
+                                          "run_epoch, which gave it the predicted classes; give a score "
+                                          "function marked @needs_scores the class probabilities (softmax of "
+                                          "the outputs, shape (N, 2)) instead")
+                if not _close(value, want, tol):
+                    return Verdict(False, f"results['{prefix} AUC'][{e}] is {value:.5f}; the AUC of the epoch's "
+                                          f"positive-class probabilities (softmax of the outputs) is {want:.5f}: "
+                                          "run_epoch should hand a score function marked @needs_scores "
+                                          "softmax(outputs) of the whole epoch, not the predicted classes")
+        last = {prefix: _numbers(results[f"{prefix} AUC"])[-1] for prefix in ("train", "val")}
+        return Verdict(True, f"train_simple_network records a finite AUC each epoch (last: train "
+                             f"{last['train']:.3f}, val {last['val']:.3f}), from the class probabilities",
+                       {"train_auc": round(last["train"], 4), "val_auc": round(last["val"], 4)})
 
 
 def cifar_folder() -> str:

@@ -159,7 +159,8 @@ def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: 
             return original_step(*args, **kwargs)
 
         optimizer.step = counted_step
-        results: dict = {}
+        # The keys train_simple_network prepares before its first epoch (the textbook's run_epoch appends to them)
+        results: dict = {f"{prefix} {name}": [] for prefix in ("train", "val") for name in ("loss", *score_funcs)}
         model.train()
         seconds = run_epoch(model, optimizer, train_loader, loss, "cpu", results, score_funcs, prefix="train")
         answer["train_steps"] = steps["count"]
@@ -184,6 +185,13 @@ def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: 
         answer["checkpoint"] = _read_checkpoint(checkpoint)
         answer["final_state"] = _state(model)
         return answer
+    if scenario == "auc_in_training":
+        auc = get_name(state, "auc_score")
+        results = train(model, loss, train_loader, val_loader=test_loader, score_funcs={"AUC": auc},
+                        epochs=epochs, device="cpu", checkpoint_file=None)
+        answer["results"] = _plain_results(results)
+        answer["calls"] = loss.calls
+        return answer
     if scenario == "fit":
         train(model, loss, train_loader, val_loader=test_loader, score_funcs=score_funcs, epochs=epochs,
               device="cpu", checkpoint_file=None)
@@ -192,8 +200,9 @@ def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: 
             answer["predictions"] = model(data["x_test"]).argmax(1)
         return answer
     if scenario == "checkpoint_every":
-        train(model, loss, train_loader, val_loader=test_loader, score_funcs=score_funcs, epochs=epochs,
-              device="cpu", checkpoint_file=str(checkpoint), checkpoint_every_x=every)
+        results = train(model, loss, train_loader, val_loader=test_loader, score_funcs=score_funcs,
+                        epochs=epochs, device="cpu", checkpoint_file=str(checkpoint), checkpoint_every_x=every)
+        answer["results"] = _plain_results(results)
         files = {}
         for path in sorted(workdir.iterdir()):
             content = _read_checkpoint(path)

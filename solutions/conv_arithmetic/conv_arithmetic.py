@@ -1,4 +1,4 @@
-"""Convolution arithmetic: output sizes, pooling written by hand, CNN shapes.
+"""Convolution arithmetic: output sizes, convolution and pooling written by hand, CNN shapes.
 
 Reference solution.
 """
@@ -37,6 +37,53 @@ def max_pool2d(x, kernel_size, stride=None):
 def avg_pool2d(x, kernel_size, stride=None):
     """Average pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""
     return _pool(x, kernel_size, stride, lambda window: window.mean(dim=-1))
+
+
+def _zero_pad(x, padding, dims):
+    """``x`` with ``padding`` zeros added on both sides of its last ``dims`` dimensions."""
+    if not padding:
+        return x
+    shape = list(x.shape)
+    for d in range(1, dims + 1):
+        shape[-d] += 2 * padding
+    padded = x.new_zeros(shape)
+    inner = [slice(None)] * (x.dim() - dims) + [slice(padding, padding + n) for n in x.shape[-dims:]]
+    padded[tuple(inner)] = x
+    return padded
+
+
+def conv1d(x, weight, stride=1, padding=0):
+    """Cross-correlation of x (N, C_in, L) with weight (C_out, C_in, K), as F.conv1d without a bias."""
+    x = _zero_pad(x, padding, 1)
+    k = weight.shape[-1]
+    out_len = (x.shape[-1] - k) // stride + 1
+    outputs = []
+    for i in range(out_len):
+        window = x[:, :, i * stride:i * stride + k]                          # (N, C_in, K)
+        outputs.append((window.unsqueeze(1) * weight).sum(dim=(2, 3)))      # (N, C_out)
+    return torch.stack(outputs, dim=-1)                                      # (N, C_out, L_out)
+
+
+def conv2d(x, weight, stride=1, padding=0):
+    """Cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in, KH, KW), as F.conv2d without a bias."""
+    x = _zero_pad(x, padding, 2)
+    kh, kw = weight.shape[-2:]
+    out_h = (x.shape[-2] - kh) // stride + 1
+    out_w = (x.shape[-1] - kw) // stride + 1
+    rows = []
+    for i in range(out_h):
+        row = []
+        for j in range(out_w):
+            window = x[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]   # (N, C_in, KH, KW)
+            row.append((window.unsqueeze(1) * weight).sum(dim=(2, 3, 4)))           # (N, C_out)
+        rows.append(torch.stack(row, dim=-1))                                         # (N, C_out, W_out)
+    return torch.stack(rows, dim=-2)                                                  # (N, C_out, H_out, W_out)
+
+
+def conv_parameter_count(in_channels, out_channels, kernel_size, bias=True):
+    """Trainable parameters of nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias):
+    one kernel_size x kernel_size filter per input channel for each output channel, plus a bias each."""
+    return out_channels * (in_channels * kernel_size * kernel_size + (1 if bias else 0))
 
 
 def report_cnn_shapes(batch_size=1):

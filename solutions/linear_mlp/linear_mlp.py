@@ -74,3 +74,9 @@ def batches(n_samples, batch_size):
     batch_size >= n_samples is full-batch gradient descent. The last batch may be smaller."""
     return [torch.arange(start, min(start + batch_size, n_samples))
             for start in range(0, n_samples, batch_size)]
+
+
+def collapse_linear(w1, b1, w2, b2):
+    """The single layer (weight, bias) equal to Linear(w1, b1) followed by Linear(w2, b2), no activation:
+    W2 (W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2)."""
+    return w2 @ w1, w2 @ b1 + b2       # (out, hidden) @ (hidden, in) -> (out, in); (out,)

@@ -50,6 +50,28 @@ def shifted_relu_product(x, y):
     return MyReLU.apply(x - 0.5) * y
 
 
+def vector_function(x):
+    """y = (x0·x1, x0², 3·x1): from R² to R³, Jacobian [[x1, x0], [2·x0, 0], [0, 3]]."""
+    return torch.stack([x[0] * x[1], x[0] ** 2, 3 * x[1]])
+
+
+def vjp(x, v):
+    """vᵀJ of vector_function at x, by y.backward(v); x.grad holds it afterwards."""
+    y = vector_function(x)          # (3,): not a scalar, so backward() needs the vector v
+    y.backward(v)
+    return x.grad.clone()
+
+
+def two_vjps(x, v1, v2):
+    """v1ᵀJ and v2ᵀJ from one forward pass, stacked as a (2, 2) tensor."""
+    y = vector_function(x)
+    y.backward(v1, retain_graph=True)   # keep the graph: a second backward pass follows
+    first = x.grad.clone()              # a copy: zero_() below changes x.grad in place
+    x.grad.zero_()
+    y.backward(v2)
+    return torch.stack([first, x.grad.clone()])
+
+
 def minimize(function, start, lr=0.1, steps=500):
     """Minimise ``function`` (tensor -> scalar tensor) from ``start`` with SGD; return the final point."""
     x = torch.tensor(start, dtype=torch.float32, requires_grad=True)
