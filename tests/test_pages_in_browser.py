@@ -19,7 +19,7 @@ import feedback_fakes as fakes
 from autograder.class_report import write_class_report
 from autograder.commands import grade_submissions
 from autograder.feedback_page import write_feedback_page
-from conftest import BROKEN, ROOT, needs_data
+from conftest import BROKEN, ROOT
 from headless_chromium import Chromium, find_chromium
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -97,7 +97,6 @@ def test_the_browser_reports_console_errors(browser, tmp_path):
     assert "console.error: x" in errors and "missing is not defined" in errors and "nowhere.png" in errors
 
 
-@needs_data
 def test_eval_style_mix_writes_pages_that_open_without_errors(browser, fast_config, tmp_path):
     """References, a stub, broken and hostile submissions, and a file name full of markup, in one batch."""
     folder = tmp_path / "in"

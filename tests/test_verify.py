@@ -28,7 +28,6 @@ def test_core_solutions_with_the_real_recipe(real_config):
     assert all(o.ok for o in outcomes), [(o.assignment, o.role, o.result.score) for o in outcomes]
 
 
-@needs_data
 def test_every_check_says_who_computed_it_and_model_checks_are_the_graders(fast_config):
     """results.json's extra_data.executed_by names every check; every model check is the grader's."""
     from autograder.config import load_config
