@@ -65,8 +65,8 @@ def make_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         return low + (high - low) * torch.rand(count, generator=generator)
 
     # Where each pixel centre falls in the digit's unit box: undo a random affine map.
-    angle, scale, shear = uniform(-0.3, 0.3), uniform(0.75, 1.05), uniform(-0.25, 0.25)
-    shift_x, shift_y = uniform(-0.1, 0.1), uniform(-0.1, 0.1)
+    angle, scale, shear = uniform(-0.2, 0.2), uniform(0.8, 1.0), uniform(-0.15, 0.15)
+    shift_x, shift_y = uniform(-0.08, 0.08), uniform(-0.08, 0.08)
     cos, sin = torch.cos(angle), torch.sin(angle)
     axis = (torch.arange(28, dtype=torch.float32) + 0.5) / 28 - 0.5               # pixel centres, box centred on 0
     py, px = torch.meshgrid(axis, axis, indexing="ij")
@@ -81,7 +81,7 @@ def make_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     segments = _segments()[labels]                                                  # (count, S, 4)
     distance = torch.cat([_distance(points[i:i + 1000], segments[i:i + 1000]) for i in range(0, count, 1000)])
 
-    width = uniform(0.05, 0.09)[:, None]
+    width = uniform(0.06, 0.09)[:, None]
     ink = ((width - distance) / 0.035 + 0.5).clamp(0, 1)                            # soft edges
     ink = ink * uniform(0.7, 1.0)[:, None] + 0.1 * torch.rand(ink.shape, generator=generator)
     images = (ink.clamp(0, 1) * 255).round().to(torch.uint8).reshape(count, 28, 28)
