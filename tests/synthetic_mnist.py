@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import math
 from pathlib import Path
 
 import torch

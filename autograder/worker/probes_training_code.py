@@ -9,17 +9,15 @@ scikit-learn is imported only inside the probes that need it.
 
 from __future__ import annotations
 
-import math
 import pickle
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .probes import ProbeFailure, WorkerState, build_model, get_name, probe, seed_everything, to_plain
+from .probes import ProbeFailure, WorkerState, get_name, probe, to_plain
 
 
 # ----------------------------------------------------------------- data and models
