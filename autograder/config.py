@@ -55,6 +55,7 @@ LIMIT_KEYS: dict[str, Key] = {
     "disk_mib": Key(512, "size of each folder a submission may write to (its folder, /tmp, /dev/shm; bubblewrap)"),
     "answer_mib": Key(128, "largest answer a submission's process may send the grader, on the wire"),
     "answer_elements": Key(16 * 2**20, "most elements of one tensor in an answer"),
+    "judge_seconds": Key(20.0, "time the grader spends judging one check's answers before failing it"),
 }
 
 # [assignments.<id>.training]: the assignment's own recipe and the early-stop rule.
@@ -110,6 +111,7 @@ class Limits:
     disk_mib: int
     answer_mib: int
     answer_elements: int
+    judge_seconds: float
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import os
 import platform
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,33 @@ class GradingSetup:
     data_file: Path | None = None          # training data for the child (no test labels)
     test_labels: torch.Tensor | None = None
     data_dir: Path | None = None           # where the dataset was found (hidden from the child)
+
+
+class JudgeTimeout(Exception):
+    """A judge that did not finish within ``[limits] judge_seconds``."""
+
+
+def judge_within(seconds: float, judge, *args):
+    """Run one judge with a deadline. A judge still busy then fails its check and is left behind,
+    on a daemon thread, so that no answer can hold the batch (answers are bounded, so this is a
+    last resort, not a way of grading)."""
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["verdict"] = judge(*args)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="judge", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise JudgeTimeout(f"the grader gave up judging this check after {seconds:g} s ([limits] judge_seconds): "
+                           f"the answers to it are not what the check expects")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["verdict"]
 
 
 def needs_data(assignment: Assignment) -> bool:
@@ -264,10 +292,13 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                 message = f"{assignment.file} could not be loaded: {message}"
         else:
             try:
-                verdict = kind.verdict(check, assignment, probes, [answers[p.key] for p in probes], context)
+                verdict = judge_within(assignment.limits.judge_seconds, kind.verdict, check, assignment, probes,
+                                       [answers[p.key] for p in probes], context)
                 passed, message = verdict.passed, verdict.message
                 if verdict.details:
                     check_details[check.name] = verdict.details
+            except JudgeTimeout as exc:
+                passed, message = False, str(exc)
             except Exception as exc:  # a judge that breaks must never pass a check
                 passed, message = False, f"the grader could not judge this check ({type(exc).__name__}: {exc})"
         failed_first = [name for name in check.requires if not passed_by_name.get(name, False)]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 import torch
 
 from autograder.checks import KINDS, JudgeContext
+from autograder.commands import check_submission
 from autograder.config import load_config
 from autograder.sandbox import Answer
 
@@ -81,3 +86,33 @@ def test_a_hand_written_module_that_calls_the_torch_op_fails_naming_it():
               "parameters": [], "ops": [["rand_like", 25], ["dropout", 26]]}
     verdict = judge("dropout_batchnorm", "dropout", answer, answer)
     assert not verdict.passed and "calls torch's dropout (line 26)" in verdict.message
+
+
+
+def test_a_judge_that_does_not_finish_fails_its_check_and_the_rest_are_judged(tmp_path, monkeypatch):
+    """A last resort behind the bounded answers: a judge still busy after judge_seconds fails its
+    check with the reason, and grading goes on with the next check."""
+    root = Path(__file__).resolve().parent.parent
+    config = tmp_path / "grading.toml"
+    config.write_text((root / "grading.toml").read_text(encoding="utf-8")
+                      .replace("judge_seconds = 20.0", "judge_seconds = 3.0"), encoding="utf-8")
+    release = threading.Event()
+
+    class Stuck(type(KINDS["parameter_count"])):
+        def verdict(self, *args):
+            while not release.is_set():     # pure Python: it holds the GIL between thread switches
+                pass
+
+    monkeypatch.setitem(KINDS, "parameter_count", Stuck())
+    stuck = {c.name for c in CONFIG.assignment("conv_arithmetic").checks if c.kind == "parameter_count"}
+    started = time.monotonic()
+    try:
+        result = check_submission(assignment_id="conv_arithmetic", config_path=config,
+                                  path=root / "solutions" / "conv_arithmetic" / "conv_arithmetic.py")
+    finally:
+        release.set()           # the judge left behind stops spinning once the test is over
+    assert time.monotonic() - started < 120
+    by_name = {c.name: c for c in result.checks}
+    assert stuck and all(not by_name[n].passed and "gave up judging this check after 3 s" in by_name[n].message
+                         for n in stuck)
+    assert all(c.passed for c in result.checks if c.name not in stuck)
