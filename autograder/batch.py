@@ -43,15 +43,15 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
     chosen_device = resolve_device(device, config)
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
     with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
-        data_file, test_labels, source = None, None, None
+        data_file, test_labels = None, None
+        # one rule for the data folder, whichever check reads it (MNIST for training, CIFAR-10's images)
+        source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
         if needs_data(assignment):
             name = assignment.training.get("dataset", "mnist")
             cache = datasets if datasets is not None else {}
             if name not in cache:
-                folder = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"],
-                                          config_root=config.root)
-                loaded = load_dataset(name, folder, allow_download=config.kit["allow_download"])
-                cache[name] = dataclasses.replace(loaded, source=Path(folder))
+                loaded = load_dataset(name, source, allow_download=config.kit["allow_download"])
+                cache[name] = dataclasses.replace(loaded, source=Path(source))
             data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
             test_labels, source = cache[name].test_labels, cache[name].source
         yield GradingSetup(config=config, assignment=assignment, device=chosen_device,

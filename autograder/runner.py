@@ -181,7 +181,8 @@ def _hidden_folders(setup: GradingSetup, path: Path | str) -> tuple:
 def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: GradingSetup,
                          limits) -> Answer | None:
     """Ask the child to compile one model, hand the graph to the executor; the failure, if any."""
-    compiled = box.ask(probe.op, materialize(probe.args), timeout=limits.step_seconds, label=probe.label)
+    compiled = box.ask(probe.op, materialize(probe.args, setup.data_dir), timeout=limits.step_seconds,
+                       label=probe.label)
     if compiled.failed:
         if compiled.error is not None:      # word the failure with what was being done: compiling
             compiled.error = {**compiled.error, "label": probe.label}
@@ -268,20 +269,20 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                 if probe.op in EXECUTOR:
                     failure = installed.get(_model_key(probe.args["model"])) if "model" in probe.args else None
                     # the model spec names an installed graph: it travels as written, never materialised
-                    args = {**materialize({k: v for k, v in probe.args.items() if k != "model"}),
+                    args = {**materialize({k: v for k, v in probe.args.items() if k != "model"}, setup.data_dir),
                             **({"model": probe.args["model"]} if "model" in probe.args else {})}
                     answers[probe.key] = failure or runner.ask(probe.op, args,
                                                                timeout=getattr(limits, probe.limit),
                                                                label=probe.label)
                 else:
-                    answers[probe.key] = box.ask(probe.op, materialize(probe.args),
+                    answers[probe.key] = box.ask(probe.op, materialize(probe.args, setup.data_dir),
                                                  timeout=getattr(limits, probe.limit), label=probe.label)
         status = box.dead_reason or (runner.dead_reason if compiles else "") or "graded"
         peak_rss = box.peak_rss
         isolation = box.isolation.record()
     output = box.output.text()     # after the child has exited and flushed what it printed
 
-    context = JudgeContext(test_labels=setup.test_labels)
+    context = JudgeContext(test_labels=setup.test_labels, data_dir=setup.data_dir)
     results, check_seconds, check_details, by = [], {}, {}, {}
     passed_by_name: dict[str, bool] = {}
     for check, kind, probes in per_check:

@@ -123,3 +123,31 @@ def test_a_file_that_differs_from_its_listed_sum_is_corrupt(tmp_path, monkeypatc
     listing.write_text("".join(listing.read_text().splitlines(keepends=True)[1:]))
     with pytest.raises(DataError, match="lists no sum for train-images-idx3-ubyte"):
         load_mnist(folder, allow_download=False)
+
+
+def test_cifar_images_come_from_the_data_folder_the_grader_was_given(tmp_path, monkeypatch):
+    """--data-dir (not only AUTOGRADER_DATA) decides where CIFAR-10's images are read from."""
+    import pickle
+
+    import numpy as np
+
+    from autograder.batch import grading_setup
+    from autograder.checks.base import materialize
+    from autograder.config import load_config
+
+    folder = tmp_path / "given" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 3 * 32 * 32), dtype=np.uint8)
+    with open(folder / "data_batch_1", "wb") as f:
+        pickle.dump({b"data": pixels, b"labels": [3, 1, 4, 1, 5, 9]}, f)
+    monkeypatch.delenv("AUTOGRADER_DATA", raising=False)
+    config = load_config()
+    spec = {"__tensor__": "image_batch", "count": 6, "classes": 10, "shape": [6, 3, 32, 32], "seed": 11,
+            "signal": 0.3, "cifar": True, "part": "labels"}
+    with grading_setup(config=config, assignment=config.assignment("cifar10_cnn"), data_dir=tmp_path / "given",
+                       device="cpu", seed=None) as setup:
+        assert materialize(spec, setup.data_dir).tolist() == [3, 1, 4, 1, 5, 9]
+    with grading_setup(config=config, assignment=config.assignment("cifar10_cnn"), data_dir=tmp_path / "other",
+                       device="cpu", seed=None) as setup:
+        synthetic = materialize(spec, setup.data_dir)
+    assert synthetic.shape == (6,) and synthetic.tolist() != [3, 1, 4, 1, 5, 9]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import torch
@@ -41,8 +42,17 @@ def randn(shape: Sequence[int], seed: int) -> dict:
     return {"__tensor__": "randn", "shape": list(shape), "seed": int(seed)}
 
 
-def materialize(value: Any) -> Any:
-    """Replace tensor specs with tensors (recursively)."""
+def cifar_folder(data_dir: Path | str | None) -> str:
+    """The CIFAR-10 python batches in the kit's data folder, or "" when it does not hold them."""
+    if not data_dir:
+        return ""
+    folder = Path(data_dir).expanduser() / "cifar-10-batches-py"
+    return str(folder.resolve()) if (folder / "data_batch_1").is_file() else ""
+
+
+def materialize(value: Any, data_dir: Path | None = None) -> Any:
+    """Replace tensor specs with tensors (recursively); ``data_dir`` is the kit's data folder,
+    where an image batch that asks for CIFAR-10 finds it."""
     if isinstance(value, dict):
         if value.get("__tensor__") == "randn":
             generator = torch.Generator().manual_seed(value["seed"])
@@ -56,15 +66,16 @@ def materialize(value: Any) -> Any:
         if value.get("__tensor__") == "image_batch":      # a small fixed batch: synthetic, or CIFAR-10's first images
             from ..worker.probes_training_code import cifar_images, synthetic_images
 
-            if value.get("cifar_folder"):
-                images, labels = cifar_images(value["cifar_folder"], value["count"])
+            folder = cifar_folder(data_dir) if value.get("cifar") else ""
+            if folder:
+                images, labels = cifar_images(folder, value["count"])
             else:
                 images, labels = synthetic_images(value["count"], value["classes"], value["shape"][1:],
                                                   value["seed"], value["signal"])
             return images if value["part"] == "images" else labels
-        return {k: materialize(v) for k, v in value.items()}
+        return {k: materialize(v, data_dir) for k, v in value.items()}
     if isinstance(value, list):
-        return [materialize(v) for v in value]
+        return [materialize(v, data_dir) for v in value]
     return value
 
 
@@ -80,6 +91,7 @@ class JudgeContext:
     """What the parent holds that the child never sees (e.g. test labels)."""
 
     test_labels: torch.Tensor | None = None
+    data_dir: Path | None = None        # the kit's data folder (--data-dir, AUTOGRADER_DATA, grading.toml)
     extra: dict = field(default_factory=dict)
 
 

@@ -17,13 +17,11 @@ how many of them it then classifies correctly.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import torch
 
 from ..config import Key
-from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
+from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, cifar_folder, model_spec
 from .registry import register
 
 SCENARIOS = ("run_epoch", "train", "fit", "checkpoint_every", "resume", "auc", "auc_in_training")
@@ -400,13 +398,6 @@ class TrainingFunction(CheckKind):
                        {"train_auc": round(last["train"], 4), "val_auc": round(last["val"], 4)})
 
 
-def cifar_folder() -> str:
-    """The CIFAR-10 python batches, if the data folder holds them."""
-    base = os.environ.get("AUTOGRADER_DATA") or "data"
-    folder = Path(base).expanduser() / "cifar-10-batches-py"
-    return str(folder.resolve()) if (folder / "data_batch_1").is_file() else ""
-
-
 @register
 class OverfitBatch(CheckKind):
     name = "overfit_batch"
@@ -425,7 +416,7 @@ class OverfitBatch(CheckKind):
         p = check.params
         batch = {"__tensor__": "image_batch", "count": p["images"], "classes": assignment.num_classes,
                  "shape": [p["images"], *assignment.input_shape], "seed": p["data_seed"], "signal": p["signal"],
-                 "cifar_folder": cifar_folder()}
+                 "cifar": True}     # CIFAR-10's first images when the data folder holds them
         # The grader's executor trains the compiled model from PyTorch's default initialisation.
         return [Probe("overfit_batch", {
             "model": model_spec(assignment), "images": {**batch, "part": "images"},
@@ -438,9 +429,10 @@ class OverfitBatch(CheckKind):
 
         p = check.params
         got = answers[0].value
-        got["source"] = "cifar10" if cifar_folder() else "synthetic"
-        if got["source"] == "cifar10":
-            _, labels = cifar_images(cifar_folder(), p["images"])
+        folder = cifar_folder(context.data_dir)
+        got["source"] = "cifar10" if folder else "synthetic"
+        if folder:
+            _, labels = cifar_images(folder, p["images"])
         else:
             _, labels = synthetic_images(p["images"], assignment.num_classes, assignment.input_shape,
                                          p["data_seed"], p["signal"])
