@@ -11,23 +11,16 @@ import dataclasses
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checks import KINDS  # the registry declares each kind's own keys
+from .config_types import Assignment, CheckSpec, Config, Key, Limits
 from .errors import ConfigError
 
+__all__ = ["Assignment", "CheckSpec", "Config", "Key", "Limits", "find_config", "load_config"]
+
 CONFIG_NAME = "grading.toml"
-
-
-@dataclass(frozen=True)
-class Key:
-    """One setting: its default value and what it means."""
-
-    default: Any
-    description: str
-    # Set when the value must be given in grading.toml (no sensible default).
-    required: bool = False
 
 
 # [kit]: how the kit runs, for every assignment.
@@ -100,76 +93,6 @@ COMMON_CHECK_KEYS: dict[str, Key] = {
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
-@dataclass(frozen=True)
-class Limits:
-    load_seconds: float
-    step_seconds: float
-    train_seconds: float
-    memory_gib: float
-    output_kib: int
-    processes: int
-    disk_mib: int
-    answer_mib: int
-    answer_elements: int
-    judge_seconds: float
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """One check as configured: its name, kind, points and kind-specific parameters."""
-
-    name: str
-    kind: str
-    points: float
-    visibility: str
-    description: str
-    params: dict[str, Any]
-    requires: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Assignment:
-    id: str
-    title: str
-    file: str
-    model: str
-    model_args: list[Any]
-    input_shape: list[int]
-    num_classes: int
-    training: dict[str, Any]
-    limits: Limits
-    checks: list[CheckSpec]
-
-    @property
-    def max_score(self) -> float:
-        return sum(c.points for c in self.checks)
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path
-    root: Path
-    kit: dict[str, Any]
-    limits: Limits
-    assignments: dict[str, Assignment] = field(default_factory=dict)
-
-    def assignment(self, assignment_id: str) -> Assignment:
-        try:
-            return self.assignments[assignment_id]
-        except KeyError:
-            known = ", ".join(self.assignments) or "none"
-            raise ConfigError(
-                f"unknown assignment '{assignment_id}' (known: {known}); "
-                "`autograder list` shows them"
-            ) from None
-
-    def assignment_dir(self, assignment_id: str) -> Path:
-        return self.root / "assignments" / assignment_id
-
-    def solution_dir(self, assignment_id: str) -> Path:
-        return self.root / "solutions" / assignment_id
-
-
 def _unknown_key_error(where: str, key: str, known: dict[str, Key]) -> ConfigError:
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -230,8 +153,6 @@ def resolve_table(where: str, table: dict[str, Any], keys: dict[str, Key],
 
 
 def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
-    from .checks import KINDS  # the registry declares each kind's own keys
-
     checks = []
     for name, raw in table.items():
         here = f"{where}{name}."
@@ -277,7 +198,6 @@ def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
 
 def _with_descriptions(assignment: Assignment) -> Assignment:
     """Each check without a ``description`` gets its kind's, worded with its own numbers."""
-    from .checks import KINDS
     checks = [check if check.description else
               dataclasses.replace(check, description=KINDS[check.kind].describe(check, assignment))
               for check in assignment.checks]

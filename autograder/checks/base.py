@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from ..config import Assignment, CheckSpec, Key
+from ..config_types import Assignment, CheckSpec, Key
 from ..sandbox import Answer
 
 # Which limit in grading.toml bounds a probe's time.

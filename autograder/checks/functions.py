@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ..config import Key
+from ..config_types import Key
 from ..formula import Formula
 from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, materialize, randn, shape_text
 from .registry import register

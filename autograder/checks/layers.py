@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from ..config import Key
+from ..config_types import Key
 from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, materialize, randn, shape_text
 from .registry import register
 

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import torch
 
-from ..config import Key
+from ..config_types import Key
 from .base import CheckKind, Probe, Verdict, call_text, explain_failure, model_spec, randn, shape_text
 from .registry import register
 

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from ..config import Key
+from ..config_types import Key
 from ..formula import Formula
 from .base import TRAIN, CheckKind, Probe, Verdict
 from .registry import register

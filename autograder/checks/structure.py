@@ -8,7 +8,7 @@ lists every ATen op, in order, with its output shape. ``nn.ReLU()``,
 
 from __future__ import annotations
 
-from ..config import Key
+from ..config_types import Key
 from .base import CheckKind, Probe, Verdict, call_text, model_spec, randn, shape_text
 from .registry import register
 

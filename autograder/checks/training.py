@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..config import Key
+from ..config_types import Key
 from .base import TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
 from .registry import register
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from ..config import Key
+from ..config_types import Key
 from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, cifar_folder, model_spec
 from .registry import register
 

@@ -1,0 +1,93 @@
+"""The configuration's types: what grading.toml becomes once read and checked.
+
+A leaf module (it imports nothing of the kit but its errors), so that the check kinds can
+declare their keys and read assignments without importing the reader in ``config.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting: its default value and what it means."""
+
+    default: Any
+    description: str
+    # Set when the value must be given in grading.toml (no sensible default).
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    load_seconds: float
+    step_seconds: float
+    train_seconds: float
+    memory_gib: float
+    output_kib: int
+    processes: int
+    disk_mib: int
+    answer_mib: int
+    answer_elements: int
+    judge_seconds: float
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check as configured: its name, kind, points and kind-specific parameters."""
+
+    name: str
+    kind: str
+    points: float
+    visibility: str
+    description: str
+    params: dict[str, Any]
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    file: str
+    model: str
+    model_args: list[Any]
+    input_shape: list[int]
+    num_classes: int
+    training: dict[str, Any]
+    limits: Limits
+    checks: list[CheckSpec]
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path
+    kit: dict[str, Any]
+    limits: Limits
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+
+    def assignment(self, assignment_id: str) -> Assignment:
+        try:
+            return self.assignments[assignment_id]
+        except KeyError:
+            known = ", ".join(self.assignments) or "none"
+            raise ConfigError(
+                f"unknown assignment '{assignment_id}' (known: {known}); "
+                "`autograder list` shows them"
+            ) from None
+
+    def assignment_dir(self, assignment_id: str) -> Path:
+        return self.root / "assignments" / assignment_id
+
+    def solution_dir(self, assignment_id: str) -> Path:
+        return self.root / "solutions" / assignment_id
