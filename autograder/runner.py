@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from .checks import KINDS, JudgeContext, Probe
-from .checks.base import LOAD, STEP, TRAIN, explain_failure, materialize
+from .checks.base import LOAD, STEP, TRAIN, explain_failure
+from .checks.tensor_specs import materialize
 from .config import Assignment, Config
 from .data import cache_dir
 from .results import CheckResult, SubmissionResult, every_check_failed

@@ -132,7 +132,7 @@ def test_cifar_images_come_from_the_data_folder_the_grader_was_given(tmp_path, m
     import numpy as np
 
     from autograder.batch import grading_setup
-    from autograder.checks.base import materialize
+    from autograder.checks.tensor_specs import materialize
     from autograder.config import load_config
 
     folder = tmp_path / "given" / "cifar-10-batches-py"

@@ -37,48 +37,6 @@ class Probe:
         return json.dumps([self.op, self.args], sort_keys=True)
 
 
-def randn(shape: Sequence[int], seed: int) -> dict:
-    """A spec for a standard-normal tensor, the same in parent and child."""
-    return {"__tensor__": "randn", "shape": list(shape), "seed": int(seed)}
-
-
-def cifar_folder(data_dir: Path | str | None) -> str:
-    """The CIFAR-10 python batches in the kit's data folder, or "" when it does not hold them."""
-    if not data_dir:
-        return ""
-    folder = Path(data_dir).expanduser() / "cifar-10-batches-py"
-    return str(folder.resolve()) if (folder / "data_batch_1").is_file() else ""
-
-
-def materialize(value: Any, data_dir: Path | None = None) -> Any:
-    """Replace tensor specs with tensors (recursively); ``data_dir`` is the kit's data folder,
-    where an image batch that asks for CIFAR-10 finds it."""
-    if isinstance(value, dict):
-        if value.get("__tensor__") == "randn":
-            generator = torch.Generator().manual_seed(value["seed"])
-            tensor = torch.randn(value["shape"], generator=generator)
-            if "first_seed" in value:  # replace the first sample only
-                generator.manual_seed(value["first_seed"])
-                tensor[0] = torch.randn(value["shape"][1:], generator=generator)
-            return tensor
-        if value.get("__tensor__") == "literal":
-            return torch.tensor(value["data"], dtype=getattr(torch, value.get("dtype", "float32")))
-        if value.get("__tensor__") == "image_batch":      # a small fixed batch: synthetic, or CIFAR-10's first images
-            from ..worker.probes_training_code import cifar_images, synthetic_images
-
-            folder = cifar_folder(data_dir) if value.get("cifar") else ""
-            if folder:
-                images, labels = cifar_images(folder, value["count"])
-            else:
-                images, labels = synthetic_images(value["count"], value["classes"], value["shape"][1:],
-                                                  value["seed"], value["signal"])
-            return images if value["part"] == "images" else labels
-        return {k: materialize(v, data_dir) for k, v in value.items()}
-    if isinstance(value, list):
-        return [materialize(v, data_dir) for v in value]
-    return value
-
-
 @dataclass
 class Verdict:
     passed: bool

@@ -25,7 +25,8 @@ import torch
 
 from ..config_types import Key
 from ..formula import Formula
-from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, materialize, randn, shape_text
+from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, shape_text
+from .tensor_specs import literal, materialize, randn
 from .registry import register
 
 
@@ -87,9 +88,7 @@ def _input_spec(value: dict) -> dict:
     """A grading.toml tensor argument as a tensor spec the parent materialises (with its shape, for planning)."""
     if "randn" in value:
         return randn(value["randn"], value.get("seed", 0))
-    data = torch.tensor(value["tensor"], dtype=getattr(torch, value.get("dtype", "float32")))
-    return {"__tensor__": "literal", "data": value["tensor"], "dtype": value.get("dtype", "float32"),
-            "shape": list(data.shape)}
+    return literal(value["tensor"], value.get("dtype", "float32"))
 
 
 def _call_text(name: str, args: list, kwargs: dict | None = None) -> str:

@@ -16,7 +16,8 @@ import math
 import torch
 
 from ..config_types import Key
-from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, materialize, randn, shape_text
+from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, shape_text
+from .tensor_specs import materialize, randn
 from .registry import register
 
 INPUT_SEED = 2024

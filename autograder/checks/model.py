@@ -8,7 +8,8 @@ from collections import OrderedDict
 import torch
 
 from ..config_types import Key
-from .base import CheckKind, Probe, Verdict, call_text, explain_failure, model_spec, randn, shape_text
+from .base import CheckKind, Probe, Verdict, call_text, explain_failure, model_spec, shape_text
+from .tensor_specs import randn
 from .registry import register
 
 # Seeds for the random inputs the parent sends; fixed so that grading is repeatable.

@@ -21,11 +21,7 @@ from ..config_types import Key
 from ..formula import Formula
 from .base import TRAIN, CheckKind, Probe, Verdict
 from .registry import register
-
-
-def literal(tensor: torch.Tensor, dtype: str = "float32") -> dict:
-    """A tensor spec the parent turns back into a tensor just before sending it to the child."""
-    return {"__tensor__": "literal", "data": tensor.tolist(), "dtype": dtype}
+from .tensor_specs import literal
 
 
 def _numbers(values: list[float]) -> str:

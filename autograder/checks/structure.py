@@ -9,7 +9,8 @@ lists every ATen op, in order, with its output shape. ``nn.ReLU()``,
 from __future__ import annotations
 
 from ..config_types import Key
-from .base import CheckKind, Probe, Verdict, call_text, model_spec, randn, shape_text
+from .base import CheckKind, Probe, Verdict, call_text, model_spec, shape_text
+from .tensor_specs import randn
 from .registry import register
 
 TRACE_BATCH = 4

@@ -21,7 +21,8 @@ from __future__ import annotations
 import torch
 
 from ..config_types import Key
-from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, cifar_folder, model_spec
+from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
+from .tensor_specs import cifar_folder, image_batch
 from .registry import register
 
 SCENARIOS = ("run_epoch", "train", "fit", "checkpoint_every", "resume", "auc", "auc_in_training")
@@ -414,9 +415,7 @@ class OverfitBatch(CheckKind):
 
     def probes(self, check, assignment):
         p = check.params
-        batch = {"__tensor__": "image_batch", "count": p["images"], "classes": assignment.num_classes,
-                 "shape": [p["images"], *assignment.input_shape], "seed": p["data_seed"], "signal": p["signal"],
-                 "cifar": True}     # CIFAR-10's first images when the data folder holds them
+        batch = image_batch(p["images"], assignment.num_classes, assignment.input_shape, p["data_seed"], p["signal"])
         # The grader's executor trains the compiled model from PyTorch's default initialisation.
         return [Probe("overfit_batch", {
             "model": model_spec(assignment), "images": {**batch, "part": "images"},
