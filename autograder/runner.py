@@ -116,7 +116,8 @@ def _compile_plan(assignment: Assignment, probes: list[Probe]) -> dict[str, Prob
             continue
         key = _model_key(probe.args["model"])
         specs[key] = probe.args["model"]
-        wanted = sizes.setdefault(key, set(COMPILE_BATCHES))
+        # a model is compiled for the usual batch sizes; a hand-written function only for its inputs
+        wanted = sizes.setdefault(key, set() if "function" in probe.args["model"] else set(COMPILE_BATCHES))
         for shape in _input_shapes(probe):
             wanted.add(int(shape[0]))
             sample_shapes.setdefault(key, list(shape[1:]))

@@ -64,6 +64,16 @@ CASES = {
         [("row.append((window.unsqueeze(1) * weight).sum(dim=(2, 3, 4)))",
           "row.append((window.unsqueeze(1) * weight.transpose(-1, -2)).sum(dim=(2, 3, 4)))")],
         {"conv2d_matches_torch", "conv2d_padding_stride"}),
+    "conv1d_by_torch": (
+        "conv1d hands the work to F.conv1d (the gradient check still runs beside the submission)",
+        [("    return torch.stack(outputs, dim=-1)                                      # (N, C_out, L_out)",
+          "    return F.conv1d(x, weight, stride=stride)")],
+        {"conv1d_book_example", "conv1d_padding_stride"}),
+    "conv2d_by_torch": (
+        "conv2d hands the work to F.conv2d",
+        [("    return torch.stack(rows, dim=-2)                                                  # (N, C_out, H_out, W_out)",
+          "    return F.conv2d(x, weight, stride=stride)")],
+        {"conv2d_matches_torch", "conv2d_padding_stride"}),
     "parameters_always_bias": (
         "conv_parameter_count counts a bias even with bias=False",
         [("(1 if bias else 0)", "1")],
@@ -104,6 +114,11 @@ def test_pooling_by_torch_is_named_with_its_line(graded):
     # the first of the three failing checks carries the full message; the others refer to it
     message = message_of(graded("max_pool_calls_torch"), "max_pool_lab_example")
     assert "calls torch's max_pool2d" in message and "by hand" in message, message
+
+
+def test_convolution_by_torch_is_named(graded):
+    message = message_of(graded("conv2d_by_torch"), "conv2d_matches_torch")
+    assert "conv2d() calls torch's conv2d" in message and "by hand" in message, message
 
 def test_detached_convolution_is_told_to_keep_the_graph(graded):
     message = message_of(graded("conv1d_detached"), "conv1d_gradients")

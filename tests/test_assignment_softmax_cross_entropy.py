@@ -43,10 +43,20 @@ CASES = {
         "cross_entropy sums over the batch instead of averaging",
         [("return -picked.mean()", "return -picked.sum()")],
         {"cross_entropy_matches_torch"}),
+    # by hand means by hand: the grader runs the compiled function and reads the ops it calls
+    "softmax_by_torch": (
+        "softmax hands the work to torch.softmax",
+        [("    e = torch.exp(shifted)\n    return e / e.sum(dim=1, keepdim=True)",
+          "    return torch.softmax(z, dim=1)")],
+        {"softmax_matches_torch", "softmax_large_logits"}),
+    "cross_entropy_by_torch": (
+        "cross_entropy hands the work to F.cross_entropy",
+        [("return -picked.mean()", "return torch.nn.functional.cross_entropy(logits, targets)")],
+        {"cross_entropy_matches_torch", "cross_entropy_large_logits"}),
     "cross_entropy_item": (
-        "cross_entropy returns a number cut from the autograd graph",
+        "cross_entropy returns a number cut from the autograd graph (the grader cannot run it either)",
         [("return -picked.mean()", "return torch.tensor(-picked.mean().item())")],
-        {"cross_entropy_gradient"}),
+        {"cross_entropy_matches_torch", "cross_entropy_large_logits", "cross_entropy_gradient"}),
 }
 
 

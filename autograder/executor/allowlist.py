@@ -31,6 +31,7 @@ gelu.default silu.default silu_.default elu.default elu_.default leaky_relu.defa
 hardtanh.default hardtanh_.default softplus.default mish.default selu.default celu.default prelu.default
 hardsigmoid.default hardswish.default
 softmax.int log_softmax.int _softmax.default _log_softmax.default
+cross_entropy_loss.default nll_loss.default nll_loss_nd.default nll_loss_forward.default mse_loss.default
 exp.default log.default log2.default log1p.default sqrt.default rsqrt.default abs.default neg.default
 sign.default reciprocal.default floor.default ceil.default round.default trunc.default sin.default cos.default
 clamp.default clamp.Tensor clamp_min.default clamp_max.default clamp_.default clamp_min_.default

@@ -25,6 +25,10 @@ NORM_OPS = {"batch_norm", "layer_norm", "group_norm", "instance_norm", "native_b
             "native_layer_norm", "_native_batch_norm_legit_functional"}
 
 
+# ops that leave the graph for a Python number; refused with their own words
+NUMBER_OPS = ("aten.item.default", "aten._local_scalar_dense.default")
+
+
 class GraphRefused(Exception):
     """The graph cannot be run by the grader; the message is for the student."""
 
@@ -139,6 +143,10 @@ class CompiledModel(nn.Module):
                 try:
                     target = resolve(op)
                 except OpRefused:
+                    if op in NUMBER_OPS:
+                        raise GraphRefused(f"the code turns a tensor into a Python number{_line_text(node)} "
+                                           "(.item(), float() or int()); keep every value a tensor, so that the "
+                                           "grader can run it and autograd can reach it") from None
                     raise GraphRefused(f"forward() uses {op}{_line_text(node)}, which the grader does not run; "
                                        "write it with common torch operations (see the assignment README)") from None
             args = self._decode(node["args"], values)

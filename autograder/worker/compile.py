@@ -234,11 +234,11 @@ def _explain(exc: BaseException, filename: str) -> CompileFailure | None:
 
 
 def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[int],
-                   modes: list[str], filename: str) -> dict:
+                   modes: list[str], filename: str, dynamic_batch: bool = True) -> dict:
     """Trace ``module`` in each mode; return its graphs and tensors as plain data.
 
     For each mode: one graph with a dynamic batch dimension when forward()
-    allows it, else one graph per batch size in ``batch_sizes``.
+    allows it (and ``dynamic_batch``), else one graph per batch size in ``batch_sizes``.
     """
     graphs: dict[str, list[dict]] = {}
     constants: dict[str, torch.Tensor] = {}
@@ -246,9 +246,10 @@ def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[
         module.train(mode == "train")
         example = torch.randn(max(2, min(batch_sizes)), *input_shape)
         try:
-            program = _export(module, example, dynamic=True)
-            graphs[mode] = [to_graph(program, filename, len(example), True, mode, constants)]
-            continue
+            if dynamic_batch:
+                program = _export(module, example, dynamic=True)
+                graphs[mode] = [to_graph(program, filename, len(example), True, mode, constants)]
+                continue
         except CompileFailure:
             raise
         except Exception as exc:  # noqa: BLE001 - a batch-specific forward() is retried below

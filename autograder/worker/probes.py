@@ -156,7 +156,10 @@ def compile_model(state: WorkerState, model: dict, input_shape: list[int], batch
     net = _function_module(state, model) if "function" in model else build_model(state, model)
     net.to("cpu")
     try:
-        return compile_module(net, input_shape, batch_sizes, modes, state.submission.name)
+        # a hand-written function is graded on one given input, whose other arguments (targets,
+        # kernels) may fix its batch size: it is traced at exactly that shape
+        return compile_module(net, input_shape, batch_sizes, modes, state.submission.name,
+                              dynamic_batch="function" not in model)
     except CompileFailure as exc:
         raise ProbeFailure(str(exc)) from None
 
