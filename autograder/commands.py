@@ -13,6 +13,7 @@ from typing import Sequence
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from . import plots
 from .batch import grade_safely as _grade_safely, grading_setup, resolve_device  # noqa: F401 (re-exported)
 from .bulk_download import BulkDownloads
 from .class_report import write_class_report
@@ -54,6 +55,8 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
     config = load_config(config_path)
     assignment = config.assignment(assignment_id)
     target = Path(path) if path else default_submission(assignment)
+    if feedback_page:
+        plots.preload()
     with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
                        seed=seed) as setup:
         result = grade_submission(setup, target)
@@ -156,6 +159,7 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     submissions = bulk.expand(submissions)      # each .zip becomes its students' folders
     names = _unique_names(submissions, assignment.file)
     done: dict[int, SubmissionResult] = {}
+    plots.preload()
     try:
         with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
                            seed=seed, jobs=jobs) as setup:

@@ -58,7 +58,7 @@ TRAINING_KEYS: dict[str, Key] = {
     "lr": Key(0.01, "learning rate"),
     "momentum": Key(0.0, "SGD momentum"),
     "batch_size": Key(64, "training batch size"),
-    "test_batch_size": Key(1000, "batch size for validation and test predictions"),
+    "test_batch_size": Key(500, "batch size for validation and test predictions"),
     "max_steps": Key(3000, "optimizer steps before training stops regardless"),
     "eval_every": Key(100, "steps between two validation measurements"),
     "validation_size": Key(2000, "training images held out to decide when to stop"),

@@ -44,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
     state = ExecutorState(device=args.device, seed=args.seed, data_file=Path(args.data) if args.data else None)
     if state.data_file is not None and state.data_file.exists():
-        from .training import load_training_data
+        from .training import load_training_data, warm_up
 
         state.data = load_training_data(state.data_file, state.device)   # the child is compiling meanwhile
+        warm_up(state.device)
     while True:
         request = protocol.read_message(args.requests)
         if request is None or request.get("op") == "bye":
