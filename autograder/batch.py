@@ -35,13 +35,27 @@ def resolve_device(option: str | None, config: Config) -> str:
     return choice
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container or taskset may allow fewer than the machine has)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_jobs(submissions: int) -> int:
+    """Submissions graded at once when --jobs is not given: one per usable core, never more than
+    there are submissions (so that a single submission gets every core for its threads)."""
+    return max(1, min(usable_cores(), submissions))
+
+
 @contextmanager
 def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
                   seed: int | None, jobs: int = 1,
                   datasets: dict[str, ImageDataset] | None = None) -> Iterator[GradingSetup]:
     """Everything a batch shares: device, seed, threads, and the child's training data."""
     chosen_device = resolve_device(device, config)
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    threads = max(1, usable_cores() // max(jobs, 1))     # each job's share of the cores
     with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
         data_file, test_labels = None, None
         # one rule for the data folder, whichever check reads it (MNIST for training, CIFAR-10's images)

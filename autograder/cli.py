@@ -92,8 +92,8 @@ def check_command(assignment, file, feedback_page, config_path, data_dir, device
 @click.argument("submissions", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="folder for <name>/results.json, <name>/feedback.html, grades.csv and report.html")
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="submissions graded at once")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="submissions graded at once  [default: one per usable core, at most one per submission]")
 @common_options
 def grade_command(assignment, submissions, out_dir, jobs, config_path, data_dir, device, seed):
     """Grade each SUBMISSION (a file, a folder holding the assignment's file, or a course platform's

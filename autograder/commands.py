@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import plots
-from .batch import grade_safely as _grade_safely, grading_setup, resolve_device  # noqa: F401 (re-exported)
+from .batch import default_jobs, grade_safely as _grade_safely, grading_setup, resolve_device  # noqa: F401 (re-exported)
 from .bulk_download import BulkDownloads
 from .class_report import write_class_report
 from .config import Assignment, load_config
@@ -138,7 +138,7 @@ def _write_page(result: SubmissionResult, out: Path, output_kib: int) -> None:
 
 def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], out_dir: str | Path,
                       config_path: str | Path | None = None, data_dir: str | Path | None = None,
-                      device: str | None = None, seed: int | None = None, jobs: int = 1,
+                      device: str | None = None, seed: int | None = None, jobs: int | None = None,
                       console: Console | None = None) -> list[SubmissionResult]:
     """Grade a batch; write <out>/<name>/results.json and feedback.html for each, <out>/grades.csv
     and <out>/report.html. A .zip among the submissions is a course platform's bulk download:
@@ -158,6 +158,7 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
                          expected_file=assignment.file, say=say)
     submissions = bulk.expand(submissions)      # each .zip becomes its students' folders
     names = _unique_names(submissions, assignment.file)
+    jobs = jobs or default_jobs(len(submissions))
     done: dict[int, SubmissionResult] = {}
     plots.preload()
     try:

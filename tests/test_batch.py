@@ -58,3 +58,23 @@ def test_names_that_attack_the_reports_get_safe_folders(tmp_path, monkeypatch, r
     assert [r.name for r in results] == ["grades.csv-submission", "_HYPERLINK_1_", "hidden", "submission"]
     assert (out / "grades.csv").is_file()
     assert sorted(p.name for p in out.iterdir()) == sorted([r.name for r in results] + ["grades.csv", "report.html"])
+
+
+def test_jobs_default_to_the_usable_cores_and_share_them_out(tmp_path, monkeypatch, real_config):
+    monkeypatch.setattr(batch, "usable_cores", lambda: 4)
+    assert batch.default_jobs(1) == 1              # one submission keeps every core for its threads
+    assert batch.default_jobs(3) == 3
+    assert batch.default_jobs(30) == 4
+    seen = []
+
+    def grade(setup, path):
+        seen.append(setup.threads)
+        return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), [])
+    monkeypatch.setattr(batch, "grade_submission", grade)
+    grade_submissions(assignment_id="tensors_autograd", submissions=[tmp_path / f"s{i}.py" for i in range(8)],
+                      out_dir=tmp_path / "out", config_path=real_config)
+    assert seen == [1] * 8                         # 4 jobs on 4 cores: one thread each
+    seen.clear()
+    grade_submissions(assignment_id="tensors_autograd", submissions=[tmp_path / "only.py"],
+                      out_dir=tmp_path / "out1", config_path=real_config)
+    assert seen == [4]
