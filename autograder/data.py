@@ -47,7 +47,6 @@ class ImageDataset:
     train_labels: torch.Tensor
     test_images: torch.Tensor
     test_labels: torch.Tensor
-    source: Path | None = None      # the data folder it came from (hidden from submissions)
 
     def write_child_file(self, path: Path) -> Path:
         """Save what a child may see: training images and labels, test images only."""

@@ -22,8 +22,8 @@ import torch
 
 from ..config_types import Key
 from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
-from .tensor_specs import cifar_folder, image_batch
 from .registry import register
+from .tensor_specs import cifar_folder, image_batch, literal
 
 SCENARIOS = ("run_epoch", "train", "fit", "checkpoint_every", "resume", "auc", "auc_in_training")
 FUNCTIONS = {"run_epoch": ["run_epoch"], "train": ["train_simple_network"], "fit": ["train_simple_network"],
@@ -110,8 +110,7 @@ class TrainingFunction(CheckKind):
         logits = torch.randn(n, 2, generator=generator)
         logits[:, 1] += labels.float()
         probabilities = torch.softmax(logits, dim=1)
-        return ({"__tensor__": "literal", "data": labels.tolist(), "dtype": "int64"},
-                {"__tensor__": "literal", "data": probabilities.tolist(), "dtype": "float64"})
+        return literal(labels, "int64"), literal(probabilities, "float64")
 
     def probes(self, check, assignment):
         p = check.params
