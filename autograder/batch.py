@@ -6,7 +6,6 @@ Used by the commands and by the course platforms' integrations alike.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ import torch
 from .config import Assignment, Config
 from .data import ImageDataset, load_dataset, resolve_data_dir
 from .errors import AutograderError
+from .executor_pool import ExecutorPool
 from .results import SubmissionResult, every_check_failed
 from .runner import GradingSetup, grade_submission, needs_data
 from .sandbox import GradingInterrupted
@@ -52,8 +52,10 @@ def default_jobs(submissions: int) -> int:
 @contextmanager
 def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
                   seed: int | None, jobs: int = 1,
-                  datasets: dict[str, ImageDataset] | None = None) -> Iterator[GradingSetup]:
-    """Everything a batch shares: device, seed, threads, and the child's training data."""
+                  datasets: dict[str, ImageDataset] | None = None,
+                  warm_executors: bool = True) -> Iterator[GradingSetup]:
+    """Everything a batch shares: device, seed, threads, the child's training data, and the warm
+    executors (one per grading thread, see executor_pool.py)."""
     chosen_device = resolve_device(device, config)
     threads = max(1, usable_cores() // max(jobs, 1))     # each job's share of the cores
     with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
@@ -64,13 +66,17 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
             name = assignment.training.get("dataset", "mnist")
             cache = datasets if datasets is not None else {}
             if name not in cache:
-                loaded = load_dataset(name, source, allow_download=config.kit["allow_download"])
-                cache[name] = dataclasses.replace(loaded, source=Path(source))
+                cache[name] = load_dataset(name, source, allow_download=config.kit["allow_download"])
             data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
-            test_labels, source = cache[name].test_labels, cache[name].source
-        yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
-                           seed=config.kit["seed"] if seed is None else seed, threads=threads,
-                           data_file=data_file, test_labels=test_labels, data_dir=source)
+            test_labels = cache[name].test_labels
+        executors = ExecutorPool(data_file) if warm_executors else None
+        try:
+            yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
+                               seed=config.kit["seed"] if seed is None else seed, threads=threads,
+                               data_file=data_file, test_labels=test_labels, data_dir=source, executors=executors)
+        finally:
+            if executors is not None:
+                executors.close()
 
 
 def grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:

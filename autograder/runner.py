@@ -28,6 +28,7 @@ from .checks.base import LOAD, STEP, TRAIN, explain_failure
 from .checks.tensor_specs import materialize
 from .config import Assignment, Config
 from .data import cache_dir
+from .executor_pool import ExecutorPool
 from .results import CheckResult, SubmissionResult, every_check_failed
 from .root_cause import apply_root_cause, root_cause_note
 from .sandbox import Answer, Sandbox, SandboxOptions
@@ -51,6 +52,7 @@ class GradingSetup:
     data_file: Path | None = None          # training data for the child (no test labels)
     test_labels: torch.Tensor | None = None
     data_dir: Path | None = None           # where the dataset was found (hidden from the child)
+    executors: ExecutorPool | None = None  # warm executors kept between submissions; None: one per submission
 
 
 class JudgeTimeout(Exception):
@@ -142,9 +144,8 @@ def _input_shapes(probe: Probe) -> list[list[int]]:
     args = probe.args
     specs = ([args.get(name) for name in ("input", "weights", "images", "x_train", "x_test")]
              + [step.get("input") for step in args.get("steps", [])])
+    # every tensor spec carries its shape (tensor_specs.py)
     shapes = [spec["shape"] for spec in specs if isinstance(spec, dict) and isinstance(spec.get("shape"), list)]
-    shapes += [list(torch.tensor(spec["data"]).shape) for spec in specs
-               if isinstance(spec, dict) and spec.get("__tensor__") == "literal" and "shape" not in spec]
     if isinstance(args.get("shape"), list):
         shapes.append(args["shape"])
     return shapes
@@ -171,9 +172,12 @@ def _extra(setup: GradingSetup, check_seconds: dict) -> dict:
     }
 
 
-def _hidden_folders(setup: GradingSetup, path: Path | str) -> tuple:
-    """Folders the child must not see: the kit, the data, where submissions and reports live."""
-    folders = [setup.config.root, Path.cwd(), Path(path).resolve().parent, cache_dir()]
+def _hidden_folders(setup: GradingSetup, path: Path | str | None) -> tuple:
+    """Folders the child must not see: the kit, the data, where submissions and reports live
+    (``path``: the submission; None for the executor, which runs no submission code)."""
+    folders = [setup.config.root, Path.cwd(), cache_dir()]
+    if path is not None:
+        folders.append(Path(path).resolve().parent)
     for value in (setup.data_dir, os.environ.get("AUTOGRADER_DATA"), setup.config.kit.get("data_dir")):
         if value:
             folders.append(setup.config.root / value if not Path(value).is_absolute() else Path(value))
@@ -251,8 +255,13 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         return _failed_result(setup, submission.name, str(path), exc.message, started)
     notes: list[str] = list(module.notes)
     compiles = _compile_plan(assignment, ordered)
-    executor = (Sandbox(None, dataclasses.replace(options, program="executor"), data_file=setup.data_file)
-                if compiles else contextlib.nullcontext())
+    executor_options = dataclasses.replace(options, program="executor", hidden=_hidden_folders(setup, None))
+    if not compiles:
+        executor = contextlib.nullcontext()
+    elif setup.executors is not None:
+        executor = setup.executors.lease(executor_options)
+    else:
+        executor = Sandbox(None, executor_options, data_file=setup.data_file)
     # The executor starts first: it imports torch while the child loads and compiles the submission.
     with module, executor as runner, Sandbox(module.path, options) as box:
         loaded = box.ask("load", load.args, timeout=limits.load_seconds, label=load.label)

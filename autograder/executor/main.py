@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     from .measure import HANDLERS, ExecutorState
 
-    state = ExecutorState(device=args.device, seed=args.seed, data_file=Path(args.data) if args.data else None)
+    state = ExecutorState(device=args.device, seed=args.seed, data_file=Path(args.data) if args.data else None,
+                          threads=args.threads)
     if state.data_file is not None and state.data_file.exists():
         from .training import load_training_data, warm_up
 

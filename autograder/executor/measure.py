@@ -9,6 +9,7 @@ model was installed with, so no measurement leaks into the next.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class ExecutorState:
     models: dict[str, CompiledModel | str] = field(default_factory=dict)   # key -> model, or why it was refused
     limits: Limits = field(default_factory=Limits)
     data: dict[str, torch.Tensor] | None = None     # loaded at start, while the child is still compiling
+    threads: int = 0                                 # torch threads it was started with (0: torch's default)
 
 
 def model_key(spec: dict) -> str:
@@ -90,6 +92,21 @@ def install(state: ExecutorState, key: str, compiled: dict, limits: dict | None 
     state.models[key] = model
     return {"ops": sorted({op for graphs in compiled["graphs"].values() for g in graphs
                            for op in (n["op"] for n in g["nodes"])})}
+
+
+@handles("forget")
+def forget(state: ExecutorState) -> dict:
+    """Drop every model and put torch's global switches back, so that the next submission of the
+    batch meets this executor as it would a fresh one (the training data and warm imports stay)."""
+    state.models.clear()
+    state.limits = Limits()
+    torch.set_grad_enabled(True)
+    torch.autograd.set_detect_anomaly(False)
+    if state.threads:
+        torch.set_num_threads(state.threads)
+    seed_everything(state.seed)
+    gc.collect()
+    return {}
 
 
 @handles("build")

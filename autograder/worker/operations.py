@@ -25,6 +25,7 @@ WORKER: dict[str, tuple[str, ...]] = {
 
 EXECUTOR: dict[str, tuple[str, ...]] = {
     "install": ("key", "compiled", "limits"),
+    "forget": (),                      # between two submissions of a batch: drop every model
     "build": ("model",),
     "forward": ("model", "input", "runs", "trace"),
     "backward": ("model", "input", "weights"),
