@@ -32,6 +32,8 @@ KIT_KEYS: dict[str, Key] = {
     "bulk_max_files": Key(20000, "most files a bulk download may hold; a zip with more is refused"),
     "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'"),
     "allow_download": Key(True, "download missing datasets with torchvision into the cache when online"),
+    "warm_start": Key(True, "fork each submission's process from a warm one per grading thread (needs bubblewrap); "
+                            "false starts every one afresh"),
     "sandbox_uid": Key(65534, "user id submissions run as when the grader runs as root (0 keeps root)"),
     "max_constant_elements": Key(4096, "values a compiled model may carry in buffers and constants together "
                                        "(weights must be parameters, which the grader initialises itself)"),

@@ -29,6 +29,7 @@ from .checks.tensor_specs import materialize
 from .config import Assignment, Config
 from .data import cache_dir
 from .executor_pool import ExecutorPool
+from .warm_start import ZygotePool
 from .results import CheckResult, SubmissionResult, every_check_failed
 from .root_cause import apply_root_cause, root_cause_note
 from .sandbox import Answer, Sandbox, SandboxOptions
@@ -53,6 +54,7 @@ class GradingSetup:
     test_labels: torch.Tensor | None = None
     data_dir: Path | None = None           # where the dataset was found (hidden from the child)
     executors: ExecutorPool | None = None  # warm executors kept between submissions; None: one per submission
+    children: ZygotePool | None = None     # warm starts for submissions' processes; None: each starts cold
 
 
 class JudgeTimeout(Exception):
@@ -263,7 +265,9 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     else:
         executor = Sandbox(None, executor_options, data_file=setup.data_file)
     # The executor starts first: it imports torch while the child loads and compiles the submission.
-    with module, executor as runner, Sandbox(module.path, options) as box:
+    child = (setup.children.lease(module.path, options) if setup.children is not None
+             else Sandbox(module.path, options))
+    with module, executor as runner, child as box:
         loaded = box.ask("load", load.args, timeout=limits.load_seconds, label=load.label)
         if loaded.ok:
             skipped = loaded.value["skipped"]
@@ -290,7 +294,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                                                  timeout=getattr(limits, probe.limit), label=probe.label)
         status = box.dead_reason or (runner.dead_reason if compiles else "") or "graded"
         peak_rss = box.peak_rss
-        isolation = box.isolation.record()
+        isolation = box.isolation_record()
     output = box.output.text()     # after the child has exited and flushed what it printed
 
     context = JudgeContext(test_labels=setup.test_labels, data_dir=setup.data_dir)

@@ -23,6 +23,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,12 +42,13 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 # The submission's child runs the worker; the grader's own executor runs the
 # executor, which imports the graph format and protocol from the worker.
 SANDBOX_PACKAGE = "grader"
-PROGRAMS = {"worker": ["worker"], "executor": ["worker", "executor"]}
+PROGRAMS = {"worker": ["worker"], "executor": ["worker", "executor"], "zygote": ["worker"]}
+ENTRY = {"worker": "worker.main", "executor": "executor.main", "zygote": "worker.zygote"}
 
 
 def bootstrap(program: str) -> str:
     return ("import sys; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
-            f"from {SANDBOX_PACKAGE}.{program}.main import main; raise SystemExit(main(sys.argv[1:]))")
+            f"from {SANDBOX_PACKAGE}.{ENTRY[program]} import main; raise SystemExit(main(sys.argv[1:]))")
 
 
 POLL_SECONDS = 0.05
@@ -280,6 +282,7 @@ class Sandbox:
             raise GradingInterrupted(_stopping)
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-"))
         self.peak_rss = 0
+        self.rss_offset = 0         # memory of processes that are not the submission's (a warm start's)
         self.output = None
         try:
             self._prepare_folder()
@@ -367,14 +370,19 @@ class Sandbox:
             command += ["--submission", str(self.folder / "submission" / self.submission.name)]
         if self.data_file is not None:
             command += ["--data", str(self.folder / "data.pt")]
+        passed = [request_read, answer_write]
+        if self.options.program == "zygote":     # the channel that hands it each submission's pipes
+            self.control, control_end = socket.socketpair()
+            passed.append(control_end.detach())
+            command += ["--control", str(passed[-1])]
         try:
             self.process = subprocess.Popen(
                 self.isolation.wrap(command), cwd=self.folder, env=self._environment(),
                 stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
-                pass_fds=(request_read, answer_write), start_new_session=True,
+                pass_fds=tuple(passed), start_new_session=True,
             )
         finally:
-            for fd in (request_read, answer_write, output_write):
+            for fd in (*passed, output_write):
                 os.close(fd)
         # The parent's ends never block: a child that stops reading or writing cannot hold it.
         for fd in (self._request_write, self._answer_read):
@@ -412,7 +420,7 @@ class Sandbox:
                     return self._die(f"timed out after {timeout:g} s while {label}", started)
                 if now >= next_poll:
                     next_poll = now + POLL_SECONDS
-                    rss = process_tree_rss_bytes(self.process.pid)
+                    rss = process_tree_rss_bytes(self.process.pid) - self.rss_offset
                     self.peak_rss = max(self.peak_rss, rss)
                     if rss > limit_bytes:
                         return self._die(f"memory limit ({self.options.memory_gib:g} GiB) exceeded "
@@ -441,6 +449,10 @@ class Sandbox:
         return Answer(ok=bool(reply["ok"]), value=reply.get("value"),
                       error=error if isinstance(error, dict) or error is None else {"message": str(error)},
                       seconds=time.monotonic() - started)
+
+    def isolation_record(self) -> dict:
+        """Which measures were in force, in words, for results.json."""
+        return self.isolation.record()
 
     def _exit_words(self) -> str:
         """How the child ended, in words (bubblewrap reports death by signal N as status 128 + N)."""
@@ -503,6 +515,8 @@ class Sandbox:
             except OSError:
                 pass
         self.isolation.close()
+        if getattr(self, "control", None) is not None:
+            self.control.close()
         if self.output is not None:
             self.output.join(timeout=2)
         remove_tree(self.folder)

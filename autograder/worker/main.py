@@ -94,24 +94,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--data", default="")
     args = parser.parse_args(argv)
+    return serve(args.requests, args.answers, Path(args.submission), device=args.device, seed=args.seed,
+                 threads=args.threads, data=args.data)
 
+
+def serve(requests: int, answers: int, submission: Path, *, device: str, seed: int, threads: int,
+          data: str) -> int:
+    """Answer questions about ``submission`` until told "bye" (also the entry of a forked child)."""
     import torch
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    if threads > 0:
+        torch.set_num_threads(threads)
     _load_extra_probes()
-    submission = Path(args.submission)
     state = WorkerState(
         submission=submission,
-        device=args.device,
-        seed=args.seed,
-        data_file=Path(args.data) if args.data else None,
+        device=device,
+        seed=seed,
+        data_file=Path(data) if data else None,
     )
     sys.argv = [submission.name]  # scripts that read sys.argv see no grader flags
     sys.path.insert(0, str(submission.parent))
 
     while True:
-        request = protocol.read_message(args.requests)
+        request = protocol.read_message(requests)
         if request is None or request.get("op") == "bye":
             _leave()
         started = time.perf_counter()
@@ -122,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             answer = {"ok": False, "error": describe(exc, submission.name)}
         answer["seconds"] = time.perf_counter() - started
         try:
-            protocol.write_message(args.answers, answer)
+            protocol.write_message(answers, answer)
         except Exception as exc:  # e.g. a value torch cannot serialise
-            protocol.write_message(args.answers, {
+            protocol.write_message(answers, {
                 "ok": False,
                 "seconds": answer["seconds"],
                 "error": {"type": type(exc).__name__, "message": f"the result could not be sent back: {exc}",

@@ -1,0 +1,261 @@
+"""Warm start for submissions' processes: the parent's side of ``worker/zygote.py``.
+
+Each grading thread keeps one zygote: a sandbox like any submission's (same
+filesystem view, namespaces, unprivileged user, cgroups) whose process has
+imported torch and traced a throwaway module, and runs no submission code. For
+each submission the thread hands it the file and three fresh pipes; the
+zygote forks a child that answers the same questions, under the same
+deadlines and bounds, as a freshly started child would (``WarmChild``). When
+the child has ended the zygote kills whatever it left, empties every writable
+folder and removes System V objects, and says whether all of that worked. A
+zygote that did not (or died, or timed out) is closed, and the next
+submission gets a fresh one. Where bubblewrap is not in force the kit starts
+every submission cold, as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import select
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from . import sandbox as sandbox_module
+from .sandbox import CLOSE_SECONDS, OutputCollector, Sandbox, SandboxOptions, describe_exit, \
+    process_tree_rss_bytes
+from .worker import protocol
+from .worker.zygote import SWEEP_SECONDS, receive, send
+
+START_SECONDS = 120.0       # importing torch, torchvision and the tracer, and tracing a small module
+FORK_SECONDS = 20.0
+
+
+class ZygoteFailed(Exception):
+    """The warm process could not start or hand over a child; the submission starts cold."""
+
+
+def _receive_within(control: socket.socket, seconds: float) -> dict | None:
+    """The zygote's next message, or None when none came within ``seconds`` or it is gone."""
+    ready, _, _ = select.select([control], [], [], max(seconds, 0.0))
+    if not ready:
+        return None
+    control.settimeout(5.0)         # the rest of a message that has begun is a few bytes away
+    try:
+        message, fds = receive(control)
+    except (OSError, ValueError):
+        return None
+    for fd in fds:
+        os.close(fd)
+    return message if isinstance(message, dict) else None
+
+
+class Zygote:
+    """One grading thread's warm sandbox."""
+
+    def __init__(self, options: SandboxOptions) -> None:
+        self.options = options
+        self.box = Sandbox(None, dataclasses.replace(options, program="zygote")).__enter__()
+        if self.box.isolation.mode != "bwrap":
+            self.close()
+            raise ZygoteFailed("warm start needs bubblewrap's sandbox")
+        if (_receive_within(self.box.control, START_SECONDS) or {}).get("ready") is not True:
+            reason = self.box.dead_reason or "it did not get ready"
+            self.close()
+            raise ZygoteFailed(reason)
+        self.broken = False
+
+    @property
+    def healthy(self) -> bool:
+        return not self.broken and not self.box.dead_reason and self.box.process.poll() is None
+
+    def close(self) -> None:
+        self.broken = True
+        self.box.close()
+
+
+class _ForkedProcess:
+    """What the sandbox's code asks of a child process, for a child the zygote forked."""
+
+    def __init__(self, zygote: Zygote) -> None:
+        self.zygote = zygote
+        self.pid = zygote.box.process.pid       # memory is measured over the zygote's whole tree
+        self.returncode: int | None = None
+        self.problem = ""
+
+    def _read(self, seconds: float) -> None:
+        message = _receive_within(self.zygote.box.control, seconds)
+        if message is not None and "exited" in message:
+            code = message["exited"]
+            self.returncode = code if isinstance(code, int) and not isinstance(code, bool) else 1
+            self.problem = str(message.get("problem", ""))[:200]
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._read(0)
+        if self.returncode is None and self.zygote.box.process.poll() is not None:
+            self.returncode, self.problem = -9, "the warm process ended"
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired("forked child", timeout)
+            self._read(min(0.1, max(deadline - time.monotonic(), 0)))
+        return self.returncode
+
+
+@dataclasses.dataclass(eq=False)
+class WarmChild(Sandbox):
+    """A submission's child forked from a zygote; asked, timed and bounded like any Sandbox."""
+
+    zygote: Zygote | None = None
+    clean: bool = dataclasses.field(default=False, init=False)
+
+    def __enter__(self) -> "WarmChild":
+        if sandbox_module._stopping:
+            raise sandbox_module.GradingInterrupted(sandbox_module._stopping)
+        zygote = self.zygote
+        self.folder, self.isolation, self.peak_rss = zygote.box.folder, zygote.box.isolation, 0
+        self.rss_offset = process_tree_rss_bytes(zygote.box.process.pid)    # the zygote's own memory
+        request_read, self._request_write = os.pipe()
+        self._answer_read, answer_write = os.pipe()
+        output_read, output_write = os.pipe()
+        theirs = [request_read, answer_write, output_write]
+        try:
+            source = base64.b64encode(self.submission.read_bytes()).decode("ascii")
+            send(zygote.box.control, {"op": "fork", "name": self.submission.name, "source": source}, theirs)
+        except OSError as exc:
+            for fd in (*theirs, self._request_write, self._answer_read, output_read):
+                os.close(fd)
+            raise ZygoteFailed(f"the warm process took no submission ({exc})") from None
+        for fd in theirs:
+            os.close(fd)
+        forked = _receive_within(zygote.box.control, FORK_SECONDS)
+        for fd in (self._request_write, self._answer_read):
+            os.set_blocking(fd, False)
+        self.output = OutputCollector(output_read, self.options.output_kib * 1024)
+        self.output.start()
+        self.process = _ForkedProcess(zygote)
+        if not forked or "forked" not in forked:
+            self.close()
+            raise ZygoteFailed("the warm process did not fork")
+        with sandbox_module._live_lock:
+            sandbox_module._live.add(self)
+        return self
+
+    def _exit_words(self) -> str:
+        return describe_exit(self.process.poll())
+
+    def _kill(self) -> None:
+        """A child that must die takes its zygote with it (the sandbox is no longer known clean)."""
+        self.zygote.broken = True
+        self.zygote.box.stop(self.dead_reason or "stopped")
+
+    def close(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None and not self.dead_reason:
+            try:
+                bye = protocol.Outgoing({"op": "bye"})
+                bye.write_some(self._request_write)
+                if bye.done:
+                    process.wait(timeout=CLOSE_SECONDS + SWEEP_SECONDS)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.clean = (process is not None and process.returncode is not None and not process.problem
+                      and not self.dead_reason and self.zygote.healthy)
+        if not self.clean:
+            self.zygote.close()
+        with sandbox_module._live_lock:
+            sandbox_module._live.discard(self)
+        for fd in (self._request_write, self._answer_read):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.output is not None:
+            self.output.join(timeout=2)
+
+    def isolation_record(self) -> dict:
+        record = super().isolation_record()
+        record["warm_start"] = ("forked from a warm process of this grading thread, which ran no submission code; "
+                                "every process, file and System V object of the previous submission was removed "
+                                "first")
+        return record
+
+
+class ZygotePool:
+    """One zygote per grading thread; ``lease`` gives a submission its child, warm when it can."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: set[Zygote] = set()
+        self.unavailable = ""       # why warm start is off for this batch ('' while it is on)
+        self.started = 0
+
+    def _zygote(self, options: SandboxOptions) -> Zygote | None:
+        key = dataclasses.replace(options, hidden=())     # which folders to hide depends on the submission
+        zygote: Zygote | None = getattr(self._local, "zygote", None)
+        if zygote is not None and zygote.healthy and zygote.key == key:
+            return zygote
+        if zygote is not None:
+            self._retire(zygote)
+        if self.unavailable:
+            return None
+        try:
+            zygote = Zygote(options)
+        except ZygoteFailed as exc:
+            if "bubblewrap" in str(exc):
+                self.unavailable = str(exc)
+            return None
+        zygote.key = key
+        with self._lock:
+            self._open.add(zygote)
+            self.started += 1
+        self._local.zygote = zygote
+        return zygote
+
+    def _retire(self, zygote: Zygote) -> None:
+        if getattr(self._local, "zygote", None) is zygote:
+            self._local.zygote = None
+        with self._lock:
+            self._open.discard(zygote)
+        zygote.close()
+
+    @contextmanager
+    def lease(self, submission: Path, options: SandboxOptions) -> Iterator[Sandbox]:
+        zygote = self._zygote(options)
+        child: Sandbox | None = None
+        if zygote is not None:
+            try:
+                child = WarmChild(submission, options, zygote=zygote).__enter__()
+            except ZygoteFailed:
+                self._retire(zygote)
+                child = None
+        if child is None:           # cold, as without warm start
+            with Sandbox(submission, options) as box:
+                yield box
+            return
+        try:
+            yield child
+        except BaseException:
+            child.dead_reason = child.dead_reason or "grading was interrupted"
+            child.close()
+            raise
+        child.close()
+        if not child.clean:
+            self._retire(zygote)
+
+    def close(self) -> None:
+        with self._lock:
+            zygotes, self._open = list(self._open), set()
+        for zygote in zygotes:
+            zygote.close()

@@ -1,0 +1,219 @@
+"""A warm start for submissions' processes: import once, fork per submission.
+
+Started by the parent like a submission's child, in the same sandbox (its own
+filesystem view, namespaces, unprivileged user, cgroups), but with no
+submission. It imports torch, torchvision, numpy and the worker, and traces a
+throwaway module so the tracer's first-use cost is paid, all on one thread and
+before any thread pool exists. Then, for each submission the parent sends over
+the control socket (the file's text and three fresh pipes), it forks a child
+that serves that submission exactly as a freshly started one would.
+
+When the child has ended, for any reason, the zygote kills every process left
+in the sandbox, removes every file and System V object that could have been
+written, and only then tells the parent the sandbox is clean. The zygote
+itself never runs submission code, and is not dumpable, so a child cannot
+attach to it. Anything it cannot clean makes it say so, and the parent starts
+a fresh sandbox instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+MAX_MESSAGE = 64 * 2**20            # a submission's source travels in one message
+SWEEP_SECONDS = 5.0
+
+
+def send(control: socket.socket, message: dict, fds: list[int] = ()) -> None:
+    data = json.dumps(message).encode()
+    header = struct.pack("!I", len(data))
+    if fds:     # the descriptors ride with the four header bytes, which one sendmsg always sends whole
+        socket.send_fds(control, [header], list(fds))
+        control.sendall(data)
+    else:
+        control.sendall(header + data)
+
+
+def receive(control: socket.socket) -> tuple[dict | None, list[int]]:
+    """One message and the descriptors that came with it; (None, []) when the parent is gone."""
+    header, fds, _, _ = socket.recv_fds(control, 4, 8)
+    if not header:
+        return None, []
+    while len(header) < 4:
+        more = control.recv(4 - len(header))
+        if not more:
+            return None, []
+        header += more
+    (size,) = struct.unpack("!I", header)
+    if size > MAX_MESSAGE:
+        return None, []
+    data = bytearray()
+    while len(data) < size:
+        chunk = control.recv(min(size - len(data), 1 << 20))
+        if not chunk:
+            return None, []
+        data += chunk
+    return json.loads(data), list(fds)
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def _warm(device: str) -> None:
+    """Import what submissions import and trace a throwaway module and function, on one thread."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(1)            # no thread pool may exist when the zygote forks
+    for name in ("numpy", "torchvision", "sklearn.model_selection"):
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - a library the machine lacks is the submission's problem
+            pass
+    from . import main as worker_main
+    from .compile import compile_module
+
+    worker_main._load_extra_probes()
+    with torch.random.fork_rng(devices=[]):
+        net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3), nn.Dropout())
+        compile_module(net, [1, 6, 6], [2], ["train", "eval"], "warm.py")
+        compile_module(nn.Tanh(), [4], [2], ["eval"], "warm.py", dynamic_batch=False)
+
+
+def _become_submission(fds: list[int], path: Path, args: argparse.Namespace) -> None:
+    """In the forked child: the submission's pipes, death with the zygote, then serve as usual."""
+    requests, answers, output = fds
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:               # the zygote died between fork and prctl
+        os._exit(1)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(number, signal.SIG_DFL if number != signal.SIGPIPE else signal.SIG_IGN)
+    from .main import serve
+
+    os.chdir(path.parent.parent)
+    serve(requests, answers, path, device=args.device, seed=args.seed, threads=args.threads, data=args.data)
+
+
+def _leftover_pids() -> list[int]:
+    me = os.getpid()
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+
+
+def _empty(folder: Path, keep: set[str], box: Path) -> None:
+    for entry in list(folder.iterdir()):
+        # the sandbox folder itself may lie in /tmp: it is emptied on its own, keeping the grader's binds
+        if entry.name in keep or entry == box or entry in box.parents:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def sweep(box: Path, keep: set[str]) -> str:
+    """Leave the sandbox as the zygote found it; '' when clean, else what could not be cleaned."""
+    deadline = time.monotonic() + SWEEP_SECONDS
+    while _leftover_pids():
+        try:
+            os.kill(-1, signal.SIGKILL)    # every process of this sandbox the zygote may signal
+        except ProcessLookupError:
+            pass
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        if time.monotonic() > deadline:
+            return f"processes left behind: {_leftover_pids()[:5]}"
+        time.sleep(0.01)
+    try:
+        _empty(box, keep, box)
+        _empty(box / "tmp", set(), box)
+        _empty(Path("/tmp"), set(), box)
+        _empty(Path("/dev/shm"), set(), box)
+    except (OSError, RecursionError) as exc:
+        return f"files left behind ({type(exc).__name__}: {str(exc)[:120]})"
+    if any(Path(f"/proc/sysvipc/{kind}").read_text().count("\n") > 1 for kind in ("shm", "msg", "sem")):
+        subprocess.run(["ipcrm", "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        if any(Path(f"/proc/sysvipc/{kind}").read_text().count("\n") > 1 for kind in ("shm", "msg", "sem")):
+            return "System V objects left behind"
+    return ""
+
+
+def _status_of(status: int) -> int:
+    """waitpid's status as Popen's returncode: the exit code, or minus the signal."""
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--control", type=int, required=True)
+    parser.add_argument("--requests", type=int, default=-1)      # unused: each child gets its own pipes
+    parser.add_argument("--answers", type=int, default=-1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--data", default="")
+    args = parser.parse_args(argv)
+
+    for fd in (args.requests, args.answers):    # the parent talks to the zygote on the control socket only
+        if fd >= 0:
+            os.close(fd)
+    _warm(args.device)
+    _prctl(PR_SET_DUMPABLE, 0)
+    control = socket.socket(fileno=args.control)
+    box = Path.cwd()
+    keep = {entry.name for entry in box.iterdir()}        # what the parent put there (read-only binds, tmp)
+    send(control, {"ready": True})
+    count = 0
+    while True:
+        message, fds = receive(control)
+        if message is None or message.get("op") != "fork" or len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            os._exit(0)
+        count += 1
+        folder = box / f"submission-{count}"
+        folder.mkdir()
+        path = folder / Path(str(message["name"])).name
+        path.write_bytes(base64.b64decode(str(message["source"])))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                control.close()
+                _become_submission(fds, path, args)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        send(control, {"forked": pid})
+        _, status = os.waitpid(pid, 0)
+        problem = sweep(box, keep)
+        send(control, {"exited": _status_of(status), "problem": problem})
+        if problem:
+            os._exit(0)

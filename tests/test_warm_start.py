@@ -1,0 +1,49 @@
+"""Warm start: each grading thread forks submissions' processes from one warm process, and nothing
+of one submission reaches the next (files, processes, System V objects, modules, output)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.batch import grading_setup
+from autograder.config import load_config
+from autograder.runner import grade_submission
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def grade_in_one_thread(paths: list[Path], **options):
+    config = load_config(ROOT / "grading.toml")
+    with grading_setup(config=config, assignment=config.assignment("lenet5"), data_dir=None, device="cpu",
+                       seed=0, **options) as setup:
+        results = [grade_submission(setup, path) for path in paths]
+        return results, setup.children
+
+
+def test_nothing_of_one_submission_reaches_the_next():
+    (leaver, looker), children = grade_in_one_thread([HERE / "warm" / "leaves_traces.py",
+                                                      HERE / "warm" / "looks_for_traces.py"])
+    if leaver.extra["isolation"].get("sandbox") != "bwrap":
+        pytest.skip("warm start needs bubblewrap, which cannot run here")
+    assert children.started == 1, "both submissions were forked from the same warm process"
+    assert "warm_start" in looker.extra["isolation"]
+    assert "LEAVER WAS HERE" in leaver.output
+    assert "LOOKER FOUND []" in looker.output, looker.output
+    assert "LEAVER" not in looker.output           # each submission's output is its own
+
+
+def test_a_warm_start_grades_as_a_cold_start_does():
+    files = [ROOT / "solutions" / "conv_arithmetic" / "conv_arithmetic.py"]
+    config = load_config(ROOT / "grading.toml")
+    assignment = config.assignment("conv_arithmetic")
+    verdicts = {}
+    for warm in (True, False):
+        with grading_setup(config=config, assignment=assignment, data_dir=None, device="cpu", seed=0,
+                           warm_executors=warm) as setup:
+            results = [grade_submission(setup, path) for path in files * 2]
+        verdicts[warm] = [[(c.name, c.passed, c.message) for c in r.checks] for r in results]
+    assert verdicts[True] == verdicts[False]
+    assert all(passed for result in verdicts[True] for _, passed, _ in result)
