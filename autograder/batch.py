@@ -18,7 +18,7 @@ from .config import Assignment, Config
 from .data import ImageDataset, load_dataset, resolve_data_dir
 from .errors import AutograderError
 from .executor_pool import ExecutorPool
-from .warm_start import ZygotePool
+from .warm_start import ZygotePool, modules_to_preload
 from .results import SubmissionResult, every_check_failed
 from .runner import GradingSetup, grade_submission, needs_data
 from .sandbox import GradingInterrupted
@@ -71,7 +71,8 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
             data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
             test_labels = cache[name].test_labels
         executors = ExecutorPool(data_file) if warm_executors else None
-        children = ZygotePool() if warm_executors and config.kit["warm_start"] else None
+        children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file))
+                    if warm_executors and config.kit["warm_start"] else None)
         try:
             yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
                                seed=config.kit["seed"] if seed is None else seed, threads=threads,

@@ -90,6 +90,7 @@ class SandboxOptions:
     disk_mib: int = 512         # each writable folder of the child (bubblewrap's tmpfs)
     answer_mib: int = 128       # one answer on the wire
     answer_elements: int = 16 * 2**20   # elements of one tensor in an answer
+    preload: tuple = ()         # modules a warm start's zygote imports before its first fork
 
     def bounds(self) -> protocol.Bounds:
         return protocol.Bounds(max_bytes=self.answer_mib * 2**20, max_elements=self.answer_elements)
@@ -375,6 +376,7 @@ class Sandbox:
             self.control, control_end = socket.socketpair()
             passed.append(control_end.detach())
             command += ["--control", str(passed[-1])]
+            command += ["--preload", ",".join(self.options.preload)]
         try:
             self.process = subprocess.Popen(
                 self.isolation.wrap(command), cwd=self.folder, env=self._environment(),

@@ -15,9 +15,11 @@ every submission cold, as before.
 
 from __future__ import annotations
 
+import ast
 import base64
 import dataclasses
 import os
+import re
 import select
 import socket
 import subprocess
@@ -35,6 +37,23 @@ from .worker.zygote import SWEEP_SECONDS, receive, send
 
 START_SECONDS = 120.0       # importing torch, torchvision and the tracer, and tracing a small module
 FORK_SECONDS = 20.0
+
+
+def modules_to_preload(solution: Path) -> tuple[str, ...]:
+    """The modules the reference solution imports at top level: the zygote imports them once, so a
+    submission that imports the same pays nothing for them (and one that does not, nothing extra)."""
+    try:
+        tree = ast.parse(solution.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return ()
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return tuple(dict.fromkeys(name for name in names
+                               if name != "__future__" and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name)))
 
 
 class ZygoteFailed(Exception):
@@ -194,7 +213,8 @@ class WarmChild(Sandbox):
 class ZygotePool:
     """One zygote per grading thread; ``lease`` gives a submission its child, warm when it can."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
+        self.preload = preload
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: set[Zygote] = set()
@@ -211,7 +231,7 @@ class ZygotePool:
         if self.unavailable:
             return None
         try:
-            zygote = Zygote(options)
+            zygote = Zygote(dataclasses.replace(options, preload=self.preload))
         except ZygoteFailed as exc:
             if "bubblewrap" in str(exc):
                 self.unavailable = str(exc)

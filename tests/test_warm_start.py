@@ -47,3 +47,14 @@ def test_a_warm_start_grades_as_a_cold_start_does():
         verdicts[warm] = [[(c.name, c.passed, c.message) for c in r.checks] for r in results]
     assert verdicts[True] == verdicts[False]
     assert all(passed for result in verdicts[True] for _, passed, _ in result)
+
+
+def test_the_zygote_preloads_what_the_reference_solution_imports(tmp_path):
+    from autograder.warm_start import modules_to_preload
+
+    solution = tmp_path / "solution.py"
+    solution.write_text("from __future__ import annotations\nimport os, torch.nn as nn\n"
+                        "from torchvision import datasets\nfrom . import helper\n"
+                        "def f():\n    import scipy\n", encoding="utf-8")
+    assert modules_to_preload(solution) == ("os", "torch.nn", "torchvision")
+    assert modules_to_preload(tmp_path / "missing.py") == ()

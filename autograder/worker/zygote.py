@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import ctypes
+import importlib
 import json
 import os
 import shutil
@@ -76,15 +77,15 @@ def _prctl(option: int, value: int) -> None:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
 
-def _warm(device: str) -> None:
+def _warm(preload: list[str]) -> None:
     """Import what submissions import and trace a throwaway module and function, on one thread."""
     import torch
     from torch import nn
 
     torch.set_num_threads(1)            # no thread pool may exist when the zygote forks
-    for name in ("numpy", "torchvision", "sklearn.model_selection"):
+    for name in preload:
         try:
-            __import__(name)
+            importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a library the machine lacks is the submission's problem
             pass
     from . import main as worker_main
@@ -177,12 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--data", default="")
+    parser.add_argument("--preload", default="", help="modules to import before the first fork, comma-separated")
     args = parser.parse_args(argv)
 
     for fd in (args.requests, args.answers):    # the parent talks to the zygote on the control socket only
         if fd >= 0:
             os.close(fd)
-    _warm(args.device)
+    _warm([name for name in args.preload.split(",") if name])
     _prctl(PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=args.control)
     box = Path.cwd()
