@@ -232,9 +232,8 @@ class ZygotePool:
             return None
         try:
             zygote = Zygote(dataclasses.replace(options, preload=self.preload))
-        except ZygoteFailed as exc:
-            if "bubblewrap" in str(exc):
-                self.unavailable = str(exc)
+        except ZygoteFailed as exc:     # the rest of the batch starts cold rather than retry each time
+            self.unavailable = str(exc)
             return None
         zygote.key = key
         with self._lock:
