@@ -2,12 +2,11 @@
 
 Started by the parent like a submission's child, in the same sandbox (its own
 filesystem view, namespaces, unprivileged user, cgroups), but with no
-submission. It imports torch, the worker and what the assignment's reference
-solution imports, on one thread, before any thread pool exists. Then, for
-each submission the parent sends over the control socket (the file's text and
-three fresh pipes), it forks a child that serves that submission exactly as a
-freshly started one would. While the first child works, the zygote traces a
-throwaway module, so that the later children find the tracer warm.
+submission. It imports torch, torchvision, numpy and the worker, and traces a
+throwaway module so the tracer's first-use cost is paid, all on one thread and
+before any thread pool exists. Then, for each submission the parent sends over
+the control socket (the file's text and three fresh pipes), it forks a child
+that serves that submission exactly as a freshly started one would.
 
 When the child has ended, for any reason, the zygote kills every process left
 in the sandbox, removes every file and System V object that could have been
@@ -78,9 +77,10 @@ def _prctl(option: int, value: int) -> None:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
 
-def _import(preload: list[str]) -> None:
-    """Import the worker and what submissions import, on one thread."""
+def _warm(preload: list[str]) -> None:
+    """Import what submissions import and trace a throwaway module and function, on one thread."""
     import torch
+    from torch import nn
 
     torch.set_num_threads(1)            # no thread pool may exist when the zygote forks
     for name in preload:
@@ -88,18 +88,10 @@ def _import(preload: list[str]) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a library the machine lacks is the submission's problem
             pass
-    from . import compile as tracer, main as worker_main  # noqa: F401 - imported once, here
-
-    worker_main._load_extra_probes()
-
-
-def _warm_tracer() -> None:
-    """Trace a throwaway module and function, so that children forked later find the tracer warm."""
-    import torch
-    from torch import nn
-
+    from . import main as worker_main
     from .compile import compile_module
 
+    worker_main._load_extra_probes()
     with torch.random.fork_rng(devices=[]):
         net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3), nn.Dropout())
         compile_module(net, [1, 6, 6], [2], ["train", "eval"], "warm.py")
@@ -192,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     for fd in (args.requests, args.answers):    # the parent talks to the zygote on the control socket only
         if fd >= 0:
             os.close(fd)
-    _import([name for name in args.preload.split(",") if name])
+    _warm([name for name in args.preload.split(",") if name])
     _prctl(PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=args.control)
     box = Path.cwd()
@@ -222,8 +214,6 @@ def main(argv: list[str] | None = None) -> int:
         for fd in fds:
             os.close(fd)
         send(control, {"forked": pid})
-        if count == 1:      # the first child is already at work: warm the tracer for the ones after it
-            _warm_tracer()
         _, status = os.waitpid(pid, 0)
         problem = sweep(box, keep)
         send(control, {"exited": _status_of(status), "problem": problem})
