@@ -54,9 +54,10 @@ def default_jobs(submissions: int) -> int:
 def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
                   seed: int | None, jobs: int = 1,
                   datasets: dict[str, ImageDataset] | None = None,
-                  warm_executors: bool = True) -> Iterator[GradingSetup]:
+                  warm: bool = True) -> Iterator[GradingSetup]:
     """Everything a batch shares: device, seed, threads, the child's training data, and the warm
-    executors (one per grading thread, see executor_pool.py)."""
+    processes kept per grading thread (an executor and a zygote, see executor_pool.py and
+    warm_start.py); ``warm=False`` starts every process of every submission cold."""
     chosen_device = resolve_device(device, config)
     threads = max(1, usable_cores() // max(jobs, 1))     # each job's share of the cores
     with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
@@ -70,9 +71,9 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
                 cache[name] = load_dataset(name, source, allow_download=config.kit["allow_download"])
             data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
             test_labels = cache[name].test_labels
-        executors = ExecutorPool(data_file) if warm_executors else None
+        executors = ExecutorPool(data_file) if warm else None
         children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file))
-                    if warm_executors and config.kit["warm_start"] else None)
+                    if warm and config.kit["warm_start"] else None)
         try:
             yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
                                seed=config.kit["seed"] if seed is None else seed, threads=threads,

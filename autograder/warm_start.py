@@ -23,13 +23,13 @@ import re
 import select
 import socket
 import subprocess
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from . import sandbox as sandbox_module
+from .per_thread import PerThread
 from .sandbox import CLOSE_SECONDS, OutputCollector, Sandbox, SandboxOptions, describe_exit, \
     process_tree_rss_bytes
 from .worker import protocol
@@ -56,6 +56,12 @@ def modules_to_preload(solution: Path) -> tuple[str, ...]:
                                if name != "__future__" and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name)))
 
 
+def key_of(options: SandboxOptions) -> SandboxOptions:
+    """What must match for a zygote to serve a submission (which folders to hide depends on the submission,
+    and bubblewrap shows none of them anyway)."""
+    return dataclasses.replace(options, hidden=(), preload=())
+
+
 class ZygoteFailed(Exception):
     """The warm process could not start or hand over a child; the submission starts cold."""
 
@@ -79,7 +85,7 @@ class Zygote:
     """One grading thread's warm sandbox."""
 
     def __init__(self, options: SandboxOptions) -> None:
-        self.options = options
+        self.key = key_of(options)
         self.box = Sandbox(None, dataclasses.replace(options, program="zygote")).__enter__()
         if self.box.isolation.mode != "bwrap":
             self.close()
@@ -190,8 +196,6 @@ class WarmChild(Sandbox):
                 pass
         self.clean = (process is not None and process.returncode is not None and not process.problem
                       and not self.dead_reason and self.zygote.healthy)
-        if not self.clean:
-            self.zygote.close()
         with sandbox_module._live_lock:
             sandbox_module._live.discard(self)
         for fd in (self._request_write, self._answer_read):
@@ -210,55 +214,37 @@ class WarmChild(Sandbox):
         return record
 
 
-class ZygotePool:
+class ZygotePool(PerThread[Zygote]):
     """One zygote per grading thread; ``lease`` gives a submission its child, warm when it can."""
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:
+        super().__init__()
         self.preload = preload
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._open: set[Zygote] = set()
         self.unavailable = ""       # why warm start is off for this batch ('' while it is on)
-        self.started = 0
 
     def _zygote(self, options: SandboxOptions) -> Zygote | None:
-        key = dataclasses.replace(options, hidden=())     # which folders to hide depends on the submission
-        zygote: Zygote | None = getattr(self._local, "zygote", None)
-        if zygote is not None and zygote.healthy and zygote.key == key:
+        zygote = self.current()
+        if zygote is not None and zygote.healthy and zygote.key == key_of(options):
             return zygote
         if zygote is not None:
-            self._retire(zygote)
+            self.retire(zygote)
         if self.unavailable:
             return None
         try:
-            zygote = Zygote(dataclasses.replace(options, preload=self.preload))
+            return self.keep(Zygote(dataclasses.replace(options, preload=self.preload)))
         except ZygoteFailed as exc:     # the rest of the batch starts cold rather than retry each time
             self.unavailable = str(exc)
             return None
-        zygote.key = key
-        with self._lock:
-            self._open.add(zygote)
-            self.started += 1
-        self._local.zygote = zygote
-        return zygote
-
-    def _retire(self, zygote: Zygote) -> None:
-        if getattr(self._local, "zygote", None) is zygote:
-            self._local.zygote = None
-        with self._lock:
-            self._open.discard(zygote)
-        zygote.close()
 
     @contextmanager
     def lease(self, submission: Path, options: SandboxOptions) -> Iterator[Sandbox]:
         zygote = self._zygote(options)
-        child: Sandbox | None = None
+        child: WarmChild | None = None
         if zygote is not None:
             try:
                 child = WarmChild(submission, options, zygote=zygote).__enter__()
             except ZygoteFailed:
-                self._retire(zygote)
-                child = None
+                self.retire(zygote)
         if child is None:           # cold, as without warm start
             with Sandbox(submission, options) as box:
                 yield box
@@ -267,14 +253,8 @@ class ZygotePool:
             yield child
         except BaseException:
             child.dead_reason = child.dead_reason or "grading was interrupted"
-            child.close()
             raise
-        child.close()
-        if not child.clean:
-            self._retire(zygote)
-
-    def close(self) -> None:
-        with self._lock:
-            zygotes, self._open = list(self._open), set()
-        for zygote in zygotes:
-            zygote.close()
+        finally:
+            child.close()
+            if not child.clean:     # a zygote not known clean serves no other submission
+                self.retire(zygote)

@@ -35,7 +35,7 @@ def test_one_warm_executor_grades_a_batch_exactly_as_fresh_ones_do(tmp_path):
         warm_results = [grade_submission(warm, path) for path in files]
         assert warm.executors.started == 1
     with grading_setup(config=config, assignment=assignment, data_dir=None, device="cpu", seed=0,
-                       warm_executors=False) as cold:
+                       warm=False) as cold:
         cold_results = [grade_submission(cold, path) for path in files]
     for warm_result, cold_result in zip(warm_results, cold_results):
         assert verdicts(warm_result) == verdicts(cold_result), warm_result.name

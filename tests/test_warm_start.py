@@ -42,7 +42,7 @@ def test_a_warm_start_grades_as_a_cold_start_does():
     verdicts = {}
     for warm in (True, False):
         with grading_setup(config=config, assignment=assignment, data_dir=None, device="cpu", seed=0,
-                           warm_executors=warm) as setup:
+                           warm=warm) as setup:
             results = [grade_submission(setup, path) for path in files * 2]
         verdicts[warm] = [[(c.name, c.passed, c.message) for c in r.checks] for r in results]
     assert verdicts[True] == verdicts[False]
