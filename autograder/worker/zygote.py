@@ -122,10 +122,9 @@ def _leftover_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
 
 
-def _empty(folder: Path, keep: set[str], box: Path) -> None:
+def _empty(folder: Path, keep: set[str]) -> None:
     for entry in list(folder.iterdir()):
-        # the sandbox folder itself may lie in /tmp: it is emptied on its own, keeping the grader's binds
-        if entry.name in keep or entry == box or entry in box.parents:
+        if entry.name in keep:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
@@ -133,7 +132,15 @@ def _empty(folder: Path, keep: set[str], box: Path) -> None:
             entry.unlink()
 
 
-def sweep(box: Path, keep: set[str]) -> str:
+def writable_folders(box: Path) -> dict[Path, set[str]]:
+    """Every folder a child may write to, with what the sandbox itself put there (the grader's
+    read-only binds, and the folders bubblewrap made to reach its mounts, such as the sandbox
+    folder or a virtual environment under /tmp): those stay, everything else goes."""
+    return {folder: {entry.name for entry in folder.iterdir()}
+            for folder in (box, box / "tmp", Path("/tmp"), Path("/dev/shm"))}
+
+
+def sweep(keep: dict[Path, set[str]]) -> str:
     """Leave the sandbox as the zygote found it; '' when clean, else what could not be cleaned."""
     deadline = time.monotonic() + SWEEP_SECONDS
     while _leftover_pids():
@@ -151,10 +158,8 @@ def sweep(box: Path, keep: set[str]) -> str:
             return f"processes left behind: {_leftover_pids()[:5]}"
         time.sleep(0.01)
     try:
-        _empty(box, keep, box)
-        _empty(box / "tmp", set(), box)
-        _empty(Path("/tmp"), set(), box)
-        _empty(Path("/dev/shm"), set(), box)
+        for folder, names in keep.items():
+            _empty(folder, names)
     except (OSError, RecursionError) as exc:
         return f"files left behind ({type(exc).__name__}: {str(exc)[:120]})"
     if any(Path(f"/proc/sysvipc/{kind}").read_text().count("\n") > 1 for kind in ("shm", "msg", "sem")):
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     _prctl(PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=args.control)
     box = Path.cwd()
-    keep = {entry.name for entry in box.iterdir()}        # what the parent put there (read-only binds, tmp)
+    keep = writable_folders(box)
     send(control, {"ready": True})
     count = 0
     while True:
@@ -215,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             os.close(fd)
         send(control, {"forked": pid})
         _, status = os.waitpid(pid, 0)
-        problem = sweep(box, keep)
+        problem = sweep(keep)
         send(control, {"exited": _status_of(status), "problem": problem})
         if problem:
             os._exit(0)
