@@ -15,13 +15,15 @@ from typing import Iterator
 import torch
 
 from .config import Assignment, Config
-from .data import ImageDataset, load_dataset, resolve_data_dir
+from .data import ImageDataset, load_dataset
+from .folders import cache_dir, hidden_folders, resolve_data_dir
 from .errors import AutograderError
 from .executor_pool import ExecutorPool
+from .jobs import default_jobs, threads_per_job, usable_cores  # noqa: F401 - part of this module's interface
 from .warm_start import ZygotePool, modules_to_preload
 from .results import SubmissionResult, every_check_failed
 from .runner import GradingSetup, grade_submission, needs_data
-from .sandbox import GradingInterrupted
+from .sandbox import GradingInterrupted, SandboxOptions
 
 
 def resolve_device(option: str | None, config: Config) -> str:
@@ -36,20 +38,6 @@ def resolve_device(option: str | None, config: Config) -> str:
     return choice
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (a container or taskset may allow fewer than the machine has)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def default_jobs(submissions: int) -> int:
-    """Submissions graded at once when --jobs is not given: one per usable core, never more than
-    there are submissions (so that a single submission gets every core for its threads)."""
-    return max(1, min(usable_cores(), submissions))
-
-
 @contextmanager
 def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
                   seed: int | None, jobs: int = 1,
@@ -59,30 +47,39 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
     processes kept per grading thread (an executor and a zygote, see executor_pool.py and
     warm_start.py); ``warm=False`` starts every process of every submission cold."""
     chosen_device = resolve_device(device, config)
-    threads = max(1, usable_cores() // max(jobs, 1))     # each job's share of the cores
-    with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
-        data_file, test_labels = None, None
-        # one rule for the data folder, whichever check reads it (MNIST for training, CIFAR-10's images)
-        source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
-        if needs_data(assignment):
-            name = assignment.training.get("dataset", "mnist")
-            cache = datasets if datasets is not None else {}
-            if name not in cache:
-                cache[name] = load_dataset(name, source, allow_download=config.kit["allow_download"])
-            data_file = cache[name].write_child_file(Path(workdir) / "data.pt")
-            test_labels = cache[name].test_labels
-        executors = ExecutorPool(data_file) if warm else None
-        children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file))
-                    if warm and config.kit["warm_start"] else None)
-        try:
-            yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
-                               seed=config.kit["seed"] if seed is None else seed, threads=threads,
-                               data_file=data_file, test_labels=test_labels, data_dir=source, executors=executors,
-                               children=children)
-        finally:
-            for pool in (children, executors):
-                if pool is not None:
-                    pool.close()
+    threads = threads_per_job(jobs)
+    chosen_seed = config.kit["seed"] if seed is None else seed
+    # one rule for the data folder, whichever check reads it (MNIST for training, CIFAR-10's images)
+    source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
+    children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file))
+                if warm and config.kit["warm_start"] else None)
+    if children is not None:    # the zygotes import torch and trace while the data loads
+        children.start_ahead(SandboxOptions.for_submission(
+            assignment.limits, device=chosen_device, seed=chosen_seed, threads=threads,
+            uid=config.kit["sandbox_uid"], hidden=hidden_folders(config, source, None)), jobs)
+    try:
+        with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
+            data_file, test_labels = None, None
+            if needs_data(assignment):
+                name = assignment.training.get("dataset", "mnist")
+                cache = datasets if datasets is not None else {}
+                if name not in cache:
+                    cache[name] = load_dataset(name, source, allow_download=config.kit["allow_download"])
+                dataset = cache[name]
+                data_file = (dataset.cached_child_file(cache_dir() / "MNIST") if dataset.sums
+                             else dataset.write_child_file(Path(workdir) / "data.pt"))
+                test_labels = cache[name].test_labels
+            executors = ExecutorPool(data_file) if warm else None
+            try:
+                yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
+                                   seed=chosen_seed, threads=threads, data_file=data_file, test_labels=test_labels,
+                                   data_dir=source, executors=executors, children=children)
+            finally:
+                if executors is not None:
+                    executors.close()
+    finally:
+        if children is not None:
+            children.close()
 
 
 def grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:

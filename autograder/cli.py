@@ -11,10 +11,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import commands
 from .errors import AutograderError
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
+
+
+def _kit():
+    """The kit's commands, imported when a command runs: they load torch, and `grade` and `check`
+    first start the batch's warm processes so that those import torch alongside (early_start.py)."""
+    from . import commands
+
+    return commands
 
 
 def _terminate(signum, frame):
@@ -38,6 +45,10 @@ class KitGroup(click.Group):
             click.echo("Interrupted: every submission's process was stopped; the reports hold what was "
                        "graded before.", err=True)
             sys.exit(130)
+        finally:       # processes started ahead that no batch took (e.g. the data was missing)
+            from .early_start import close_unused
+
+            close_unused()
 
 
 def common_options(func):
@@ -62,7 +73,7 @@ def main():
 def list_command(config_path):
     """List the assignments and their checks with points."""
     console = Console()
-    for assignment in commands.list_assignments(config_path=config_path):
+    for assignment in _kit().list_assignments(config_path=config_path):
         table = Table(title=f"{assignment.id}: {assignment.title} (submit {assignment.file})")
         table.add_column("check")
         table.add_column("points", justify="right")
@@ -81,9 +92,13 @@ def list_command(config_path):
 @common_options
 def check_command(assignment, file, feedback_page, config_path, data_dir, device, seed):
     """Grade your FILE (default: ./<assignment file>), show every check and write a feedback page."""
-    result = commands.check_submission(assignment_id=assignment, path=file, config_path=config_path,
-                                       data_dir=data_dir, device=device, seed=seed,
-                                       feedback_page=feedback_page or True, console=Console())
+    from .early_start import start_processes
+
+    start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir, device=device,
+                  seed=seed, jobs=1, submissions=[file or "."])
+    result = _kit().check_submission(assignment_id=assignment, path=file, config_path=config_path,
+                                     data_dir=data_dir, device=device, seed=seed,
+                                     feedback_page=feedback_page or True, console=Console())
     sys.exit(0 if result.score == result.max_score else 1)
 
 
@@ -98,9 +113,13 @@ def check_command(assignment, file, feedback_page, config_path, data_dir, device
 def grade_command(assignment, submissions, out_dir, jobs, config_path, data_dir, device, seed):
     """Grade each SUBMISSION (a file, a folder holding the assignment's file, or a course platform's
     bulk download as a .zip: Canvas, Moodle or Gradescope's export)."""
-    commands.grade_submissions(assignment_id=assignment, submissions=submissions, out_dir=out_dir,
-                               config_path=config_path, data_dir=data_dir, device=device, seed=seed,
-                               jobs=jobs, console=Console())
+    from .early_start import start_processes
+
+    start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir, device=device,
+                  seed=seed, jobs=jobs, submissions=submissions)
+    _kit().grade_submissions(assignment_id=assignment, submissions=submissions, out_dir=out_dir,
+                             config_path=config_path, data_dir=data_dir, device=device, seed=seed,
+                             jobs=jobs, console=Console())
 
 
 @main.command("verify")
@@ -108,8 +127,8 @@ def grade_command(assignment, submissions, out_dir, jobs, config_path, data_dir,
 @common_options
 def verify_command(assignments, config_path, data_dir, device, seed):
     """Check that every solution earns full marks and every stub earns zero."""
-    outcomes = commands.verify_kit(config_path=config_path, data_dir=data_dir, device=device, seed=seed,
-                                   assignment_ids=assignments or None, console=Console())
+    outcomes = _kit().verify_kit(config_path=config_path, data_dir=data_dir, device=device, seed=seed,
+                                 assignment_ids=assignments or None, console=Console())
     sys.exit(0 if all(o.ok for o in outcomes) else 1)
 
 
@@ -125,8 +144,8 @@ def export_group():
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="grading.toml to use")
 def export_nbgrader_command(out_dir, assignments, config_path):
     """Write an nbgrader course folder in OUT_DIR whose test cells run the kit's checks."""
-    written = commands.export_nbgrader_course(out_dir=out_dir, config_path=config_path,
-                                              assignment_ids=assignments or None)
+    written = _kit().export_nbgrader_course(out_dir=out_dir, config_path=config_path,
+                                            assignment_ids=assignments or None)
     for path in written:
         click.echo(f"wrote {path}")
     click.echo("next: cd into it and run `nbgrader generate_assignment <id>`; set AUTOGRADER_DATA before "
@@ -142,10 +161,10 @@ def export_nbgrader_command(out_dir, assignments, config_path):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="grading.toml to use")
 def export_gradescope_command(assignment, out_zip, data_dir, config_path):
     """Write a Gradescope autograder archive OUT_ZIP for ASSIGNMENT."""
-    path = commands.export_gradescope_archive(assignment_id=assignment, out_zip=out_zip,
-                                              config_path=config_path, data_dir=data_dir)
+    path = _kit().export_gradescope_archive(assignment_id=assignment, out_zip=out_zip,
+                                            config_path=config_path, data_dir=data_dir)
     click.echo(f"wrote {path}: upload it as the assignment's autograder on Gradescope")
-    if data_dir and not commands.archived_data(path):
+    if data_dir and not _kit().archived_data(path):
         click.echo(f"note: {assignment} reads no dataset, so the archive holds none (--data-dir was not needed)")
 
 

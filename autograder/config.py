@@ -14,7 +14,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .checks import KINDS  # the registry declares each kind's own keys
 from .config_types import Assignment, CheckSpec, Config, Key, Limits
 from .errors import ConfigError
 
@@ -155,6 +154,8 @@ def resolve_table(where: str, table: dict[str, Any], keys: dict[str, Key],
 
 
 def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
+    from .checks import KINDS  # the registry declares each kind's own keys (imported here: it needs torch)
+
     checks = []
     for name, raw in table.items():
         here = f"{where}{name}."
@@ -200,6 +201,8 @@ def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
 
 def _with_descriptions(assignment: Assignment) -> Assignment:
     """Each check without a ``description`` gets its kind's, worded with its own numbers."""
+    from .checks import KINDS
+
     checks = [check if check.description else
               dataclasses.replace(check, description=KINDS[check.kind].describe(check, assignment))
               for check in assignment.checks]
@@ -228,8 +231,12 @@ def find_config(start: Path | None = None) -> Path:
     )
 
 
-def load_config(path: Path | str | None = None) -> Config:
-    """Read and validate grading.toml; every default filled in, every key checked."""
+def load_config(path: Path | str | None = None, *, checks: bool = True) -> Config:
+    """Read and validate grading.toml; every default filled in, every key checked.
+
+    ``checks=False`` leaves every assignment's checks out (and torch unimported): enough to
+    start a batch's warm processes before the rest of the kit is loaded (early_start.py).
+    """
     path = Path(path) if path else find_config()
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: pass the path of the kit's {CONFIG_NAME}")
@@ -264,8 +271,8 @@ def load_config(path: Path | str | None = None) -> Config:
             resolve_table(where + "training.", values["training"], TRAINING_KEYS)
             if values["training"] else {}
         )
-        checks = _parse_checks(where + "checks.", values["checks"])
-        if not checks:
+        specs = _parse_checks(where + "checks.", values["checks"]) if checks else []
+        if checks and not specs:
             raise ConfigError(f"grading.toml: '{where}checks' lists no checks")
         assignment = Assignment(
             id=aid,
@@ -277,8 +284,8 @@ def load_config(path: Path | str | None = None) -> Config:
             num_classes=values["num_classes"],
             training=training,
             limits=Limits(**own_limits),
-            checks=checks,
+            checks=specs,
         )
-        assignments[aid] = _with_descriptions(assignment)
+        assignments[aid] = _with_descriptions(assignment) if checks else assignment
     return Config(path=path.resolve(), root=path.resolve().parent, kit=kit,
                   limits=limits, assignments=assignments)

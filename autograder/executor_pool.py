@@ -3,22 +3,36 @@
 The executor runs only the grader's own code, on graphs it rebuilt from
 allow-listed ops; no submission code ever runs in it. So a batch need not pay
 for a fresh Python, torch, the training data and the optimizers' first use for
-every submission: each grading thread leases its executor, and between two
-submissions the executor forgets every model it holds and puts torch's global
-switches back (``forget``). An executor that died, timed out, or did not
-confirm that it forgot is closed, and the next submission gets a fresh one.
+every submission: each grading thread leases its executor, and before it serves
+the next submission the executor forgets every model it holds and puts torch's
+global switches back (``forget``). An executor that died, timed out, or did not
+confirm that it forgot is closed, and the submission gets a fresh one.
+
+An executor may also be started ahead of the batch, before the parent has
+loaded the training data (early_start.py): the first lease copies the data
+into its folder and has it read (``load_data``).
 """
 
 from __future__ import annotations
 
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .per_thread import PerThread
+from .per_thread import PerThread, StartedAhead
 from .sandbox import Sandbox, SandboxOptions
 
 FORGET_SECONDS = 30.0       # freeing the previous submission's models takes well under a second
+LOAD_SECONDS = 60.0         # reading the training data: about a tenth of a second for MNIST
+
+AHEAD: StartedAhead[Sandbox] = StartedAhead()
+
+
+def start_ahead(options: SandboxOptions) -> None:
+    """Start one executor for ``options`` now; its training data comes with its first lease."""
+    if AHEAD.count(options) == 0:
+        AHEAD.add(options, Sandbox(None, options, data_later=True).__enter__())
 
 
 class ExecutorPool(PerThread[Sandbox]):
@@ -26,19 +40,41 @@ class ExecutorPool(PerThread[Sandbox]):
         super().__init__()
         self.data_file = data_file
 
-    @contextmanager
-    def lease(self, options: SandboxOptions) -> Iterator[Sandbox]:
-        """This thread's executor, started now if it has none that is still healthy."""
-        box = self.current()
-        if box is None or box.dead_reason or box.options != options:
+    def _ready(self, box: Sandbox) -> bool:
+        """Give an executor started ahead its training data; False when it could not take it."""
+        if box.data_file is not None or self.data_file is None:
+            return True
+        try:
+            shutil.copyfile(self.data_file, box.data_path)
+        except OSError:
+            return False
+        box.data_file = self.data_file
+        return box.ask("load_data", {}, timeout=LOAD_SECONDS, label="loading the training data").ok
+
+    def _fresh(self, options: SandboxOptions) -> Sandbox:
+        box = AHEAD.take(options)
+        if box is None or not self._ready(self.keep(box)):
             if box is not None:
                 self.retire(box)
             box = self.keep(Sandbox(None, options, data_file=self.data_file).__enter__())
+        return box
+
+    @contextmanager
+    def lease(self, options: SandboxOptions) -> Iterator[Sandbox]:
+        """This thread's executor, cleared of the previous submission, or a fresh one."""
+        box = self.current()
+        if box is not None and (box.dead_reason or box.options != options or not box.ask(
+                "forget", {}, timeout=FORGET_SECONDS, label="clearing the executor for the next submission").ok):
+            self.retire(box)
+            box = None
+        if box is None:
+            box = self._fresh(options)
         try:
             yield box
         except BaseException:
             self.retire(box)
             raise
-        # a dead executor answers no question, so it is retired here too
-        if not box.ask("forget", {}, timeout=FORGET_SECONDS, label="clearing the executor for the next submission").ok:
-            self.retire(box)
+
+    def close(self) -> None:
+        super().close()
+        AHEAD.close()

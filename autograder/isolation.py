@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import importlib.util
 import itertools
 import os
 import shlex
@@ -181,6 +182,38 @@ def _host_layout() -> list[tuple[str, str, str]]:
     return layout
 
 
+@functools.lru_cache(maxsize=1)
+def _python_paths() -> tuple[Path, ...]:
+    """Python, its packages and libraries: every sandbox sees these folders, read-only."""
+    needed = set()
+    for value in (sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent,
+                  *site.getsitepackages()):
+        needed.add(Path(value).resolve())
+    for module in ("torch", "numpy"):       # found without importing them (the parent may not have yet)
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin:
+            needed.add(Path(spec.origin).resolve().parent)
+    for folder in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
+        if folder and Path(folder).is_dir():
+            needed.add(Path(folder).resolve())
+    return tuple(sorted(needed))
+
+
+def hidden_in_view(hidden) -> tuple[str, ...]:
+    """The folders of ``hidden`` that bubblewrap must cover because they lie inside a folder every
+    sandbox sees (Python's, or a system folder); the others are not in its view at all."""
+    shown = [Path(dest) for kind, _, dest in _host_layout() if kind != "symlink"] + list(_python_paths())
+    covered = []
+    for folder in hidden:
+        try:
+            path = Path(folder).resolve()
+        except OSError:
+            continue
+        if any(parent in shown for parent in path.parents):
+            covered.append(str(path))
+    return tuple(sorted(set(covered)))
+
+
 @dataclass
 class Isolation:
     """The measures for one child: build its command, then read what happened."""
@@ -286,17 +319,7 @@ class Isolation:
 
     def _needed_paths(self) -> list[Path]:
         """What the child must reach: its folder, Python, and the packages it imports."""
-        needed = {self.folder.resolve()}
-        for value in (sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent,
-                      *site.getsitepackages()):
-            needed.add(Path(value).resolve())
-        for module in ("torch", "numpy"):
-            if module in sys.modules and getattr(sys.modules[module], "__file__", None):
-                needed.add(Path(sys.modules[module].__file__).resolve().parent)
-        for folder in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
-            if folder and Path(folder).is_dir():
-                needed.add(Path(folder).resolve())
-        return sorted(needed)
+        return sorted({self.folder.resolve(), *_python_paths()})
 
     # ------------------------------------------------------------ command
 

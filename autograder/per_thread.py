@@ -49,3 +49,34 @@ class PerThread(Generic[T]):
             items, self._open = self._open, []
         for item in items:
             item.close()
+
+
+class StartedAhead(Generic[T]):
+    """Processes started before a batch's first submission needs them (see early_start.py), each under
+    the key a grading thread must ask with to take it; those no thread takes are closed with the batch."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[object, T]] = []
+
+    def count(self, key: object) -> int:
+        with self._lock:
+            return sum(1 for k, _ in self._waiting if k == key)
+
+    def add(self, key: object, item: T) -> None:
+        with self._lock:
+            self._waiting.append((key, item))
+
+    def take(self, key: object) -> T | None:
+        with self._lock:
+            for i, (k, item) in enumerate(self._waiting):
+                if k == key:
+                    del self._waiting[i]
+                    return item
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        for _, item in waiting:
+            item.close()

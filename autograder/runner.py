@@ -27,7 +27,7 @@ from .checks import KINDS, JudgeContext, Probe
 from .checks.base import LOAD, STEP, TRAIN, explain_failure
 from .checks.tensor_specs import materialize
 from .config import Assignment, Config
-from .data import cache_dir
+from .folders import hidden_folders
 from .executor_pool import ExecutorPool
 from .warm_start import ZygotePool
 from .results import CheckResult, SubmissionResult, every_check_failed
@@ -174,16 +174,11 @@ def _extra(setup: GradingSetup, check_seconds: dict) -> dict:
     }
 
 
-def _hidden_folders(setup: GradingSetup, path: Path | str | None) -> tuple:
-    """Folders the child must not see: the kit, the data, where submissions and reports live
-    (``path``: the submission; None for the executor, which runs no submission code)."""
-    folders = [setup.config.root, Path.cwd(), cache_dir()]
-    if path is not None:
-        folders.append(Path(path).resolve().parent)
-    for value in (setup.data_dir, os.environ.get("AUTOGRADER_DATA"), setup.config.kit.get("data_dir")):
-        if value:
-            folders.append(setup.config.root / value if not Path(value).is_absolute() else Path(value))
-    return tuple(folders)
+def child_options(setup: GradingSetup, path: Path | str | None) -> SandboxOptions:
+    """The sandbox of a submission's child (``path``), or of the executor (None)."""
+    return SandboxOptions.for_submission(setup.assignment.limits, device=setup.device, seed=setup.seed,
+                                         threads=setup.threads, uid=setup.config.kit["sandbox_uid"],
+                                         hidden=hidden_folders(setup.config, setup.data_dir, path))
 
 
 def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: GradingSetup,
@@ -244,11 +239,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
 
     load, per_check, ordered = _plan(assignment)
     limits = assignment.limits
-    options = SandboxOptions(device=setup.device, seed=setup.seed, threads=setup.threads,
-                             memory_gib=limits.memory_gib, output_kib=limits.output_kib,
-                             processes=limits.processes, disk_mib=limits.disk_mib,
-                             answer_mib=limits.answer_mib, answer_elements=limits.answer_elements,
-                             hidden=_hidden_folders(setup, path), uid=setup.config.kit["sandbox_uid"])
+    options = child_options(setup, path)
     answers: dict[str, Answer] = {}
     module = ModuleFile(submission.path, assignment.file)   # a notebook becomes a .py in a temporary folder
     try:
@@ -257,7 +248,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         return _failed_result(setup, submission.name, str(path), exc.message, started)
     notes: list[str] = list(module.notes)
     compiles = _compile_plan(assignment, ordered)
-    executor_options = dataclasses.replace(options, program="executor", hidden=_hidden_folders(setup, None))
+    executor_options = dataclasses.replace(child_options(setup, None), program="executor")
     if not compiles:
         executor = contextlib.nullcontext()
     elif setup.executors is not None:

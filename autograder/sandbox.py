@@ -92,6 +92,14 @@ class SandboxOptions:
     answer_elements: int = 16 * 2**20   # elements of one tensor in an answer
     preload: tuple = ()         # modules a warm start's zygote imports before its first fork
 
+    @classmethod
+    def for_submission(cls, limits, *, device: str, seed: int, threads: int, uid: int,
+                       hidden: tuple = ()) -> "SandboxOptions":
+        """A submission's child under an assignment's ``[limits]`` (grading.toml)."""
+        return cls(device=device, seed=seed, threads=threads, memory_gib=limits.memory_gib,
+                   output_kib=limits.output_kib, processes=limits.processes, disk_mib=limits.disk_mib,
+                   answer_mib=limits.answer_mib, answer_elements=limits.answer_elements, hidden=hidden, uid=uid)
+
     def bounds(self) -> protocol.Bounds:
         return protocol.Bounds(max_bytes=self.answer_mib * 2**20, max_elements=self.answer_elements)
 
@@ -274,9 +282,15 @@ class Sandbox:
     submission: Path | None     # None for the executor, which runs no submission code
     options: SandboxOptions
     data_file: Path | None = None
+    data_later: bool = False    # an executor started before the data was loaded: it comes with load_data
     folder: Path = field(init=False)
     dead_reason: str = field(default="", init=False)
     process: subprocess.Popen | None = field(default=None, init=False)
+
+    @property
+    def data_path(self) -> Path:
+        """Where the training data lies in the sandbox folder (the executor's only)."""
+        return self.folder / "data" / "data.pt"
 
     def __enter__(self) -> "Sandbox":
         if _stopping:
@@ -327,8 +341,11 @@ class Sandbox:
         (package / "__init__.py").write_text("")
         for name in PROGRAMS[self.options.program]:
             shutil.copytree(PACKAGE_ROOT / name, package / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        if self.data_file is not None:
-            shutil.copyfile(self.data_file, self.folder / "data.pt")
+        if self.data_file is not None or self.data_later:
+            # a folder of its own: bubblewrap binds it, so a file put there later is seen too (load_data)
+            (self.folder / "data").mkdir()
+            if self.data_file is not None:
+                shutil.copyfile(self.data_file, self.data_path)
         (self.folder / "tmp").mkdir()
 
     def _hand_folder_to(self, uid: int) -> None:
@@ -369,8 +386,8 @@ class Sandbox:
         ]
         if self.submission is not None:
             command += ["--submission", str(self.folder / "submission" / self.submission.name)]
-        if self.data_file is not None:
-            command += ["--data", str(self.folder / "data.pt")]
+        if self.data_file is not None or self.data_later:
+            command += ["--data", str(self.data_path)]
         passed = [request_read, answer_write]
         if self.options.program == "zygote":     # the channel that hands it each submission's pipes
             self.control, control_end = socket.socketpair()

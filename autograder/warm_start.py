@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Iterator
 
 from . import sandbox as sandbox_module
-from .per_thread import PerThread
+from .isolation import hidden_in_view
+from .per_thread import PerThread, StartedAhead
 from .sandbox import CLOSE_SECONDS, OutputCollector, Sandbox, SandboxOptions, describe_exit, \
     process_tree_rss_bytes
 from .worker import protocol
@@ -57,9 +58,10 @@ def modules_to_preload(solution: Path) -> tuple[str, ...]:
 
 
 def key_of(options: SandboxOptions) -> SandboxOptions:
-    """What must match for a zygote to serve a submission (which folders to hide depends on the submission,
-    and bubblewrap shows none of them anyway)."""
-    return dataclasses.replace(options, hidden=(), preload=())
+    """What must match for a zygote to serve a submission. Of the folders to hide, only those inside a
+    folder every sandbox sees count (bubblewrap shows none of the others), so a zygote started
+    before the first submission, or for another submission's folder, serves the next one too."""
+    return dataclasses.replace(options, hidden=hidden_in_view(options.hidden), preload=())
 
 
 class ZygoteFailed(Exception):
@@ -82,19 +84,25 @@ def _receive_within(control: socket.socket, seconds: float) -> dict | None:
 
 
 class Zygote:
-    """One grading thread's warm sandbox."""
+    """One grading thread's warm sandbox: started at once, waited for when first needed."""
 
     def __init__(self, options: SandboxOptions) -> None:
         self.key = key_of(options)
+        self.broken, self.ready = False, False
         self.box = Sandbox(None, dataclasses.replace(options, program="zygote")).__enter__()
         if self.box.isolation.mode != "bwrap":
             self.close()
             raise ZygoteFailed("warm start needs bubblewrap's sandbox")
+
+    def wait_ready(self) -> None:
+        """Return once the zygote has imported and traced; ZygoteFailed (and closed) if it does not."""
+        if self.ready:
+            return
         if (_receive_within(self.box.control, START_SECONDS) or {}).get("ready") is not True:
             reason = self.box.dead_reason or "it did not get ready"
             self.close()
             raise ZygoteFailed(reason)
-        self.broken = False
+        self.ready = True
 
     @property
     def healthy(self) -> bool:
@@ -214,6 +222,21 @@ class WarmChild(Sandbox):
         return record
 
 
+# Zygotes started ahead of the first submission: by the command line before the parent imports torch
+# (early_start.py), or by the batch's setup before it loads the data.
+AHEAD: StartedAhead[Zygote] = StartedAhead()
+
+
+def start_ahead(options: SandboxOptions, count: int) -> None:
+    """Start zygotes for ``options`` (preload included) until ``count`` are waiting; no more once one fails."""
+    key = key_of(options)
+    for _ in range(count - AHEAD.count(key)):
+        try:
+            AHEAD.add(key, Zygote(options))
+        except ZygoteFailed:
+            return
+
+
 class ZygotePool(PerThread[Zygote]):
     """One zygote per grading thread; ``lease`` gives a submission its child, warm when it can."""
 
@@ -231,10 +254,21 @@ class ZygotePool(PerThread[Zygote]):
         if self.unavailable:
             return None
         try:
-            return self.keep(Zygote(dataclasses.replace(options, preload=self.preload)))
+            zygote = AHEAD.take(key_of(options)) or Zygote(dataclasses.replace(options, preload=self.preload))
+            self.keep(zygote)
+            zygote.wait_ready()
+            return zygote
         except ZygoteFailed as exc:     # the rest of the batch starts cold rather than retry each time
             self.unavailable = str(exc)
             return None
+
+    def start_ahead(self, options: SandboxOptions, count: int) -> None:
+        """Start ``count`` zygotes now, without waiting for them (see start_ahead)."""
+        start_ahead(dataclasses.replace(options, preload=self.preload), count)
+
+    def close(self) -> None:
+        super().close()
+        AHEAD.close()
 
     @contextmanager
     def lease(self, submission: Path, options: SandboxOptions) -> Iterator[Sandbox]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,15 @@ def test_loads_the_data_through_a_fresh_cache_without_writing_the_data_folder(tr
     # the child's file carries no test labels
     saved = torch.load(data.write_child_file(tmp_path / "child.pt"), weights_only=True)
     assert set(saved) == {"train_images", "train_labels", "test_images"}
+    # a batch reuses the file from the cache, named after the data's sums
+    cached = data.cached_child_file(tmp_path / "cache" / "MNIST")
+    written = cached.stat().st_mtime_ns
+    again = load_mnist(training_data, allow_download=False).cached_child_file(tmp_path / "cache" / "MNIST")
+    assert again == cached and cached.stat().st_mtime_ns == written
+    reloaded = torch.load(cached, weights_only=True)
+    assert set(reloaded) == set(saved) and torch.equal(reloaded["train_images"], data.train_images)
+    other = dataclasses.replace(data, sums="other sums")
+    assert other.cached_child_file(tmp_path / "cache" / "MNIST") != cached
 
 
 def test_idx_reader_gives_shape_and_values_and_rejects_bad_files(tmp_path):

@@ -44,11 +44,12 @@ def main(argv: list[str] | None = None) -> int:
 
     state = ExecutorState(device=args.device, seed=args.seed, data_file=Path(args.data) if args.data else None,
                           threads=args.threads)
-    if state.data_file is not None and state.data_file.exists():
+    if state.data_file is not None:     # a training run will come: warm up while the child compiles
         from .training import load_training_data, warm_up
 
-        state.data = load_training_data(state.data_file, state.device)   # the child is compiling meanwhile
         warm_up(state.device)
+        if state.data_file.exists():
+            state.data = load_training_data(state.data_file, state.device)
     while True:
         request = protocol.read_message(args.requests)
         if request is None or request.get("op") == "bye":

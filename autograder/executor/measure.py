@@ -109,6 +109,18 @@ def forget(state: ExecutorState) -> dict:
     return {}
 
 
+@handles("load_data")
+def load_data(state: ExecutorState) -> dict:
+    """Read the training data the parent has just put in this executor's folder (an executor started
+    ahead of the batch, before the parent had loaded it)."""
+    from .training import load_training_data
+
+    if state.data_file is None or not state.data_file.exists():
+        raise MeasureFailure("the grader put no training data in the executor's folder")
+    state.data = load_training_data(state.data_file, state.device)
+    return {"images": len(state.data["train_images"])}
+
+
 @handles("build")
 def build(state: ExecutorState, model: dict) -> dict:
     net = _model(state, model)

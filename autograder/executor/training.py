@@ -61,7 +61,8 @@ def warm_up(device: str) -> None:
             net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.AvgPool2d(2), nn.MaxPool2d(1), nn.ReLU(),
                                 nn.Dropout(), nn.Flatten(), nn.Linear(2 * 13 * 13, 3)).to(device)
             x, y = torch.randn(4, 1, 28, 28, device=device), torch.tensor([0, 1, 2, 0], device=device)
-            for optimizer in (torch.optim.Adam(net.parameters()), torch.optim.SGD(net.parameters(), lr=0.1)):
+            for name in ("adam", "sgd"):
+                optimizer = make_optimizer(net, {"optimizer": name, "lr": 0.01})
                 optimizer.zero_grad()
                 F.cross_entropy(net(x), y).backward()
                 optimizer.step()

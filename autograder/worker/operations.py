@@ -26,6 +26,7 @@ WORKER: dict[str, tuple[str, ...]] = {
 EXECUTOR: dict[str, tuple[str, ...]] = {
     "install": ("key", "compiled", "limits"),
     "forget": (),                      # between two submissions of a batch: drop every model
+    "load_data": (),                   # the training data, for an executor started before it was loaded
     "build": ("model",),
     "forward": ("model", "input", "runs", "trace"),
     "backward": ("model", "input", "weights"),

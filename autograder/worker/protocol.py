@@ -22,8 +22,10 @@ import re
 import struct
 import zipfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 HEADER = struct.Struct(">Q")
 # Anything larger is not an answer the parent asked for (the parent's own cap is Bounds.max_bytes).
@@ -62,7 +64,13 @@ class Bounds:
     max_int_bits: int = 64                  # integers beyond this are no count, size or index
 
 
+# torch is imported where a message is made or read, not with this module: the parent reads
+# grading.toml and starts its warm processes before it imports torch (early_start.py).
+
+
 def encode(message: object) -> bytes:
+    import torch
+
     buffer = io.BytesIO()
     torch.save(message, buffer)
     body = buffer.getvalue()
@@ -91,6 +99,8 @@ def _check_archive(body: bytes) -> None:
 
 def decode(body: bytes, bounds: Bounds | None = None) -> object:
     """The value a message holds; with ``bounds`` (the parent), also checked against them."""
+    import torch
+
     if bounds is not None:
         _check_archive(body)
     try:
@@ -104,10 +114,9 @@ def decode(body: bytes, bounds: Bounds | None = None) -> object:
 
 # ---------------------------------------------------------------- bounds
 
-_LEAVES = (type(None), bool, float, complex, torch.dtype, torch.device, torch.layout, torch.memory_format)
-
-
 def _check_tensor(tensor: torch.Tensor, bounds: Bounds, storages: set) -> None:
+    import torch
+
     if tensor.layout != torch.strided or tensor.is_quantized:
         raise ProtocolError("a tensor that is not a plain dense tensor")
     numel = tensor.numel()
@@ -129,6 +138,9 @@ def _check_tensor(tensor: torch.Tensor, bounds: Bounds, storages: set) -> None:
 
 def check_bounds(value: object, bounds: Bounds) -> None:
     """Raise ProtocolError unless ``value`` stays within ``bounds`` (walked without recursion)."""
+    import torch
+
+    leaves = (type(None), bool, float, complex, torch.dtype, torch.device, torch.layout, torch.memory_format)
     storages: set[int] = set()
     pending = [(value, 0)]
     walked = 0
@@ -141,7 +153,7 @@ def check_bounds(value: object, bounds: Bounds) -> None:
             raise ProtocolError(f"values nested more than {bounds.max_depth} deep")
         if isinstance(item, torch.Tensor):
             _check_tensor(item, bounds, storages)
-        elif isinstance(item, bool) or isinstance(item, _LEAVES):
+        elif isinstance(item, bool) or isinstance(item, leaves):
             continue
         elif isinstance(item, int):
             if item.bit_length() > bounds.max_int_bits - 1:
@@ -169,6 +181,8 @@ def compact(message: object, storages: set | None = None) -> object:
     each becomes a contiguous tensor with storage of its own, so that only a sender that
     bypasses this function meets the parent's refusals.
     """
+    import torch
+
     storages = set() if storages is None else storages
     if isinstance(message, torch.Tensor):
         if message.layout != torch.strided or message.is_quantized:

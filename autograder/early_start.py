@@ -1,0 +1,67 @@
+"""Start a batch's warm processes before the parent imports torch.
+
+Importing torch takes the parent about a second, and so does each zygote's and
+executor's own import (warm_start.py, executor_pool.py). ``autograder grade``
+and ``autograder check`` therefore read grading.toml's limits (not its checks,
+which need torch), start the zygotes the batch will use, and, for an
+assignment with a training run, an executor, and only then load the rest of
+the kit: the imports run side by side. The batch takes these processes by key
+(the same sandbox options, computed by the same functions); any it does not
+take are closed with the batch. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+from pathlib import Path
+from typing import Sequence
+
+from .config import load_config
+from .errors import AutograderError
+from .folders import hidden_folders, resolve_data_dir
+from .jobs import default_jobs, threads_per_job
+from .sandbox import SandboxOptions
+from . import executor_pool, warm_start
+from .warm_start import modules_to_preload
+
+
+def _device_without_torch(option: str | None, configured: str) -> str | None:
+    """The device batch.resolve_device will choose, where it is clear without torch (None: not clear)."""
+    choice = option or configured
+    if choice == "auto":
+        return None if glob.glob("/dev/nvidia*") else "cpu"
+    return choice if choice in ("cpu", "cuda") else None
+
+
+def start_processes(*, assignment_id: str, config_path: str | Path | None, data_dir: str | Path | None,
+                  device: str | None, seed: int | None, jobs: int | None,
+                  submissions: Sequence[str | Path]) -> None:
+    """Start the processes a batch of ``submissions`` will take, when their options are clear without torch.
+    Any problem (a bad config, a course platform's .zip whose size is unknown) just skips this:
+    the batch reports it, or starts its zygotes itself."""
+    if not submissions or any(str(path).lower().endswith(".zip") for path in submissions):
+        return
+    try:
+        config = load_config(config_path, checks=False)
+        assignment = config.assignment(assignment_id)
+    except AutograderError:
+        return
+    chosen_device = _device_without_torch(device, config.kit["device"])
+    if not config.kit["warm_start"] or chosen_device is None:
+        return
+    jobs = jobs or default_jobs(len(submissions))
+    source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
+    options = SandboxOptions.for_submission(
+        assignment.limits, device=chosen_device, seed=config.kit["seed"] if seed is None else seed,
+        threads=threads_per_job(jobs), uid=config.kit["sandbox_uid"], hidden=hidden_folders(config, source, None))
+    preload = modules_to_preload(config.solution_dir(assignment.id) / assignment.file)
+    warm_start.start_ahead(dataclasses.replace(options, preload=preload), jobs)
+    if assignment.training and jobs == 1:       # several jobs: each executor starts as its thread begins
+        executor_pool.start_ahead(dataclasses.replace(options, program="executor"))
+
+
+def close_unused() -> None:
+    """Close every process started ahead that no batch took (after a config error, say)."""
+    warm_start.AHEAD.close()
+    executor_pool.AHEAD.close()
