@@ -6,8 +6,6 @@ Used by the commands and by the course platforms' integrations alike.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -15,8 +13,8 @@ from typing import Iterator
 import torch
 
 from .config import Assignment, Config
-from .data import ImageDataset, load_dataset
-from .folders import cache_dir, hidden_folders, resolve_data_dir
+from .data import TrainingData, training_data
+from .folders import hidden_folders, resolve_data_dir
 from .errors import AutograderError
 from .executor_pool import ExecutorPool
 from .jobs import default_jobs, threads_per_job, usable_cores  # noqa: F401 - part of this module's interface
@@ -41,7 +39,7 @@ def resolve_device(option: str | None, config: Config) -> str:
 @contextmanager
 def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
                   seed: int | None, jobs: int = 1,
-                  datasets: dict[str, ImageDataset] | None = None,
+                  datasets: dict[str, TrainingData] | None = None,
                   warm: bool = True) -> Iterator[GradingSetup]:
     """Everything a batch shares: device, seed, threads, the child's training data, and the warm
     processes kept per grading thread (an executor and a zygote, see executor_pool.py and
@@ -58,25 +56,21 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
             assignment.limits, device=chosen_device, seed=chosen_seed, threads=threads,
             uid=config.kit["sandbox_uid"], hidden=hidden_folders(config, source, None)), jobs)
     try:
-        with tempfile.TemporaryDirectory(prefix="autograder-batch-") as workdir:
-            data_file, test_labels = None, None
-            if needs_data(assignment):
-                name = assignment.training.get("dataset", "mnist")
-                cache = datasets if datasets is not None else {}
-                if name not in cache:
-                    cache[name] = load_dataset(name, source, allow_download=config.kit["allow_download"])
-                dataset = cache[name]
-                data_file = (dataset.cached_child_file(cache_dir() / "MNIST") if dataset.sums
-                             else dataset.write_child_file(Path(workdir) / "data.pt"))
-                test_labels = cache[name].test_labels
-            executors = ExecutorPool(data_file) if warm else None
-            try:
-                yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
-                                   seed=chosen_seed, threads=threads, data_file=data_file, test_labels=test_labels,
-                                   data_dir=source, executors=executors, children=children)
-            finally:
-                if executors is not None:
-                    executors.close()
+        data_file, test_labels = None, None
+        if needs_data(assignment):
+            name = assignment.training.get("dataset", "mnist")
+            cache = datasets if datasets is not None else {}
+            if name not in cache:
+                cache[name] = training_data(name, source, allow_download=config.kit["allow_download"])
+            data_file, test_labels = cache[name].executor_file, cache[name].test_labels
+        executors = ExecutorPool(data_file) if warm else None
+        try:
+            yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
+                               seed=chosen_seed, threads=threads, data_file=data_file, test_labels=test_labels,
+                               data_dir=source, executors=executors, children=children)
+        finally:
+            if executors is not None:
+                executors.close()
     finally:
         if children is not None:
             children.close()

@@ -18,7 +18,7 @@ from .batch import default_jobs, grade_safely as _grade_safely, grading_setup, r
 from .bulk_download import BulkDownloads
 from .class_report import write_class_report
 from .config import Assignment, load_config
-from .data import ImageDataset
+from .data import TrainingData
 from .errors import AutograderError
 from .feedback_page import page_beside, write_feedback_page
 from .reports import print_result, summary_table, write_grades_csv, write_results_json
@@ -212,7 +212,7 @@ def verify_kit(*, config_path: str | Path | None = None, data_dir: str | Path | 
     """Every reference solution earns full marks and every stub earns zero."""
     config = load_config(config_path)
     ids = list(assignment_ids or config.assignments)
-    datasets: dict[str, ImageDataset] = {}
+    datasets: dict[str, TrainingData] = {}
     outcomes = []
     for assignment_id in ids:
         assignment = config.assignment(assignment_id)

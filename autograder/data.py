@@ -48,7 +48,6 @@ class ImageDataset:
     train_labels: torch.Tensor
     test_images: torch.Tensor
     test_labels: torch.Tensor
-    sums: str = ""          # the MD5 sums it was read from: names its executor file in the cache
 
     def write_child_file(self, path: Path) -> Path:
         """Save what a child may see: training images and labels, test images only."""
@@ -56,17 +55,6 @@ class ImageDataset:
                     "test_images": self.test_images}, path)
         return path
 
-    def cached_child_file(self, folder: Path) -> Path:
-        """The file of write_child_file, kept in ``folder`` (the data cache) under a name drawn from the
-        sums, so each batch after the first reuses it (writing it takes about a third of a second)."""
-        if not self.sums:
-            raise ValueError("a dataset read without sums has no cached file")
-        path = folder / f"executor-v1-{hashlib.sha256(self.sums.encode()).hexdigest()[:16]}.pt"
-        if not path.is_file():
-            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-            self.write_child_file(partial)
-            partial.replace(path)
-        return path
 
 
 def _md5(path: Path) -> str:
@@ -176,8 +164,7 @@ def load_mnist(data_dir: Path, *, allow_download: bool = True) -> ImageDataset:
                                                                 for name in MNIST_FILES)
     except FileNotFoundError:
         raise DataError(_missing_message(raw)) from None
-    return ImageDataset(train_images, train_labels.long(), test_images, test_labels.long(),
-                        sums=" ".join(expected_sums(raw).values()))
+    return ImageDataset(train_images, train_labels.long(), test_images, test_labels.long())
 
 
 def read_idx(path: Path) -> torch.Tensor:
@@ -198,6 +185,38 @@ def read_idx(path: Path) -> torch.Tensor:
 
 
 DATASETS = {"mnist": load_mnist}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a batch that trains needs: the executor's file (training images and labels, test images;
+    never test labels) and the test labels, which only the parent holds."""
+
+    executor_file: Path
+    test_labels: torch.Tensor
+
+
+def training_data(name: str, data_dir: Path, *, allow_download: bool = True) -> TrainingData:
+    """The batch's training data, kept in the cache under a name drawn from the dataset's MD5 sums.
+
+    Only the first batch reads the images and writes the two files (about half a second); the next
+    ones read the test labels alone. Both files are named by the sums, so a cache shared by data
+    folders with different files never mixes them.
+    """
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)})")
+    sums = " ".join(expected_sums(data_dir / "MNIST" / "raw").values())
+    stem = f"{name}-v1-{hashlib.sha256(sums.encode()).hexdigest()[:16]}"
+    folder = cache_dir() / "MNIST"
+    executor_file, labels_file = folder / f"{stem}-executor.pt", folder / f"{stem}-test-labels.pt"
+    if not (executor_file.is_file() and labels_file.is_file()):
+        dataset = load_dataset(name, data_dir, allow_download=allow_download)
+        for path, write in ((executor_file, dataset.write_child_file),
+                            (labels_file, lambda to: torch.save(dataset.test_labels, to))):
+            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+            write(partial)
+            partial.replace(path)          # whole or absent, even with two batches at once
+    return TrainingData(executor_file, torch.load(labels_file, weights_only=True))
 
 
 def load_dataset(name: str, data_dir: Path, *, allow_download: bool = True) -> ImageDataset:

@@ -56,7 +56,8 @@ def start_processes(*, assignment_id: str, config_path: str | Path | None, data_
         assignment.limits, device=chosen_device, seed=config.kit["seed"] if seed is None else seed,
         threads=threads_per_job(jobs), uid=config.kit["sandbox_uid"], hidden=hidden_folders(config, source, None))
     preload = modules_to_preload(config.solution_dir(assignment.id) / assignment.file)
-    warm_start.start_ahead(dataclasses.replace(options, preload=preload), jobs)
+    # a zygote that will fork a single child skips the throwaway trace (worth it from the second child on)
+    warm_start.start_ahead(dataclasses.replace(options, preload=preload, trace_ahead=len(submissions) > jobs), jobs)
     if assignment.training and jobs == 1:       # several jobs: each executor starts as its thread begins
         executor_pool.start_ahead(dataclasses.replace(options, program="executor"))
 

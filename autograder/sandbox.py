@@ -91,6 +91,7 @@ class SandboxOptions:
     answer_mib: int = 128       # one answer on the wire
     answer_elements: int = 16 * 2**20   # elements of one tensor in an answer
     preload: tuple = ()         # modules a warm start's zygote imports before its first fork
+    trace_ahead: bool = True    # the zygote traces a throwaway module first (False: it will fork one child)
 
     @classmethod
     def for_submission(cls, limits, *, device: str, seed: int, threads: int, uid: int,
@@ -394,6 +395,8 @@ class Sandbox:
             passed.append(control_end.detach())
             command += ["--control", str(passed[-1])]
             command += ["--preload", ",".join(self.options.preload)]
+            if not self.options.trace_ahead:
+                command += ["--no-trace"]
         try:
             self.process = subprocess.Popen(
                 self.isolation.wrap(command), cwd=self.folder, env=self._environment(),

@@ -61,7 +61,7 @@ def key_of(options: SandboxOptions) -> SandboxOptions:
     """What must match for a zygote to serve a submission. Of the folders to hide, only those inside a
     folder every sandbox sees count (bubblewrap shows none of the others), so a zygote started
     before the first submission, or for another submission's folder, serves the next one too."""
-    return dataclasses.replace(options, hidden=hidden_in_view(options.hidden), preload=())
+    return dataclasses.replace(options, hidden=hidden_in_view(options.hidden), preload=(), trace_ahead=True)
 
 
 class ZygoteFailed(Exception):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.data import CHECKSUMS_FILE, MNIST_FILES, load_mnist, read_idx, resolve_data_dir
+from autograder.data import training_data as batch_training_data
 from autograder.errors import DataError
 
 from conftest import HAVE_MNIST
@@ -65,15 +65,14 @@ def test_loads_the_data_through_a_fresh_cache_without_writing_the_data_folder(tr
     # the child's file carries no test labels
     saved = torch.load(data.write_child_file(tmp_path / "child.pt"), weights_only=True)
     assert set(saved) == {"train_images", "train_labels", "test_images"}
-    # a batch reuses the file from the cache, named after the data's sums
-    cached = data.cached_child_file(tmp_path / "cache" / "MNIST")
-    written = cached.stat().st_mtime_ns
-    again = load_mnist(training_data, allow_download=False).cached_child_file(tmp_path / "cache" / "MNIST")
-    assert again == cached and cached.stat().st_mtime_ns == written
-    reloaded = torch.load(cached, weights_only=True)
+    # a batch reads the test labels alone once the cache holds the executor's file
+    first = batch_training_data("mnist", training_data, allow_download=False)
+    written = first.executor_file.stat().st_mtime_ns
+    second = batch_training_data("mnist", training_data, allow_download=False)
+    assert second.executor_file == first.executor_file and first.executor_file.stat().st_mtime_ns == written
+    assert torch.equal(second.test_labels, data.test_labels)
+    reloaded = torch.load(first.executor_file, weights_only=True)
     assert set(reloaded) == set(saved) and torch.equal(reloaded["train_images"], data.train_images)
-    other = dataclasses.replace(data, sums="other sums")
-    assert other.cached_child_file(tmp_path / "cache" / "MNIST") != cached
 
 
 def test_idx_reader_gives_shape_and_values_and_rejects_bad_files(tmp_path):

@@ -73,8 +73,10 @@ def warm_up(device: str) -> None:
 
 
 def load_training_data(data_file: Path, device: str) -> dict[str, torch.Tensor]:
-    """The training images and labels and the test images (never test labels), on the device."""
-    data = torch.load(data_file, weights_only=True)
+    """The training images and labels and the test images (never test labels), on the device.
+    Mapped from the file rather than read (pages come in as batches touch them): the executor
+    loads while the other processes of the batch are still importing torch."""
+    data = torch.load(data_file, weights_only=True, mmap=True)
     return {name: data[name].to(device) for name in ("train_images", "train_labels", "test_images")}
 
 

@@ -77,8 +77,10 @@ def _prctl(option: int, value: int) -> None:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
 
-def _warm(preload: list[str]) -> None:
-    """Import what submissions import and trace a throwaway module and function, on one thread."""
+def _warm(preload: list[str], trace: bool) -> None:
+    """Import what submissions import and the tracer, on one thread; with ``trace``, also trace a throwaway
+    module and function, which saves each child the tracer's first-use cost (about a quarter of a second)
+    but costs more than that when only one child will be forked."""
     import torch
     from torch import nn
 
@@ -92,6 +94,10 @@ def _warm(preload: list[str]) -> None:
     from .compile import compile_module
 
     worker_main._load_extra_probes()
+    import torch.export  # noqa: F401 - the tracer, whether or not it is tried out here
+
+    if not trace:
+        return
     with torch.random.fork_rng(devices=[]):
         net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3), nn.Dropout())
         compile_module(net, [1, 6, 6], [2], ["train", "eval"], "warm.py")
@@ -184,12 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--data", default="")
     parser.add_argument("--preload", default="", help="modules to import before the first fork, comma-separated")
+    parser.add_argument("--no-trace", action="store_true", help="do not trace a throwaway module first")
     args = parser.parse_args(argv)
 
     for fd in (args.requests, args.answers):    # the parent talks to the zygote on the control socket only
         if fd >= 0:
             os.close(fd)
-    _warm([name for name in args.preload.split(",") if name])
+    _warm([name for name in args.preload.split(",") if name], trace=not args.no_trace)
     _prctl(PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=args.control)
     box = Path.cwd()
