@@ -14,7 +14,7 @@ import torch
 
 from .config import Assignment, Config
 from .data import TrainingData, training_data
-from .folders import hidden_folders, resolve_data_dir
+from .folders import resolve_data_dir
 from .errors import AutograderError
 from .executor_pool import ExecutorPool
 from .jobs import default_jobs, threads_per_job, usable_cores  # noqa: F401 - part of this module's interface
@@ -52,9 +52,8 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
     children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file))
                 if warm and config.kit["warm_start"] else None)
     if children is not None:    # the zygotes import torch and trace while the data loads
-        children.start_ahead(SandboxOptions.for_submission(
-            assignment.limits, device=chosen_device, seed=chosen_seed, threads=threads,
-            uid=config.kit["sandbox_uid"], hidden=hidden_folders(config, source, None)), jobs)
+        children.start_ahead(SandboxOptions.for_submission(config, assignment, device=chosen_device,
+                                                           seed=chosen_seed, threads=threads, data_dir=source), jobs)
     try:
         data_file, test_labels = None, None
         if needs_data(assignment):

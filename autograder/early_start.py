@@ -19,7 +19,7 @@ from typing import Sequence
 
 from .config import load_config
 from .errors import AutograderError
-from .folders import hidden_folders, resolve_data_dir
+from .folders import resolve_data_dir
 from .jobs import default_jobs, threads_per_job
 from .sandbox import SandboxOptions
 from . import executor_pool, warm_start
@@ -52,9 +52,9 @@ def start_processes(*, assignment_id: str, config_path: str | Path | None, data_
         return
     jobs = jobs or default_jobs(len(submissions))
     source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
-    options = SandboxOptions.for_submission(
-        assignment.limits, device=chosen_device, seed=config.kit["seed"] if seed is None else seed,
-        threads=threads_per_job(jobs), uid=config.kit["sandbox_uid"], hidden=hidden_folders(config, source, None))
+    options = SandboxOptions.for_submission(config, assignment, device=chosen_device,
+                                            seed=config.kit["seed"] if seed is None else seed,
+                                            threads=threads_per_job(jobs), data_dir=source)
     preload = modules_to_preload(config.solution_dir(assignment.id) / assignment.file)
     # a zygote that will fork a single child skips the throwaway trace (worth it from the second child on)
     warm_start.start_ahead(dataclasses.replace(options, preload=preload, trace_ahead=len(submissions) > jobs), jobs)

@@ -52,12 +52,14 @@ class ExecutorPool(PerThread[Sandbox]):
         return box.ask("load_data", {}, timeout=LOAD_SECONDS, label="loading the training data").ok
 
     def _fresh(self, options: SandboxOptions) -> Sandbox:
+        """One started ahead for these options when it takes the data, else a new one."""
         box = AHEAD.take(options)
-        if box is None or not self._ready(self.keep(box)):
-            if box is not None:
-                self.retire(box)
-            box = self.keep(Sandbox(None, options, data_file=self.data_file).__enter__())
-        return box
+        if box is not None:
+            self.keep(box)
+            if self._ready(box):
+                return box
+            self.retire(box)
+        return self.keep(Sandbox(None, options, data_file=self.data_file).__enter__())
 
     @contextmanager
     def lease(self, options: SandboxOptions) -> Iterator[Sandbox]:

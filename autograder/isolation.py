@@ -168,7 +168,8 @@ def _remove_cgroup(group: Path) -> None:
             time.sleep(0.02)
 
 
-def _host_layout() -> list[tuple[str, str, str]]:
+@functools.lru_cache(maxsize=1)
+def _host_layout() -> tuple[tuple[str, str, str], ...]:
     """(kind, source, destination) for the system folders every Linux program needs, read-only."""
     layout = [("ro-bind", "/usr", "/usr")]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -179,7 +180,7 @@ def _host_layout() -> list[tuple[str, str, str]]:
             layout.append(("ro-bind", str(path), str(path)))
     if Path("/etc/ld.so.cache").is_file():
         layout.append(("ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"))
-    return layout
+    return tuple(layout)
 
 
 @functools.lru_cache(maxsize=1)

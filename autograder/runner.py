@@ -27,7 +27,6 @@ from .checks import KINDS, JudgeContext, Probe
 from .checks.base import LOAD, STEP, TRAIN, explain_failure
 from .checks.tensor_specs import materialize
 from .config import Assignment, Config
-from .folders import hidden_folders
 from .executor_pool import ExecutorPool
 from .warm_start import ZygotePool
 from .results import CheckResult, SubmissionResult, every_check_failed
@@ -176,9 +175,8 @@ def _extra(setup: GradingSetup, check_seconds: dict) -> dict:
 
 def child_options(setup: GradingSetup, path: Path | str | None) -> SandboxOptions:
     """The sandbox of a submission's child (``path``), or of the executor (None)."""
-    return SandboxOptions.for_submission(setup.assignment.limits, device=setup.device, seed=setup.seed,
-                                         threads=setup.threads, uid=setup.config.kit["sandbox_uid"],
-                                         hidden=hidden_folders(setup.config, setup.data_dir, path))
+    return SandboxOptions.for_submission(setup.config, setup.assignment, device=setup.device, seed=setup.seed,
+                                         threads=setup.threads, data_dir=setup.data_dir, path=path)
 
 
 def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: GradingSetup,

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config_types import Assignment, Config
+from .folders import hidden_folders
 from .isolation import Isolation
 from .worker import protocol
 
@@ -94,12 +96,16 @@ class SandboxOptions:
     trace_ahead: bool = True    # the zygote traces a throwaway module first (False: it will fork one child)
 
     @classmethod
-    def for_submission(cls, limits, *, device: str, seed: int, threads: int, uid: int,
-                       hidden: tuple = ()) -> "SandboxOptions":
-        """A submission's child under an assignment's ``[limits]`` (grading.toml)."""
+    def for_submission(cls, config: Config, assignment: Assignment, *, device: str, seed: int, threads: int,
+                       data_dir: Path | None, path: Path | str | None = None) -> "SandboxOptions":
+        """The sandbox of the child for submission ``path`` under the assignment's ``[limits]``; with
+        ``path`` None, of a process that holds no submission yet (the executor, a zygote). The batch,
+        its runner and the command line's early start all take their options from here (no torch)."""
+        limits = assignment.limits
         return cls(device=device, seed=seed, threads=threads, memory_gib=limits.memory_gib,
                    output_kib=limits.output_kib, processes=limits.processes, disk_mib=limits.disk_mib,
-                   answer_mib=limits.answer_mib, answer_elements=limits.answer_elements, hidden=hidden, uid=uid)
+                   answer_mib=limits.answer_mib, answer_elements=limits.answer_elements,
+                   hidden=hidden_folders(config, data_dir, path), uid=config.kit["sandbox_uid"])
 
     def bounds(self) -> protocol.Bounds:
         return protocol.Bounds(max_bytes=self.answer_mib * 2**20, max_elements=self.answer_elements)

@@ -246,15 +246,16 @@ class ZygotePool(PerThread[Zygote]):
         self.unavailable = ""       # why warm start is off for this batch ('' while it is on)
 
     def _zygote(self, options: SandboxOptions) -> Zygote | None:
+        key = key_of(options)
         zygote = self.current()
-        if zygote is not None and zygote.healthy and zygote.key == key_of(options):
+        if zygote is not None and zygote.healthy and zygote.key == key:
             return zygote
         if zygote is not None:
             self.retire(zygote)
         if self.unavailable:
             return None
         try:
-            zygote = AHEAD.take(key_of(options)) or Zygote(dataclasses.replace(options, preload=self.preload))
+            zygote = AHEAD.take(key) or Zygote(dataclasses.replace(options, preload=self.preload))
             self.keep(zygote)
             zygote.wait_ready()
             return zygote
