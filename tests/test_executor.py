@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from autograder.executor.allowlist import ALLOWED, resolve
 from autograder.executor.program import CompiledModel, GraphRefused, Limits
-from autograder.worker.compile import CompileFailure, compile_module
+from autograder.worker.compile import CompileFailure, compile_function, compile_module
 
 
 class SmallCNN(nn.Module):
@@ -191,6 +191,64 @@ def test_no_grad_blocks_are_inlined_and_run_without_gradients():
     out.sum().backward()
     assert torch.is_grad_enabled()
     assert model.store.b0.abs().sum() > 0 and not model.store.b0.requires_grad
+
+
+class AsModule(nn.Module):
+    """A hand-written function of one tensor, wrapped as the child wraps it."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+
+
+KERNEL = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
+
+
+def pool_then_mix(x):
+    """Slices, an in-place write, a captured tensor, a no_grad block and two outputs."""
+    out = torch.zeros(x.shape[0], 2, 2)
+    for i in range(2):
+        for j in range(2):
+            out[:, i, j] = x[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2].amax(dim=(1, 2))
+    with torch.no_grad():
+        scale = out.abs().mean()
+    return out @ KERNEL / scale, out.max(dim=2)
+
+
+def test_a_hand_written_function_is_traced_with_its_constants_and_runs_the_same():
+    data = compile_function(AsModule(pool_then_mix), [4, 4], [3], "test_executor.py")
+    graph, = data["graphs"]["eval"]
+    kinds = [item["kind"] for item in graph["inputs"]]
+    assert kinds.count("input") == 1 and "constant" in kinds
+    assert any(torch.equal(t, KERNEL) for t in data["constants"].values())
+    assert [n["op"] for n in graph["nodes"]].count("grad.disable") == 1
+    # every op names the line of this file it came from
+    assert all(isinstance(n["line"], int) for n in graph["nodes"] if n["op"].startswith("aten."))
+    model = CompiledModel(data, "cpu")
+    model.eval()
+    x = torch.randn(3, 4, 4)
+    got, got_max, got_index = model(x)          # outputs come back flat, as from a model's graph
+    want, (want_max, want_index) = pool_then_mix(x)
+    assert torch.allclose(got, want) and torch.equal(got_max, want_max) and torch.equal(got_index, want_index)
+    with pytest.raises(GraphRefused):
+        model(torch.randn(5, 4, 4))      # traced at one shape only
+
+
+def test_a_hand_written_function_that_reads_a_value_or_turns_gradients_on_is_refused_in_words():
+    def reads(x):
+        return x * 2 if x.sum() > 0 else x
+
+    def turns_on(x):
+        with torch.enable_grad():
+            return x * 2
+
+    with pytest.raises(CompileFailure, match=r"values of a tensor \(line \d+\)"):
+        compile_function(AsModule(reads), [4], [2], "test_executor.py")
+    with pytest.raises(CompileFailure, match="turns gradients on"):
+        compile_function(AsModule(turns_on), [4], [2], "test_executor.py")
 
 
 def test_restore_returns_every_tensor_to_its_installed_state():

@@ -1,18 +1,24 @@
 """Compile a submission's module into an op graph of plain data (the child's only model job).
 
-``torch.export`` traces ``forward()`` into ATen ops; this module writes the
-result in the format of ``graph_format.py``: inputs (parameters, buffers,
+``torch.export`` traces a model's ``forward()`` into ATen ops; this module writes
+the result in the format of ``graph_format.py``: inputs (parameters, buffers,
 constants by name, and the one tensor input), nodes (op name, arguments,
 the submission line it came from) and outputs. The train-mode and eval-mode
 graphs are traced separately. The batch dimension is traced as dynamic; a
 forward() that fixes the batch size is traced once per batch size asked for.
+
+A hand-written tensor function has no parameters and one fixed input, so it
+is traced by ``make_fx`` at the same level (pre-dispatch ATen ops, the same op
+names) for about half the cost; its captured tensors become constants.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +62,7 @@ class _Writer:
         self.values: dict[Any, Any] = {}   # fx node -> {"ref": i} or a list of such (a tuple result)
         self.inputs: list[dict] = []
         self.nodes: list[dict] = []
+        self.grad_modes: list[dict] = []   # refs of grad.disable nodes not yet restored (make_fx graphs)
 
     def _count(self) -> int:
         return len(self.inputs) + len(self.nodes)
@@ -112,6 +119,21 @@ class _Writer:
             self.values[node] = {fmt.REF: self._count()}
             self.inputs.append({"kind": kinds[spec.kind], "name": name})
 
+    def write_fx_inputs(self, module: torch.fx.GraphModule) -> None:
+        """A make_fx graph's inputs: its one placeholder, and every captured tensor as a constant."""
+        for node in module.graph.nodes:
+            if node.op == "placeholder":
+                self.values[node] = {fmt.REF: self._count()}
+                self.inputs.append({"kind": "input", "name": node.name})
+            elif node.op == "get_attr":
+                tensor = getattr(module, str(node.target), None)
+                if not isinstance(tensor, torch.Tensor):
+                    raise CompileFailure("the function uses a constant the grader cannot transport")
+                name = f"{self.prefix}/{node.target}"
+                self.constants[name] = tensor.detach().cpu().clone()
+                self.values[node] = {fmt.REF: self._count()}
+                self.inputs.append({"kind": "constant", "name": name})
+
     def write_body(self, graph: torch.fx.Graph, module: torch.fx.GraphModule, skip_placeholders: bool) -> list:
         """Write ``graph``'s nodes; return the output node's arguments."""
         for node in graph.nodes:
@@ -120,7 +142,7 @@ class _Writer:
                     raise CompileFailure("an unexpected input inside the traced graph")
                 continue
             if node.op == "get_attr":
-                continue                      # submodules of higher-order ops, inlined below
+                continue                      # constants (written as inputs) or submodules of higher-order ops
             if node.op == "output":
                 return node.args[0]
             if node.op != "call_function":
@@ -129,8 +151,12 @@ class _Writer:
         raise CompileFailure("the traced graph has no output")
 
     def _call(self, node: torch.fx.Node, module: torch.fx.GraphModule) -> None:
-        line = _line_in(node.meta.get("stack_trace", ""), self.filename)
+        line = node.meta.get(LINE) or _line_in(node.meta.get("stack_trace", ""), self.filename)
         target = node.target
+        if target is torch._C._set_grad_enabled:      # make_fx's record of torch.no_grad()
+            self._grad_mode(bool(node.args[0]), line)
+            self.values[node] = None
+            return
         if target is operator.getitem and isinstance(self.values.get(node.args[0]), list):
             self.values[node] = self.values[node.args[0]][node.args[1]]
             return
@@ -154,6 +180,15 @@ class _Writer:
         args = [self._arg(a) for a in node.args]
         kwargs = {k: self._arg(v) for k, v in node.kwargs.items()}
         self.values[node] = self._emit(name, args, kwargs, line)
+
+    def _grad_mode(self, enabled: bool, line: int | None) -> None:
+        if not enabled:
+            self.grad_modes.append(self._emit(fmt.GRAD_DISABLE, [], {}, line))
+        elif self.grad_modes:
+            self._emit(fmt.GRAD_RESTORE, [self.grad_modes.pop()], {}, line)
+        else:
+            raise CompileFailure("the function turns gradients on itself (torch.set_grad_enabled or "
+                                 "torch.enable_grad); the grader does not run that")
 
     def _inline_grad_block(self, node: torch.fx.Node, module: torch.fx.GraphModule, line: int | None) -> None:
         enabled, submodule_node, *operands = node.args
@@ -200,6 +235,89 @@ def to_graph(program, filename: str, batch: int, dynamic: bool, prefix: str, con
     return graph
 
 
+def fx_graph(module: torch.fx.GraphModule, filename: str, batch: int, prefix: str, constants: dict) -> dict:
+    """The plain graph of a make_fx trace: one input, captured tensors as constants, outputs flattened."""
+    from torch.utils._pytree import tree_leaves
+
+    writer = _Writer(None, filename, prefix, constants)
+    writer.write_fx_inputs(module)
+    output_args = writer.write_body(module.graph, module, skip_placeholders=True)
+    outputs = [writer._arg(value) for value in tree_leaves(output_args)]
+    graph = {"inputs": writer.inputs, "nodes": writer.nodes, "outputs": outputs, "batch": batch, "dynamic": False}
+    fmt.check_graph(graph)
+    return graph
+
+
+LINE = "submission_line"        # node.meta key: the submission line a make_fx node came from
+
+
+@contextlib.contextmanager
+def _recording_lines(filename: str):
+    """While tracing, note on each new node the innermost line of ``filename`` on the stack.
+
+    A walk up the frames costs far less than the full stack trace make_fx can record.
+    """
+    create_node = torch.fx.Graph.create_node
+    ours: dict[Any, bool] = {}          # code object -> whether it is the submission's
+
+    def create_and_locate(graph, *args, **kwargs):
+        node = create_node(graph, *args, **kwargs)
+        frame = sys._getframe(1)
+        while frame is not None:
+            code = frame.f_code
+            if code not in ours:
+                ours[code] = Path(code.co_filename).name == filename
+            if ours[code]:
+                node.meta[LINE] = frame.f_lineno
+                break
+            frame = frame.f_back
+        return node
+
+    torch.fx.Graph.create_node = create_and_locate
+    try:
+        yield
+    finally:
+        torch.fx.Graph.create_node = create_node
+
+
+def _trace_function(module: nn.Module, example: torch.Tensor, filename: str) -> torch.fx.GraphModule:
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with _recording_lines(filename):
+            return make_fx(module, tracing_mode="fake", pre_dispatch=True, _allow_non_fake_inputs=True)(example)
+    finally:
+        logger.setLevel(level)
+
+
+def compile_function(module: nn.Module, input_shape: list[int], batch_sizes: list[int], filename: str) -> dict:
+    """Trace a hand-written tensor function (a module of its one tensor input) once per batch size.
+
+    The function's other arguments are fixed, so each graph holds exactly the
+    shape it was traced at; it runs in eval mode only.
+    """
+    if any(True for _ in module.parameters()) or any(True for _ in module.buffers()):
+        raise CompileFailure("a hand-written function is compiled without parameters or buffers")
+    module.eval()
+    constants: dict[str, torch.Tensor] = {}
+    graphs = []
+    for batch in sorted(set(batch_sizes)):
+        try:
+            traced = _trace_function(module, torch.randn(batch, *input_shape), filename)
+        except Exception as exc:  # noqa: BLE001 - the tracer's complaints are put in words; others stay errors
+            explained = _explain(exc, filename)
+            if explained is not None:
+                raise explained from None
+            exc.batch = batch
+            raise
+        graphs.append(fx_graph(traced, filename, batch, f"eval{batch}", constants))
+    return {"class_name": type(module).__name__[:fmt.MAX_STRING], "parameters": {}, "trainable": {},
+            "buffers": {}, "constants": constants, "graphs": {"eval": graphs}}
+
+
 def _export(module: nn.Module, example: torch.Tensor, dynamic: bool):
     from torch.export import Dim, export
 
@@ -234,11 +352,11 @@ def _explain(exc: BaseException, filename: str) -> CompileFailure | None:
 
 
 def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[int],
-                   modes: list[str], filename: str, dynamic_batch: bool = True) -> dict:
+                   modes: list[str], filename: str) -> dict:
     """Trace ``module`` in each mode; return its graphs and tensors as plain data.
 
     For each mode: one graph with a dynamic batch dimension when forward()
-    allows it (and ``dynamic_batch``), else one graph per batch size in ``batch_sizes``.
+    allows it, else one graph per batch size in ``batch_sizes``.
     """
     graphs: dict[str, list[dict]] = {}
     constants: dict[str, torch.Tensor] = {}
@@ -246,10 +364,9 @@ def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[
         module.train(mode == "train")
         example = torch.randn(max(2, min(batch_sizes)), *input_shape)
         try:
-            if dynamic_batch:
-                program = _export(module, example, dynamic=True)
-                graphs[mode] = [to_graph(program, filename, len(example), True, mode, constants)]
-                continue
+            program = _export(module, example, dynamic=True)
+            graphs[mode] = [to_graph(program, filename, len(example), True, mode, constants)]
+            continue
         except CompileFailure:
             raise
         except Exception as exc:  # noqa: BLE001 - a batch-specific forward() is retried below

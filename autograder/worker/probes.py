@@ -151,15 +151,16 @@ def compile_model(state: WorkerState, model: dict, input_shape: list[int], batch
 
     Every measurement of the model is made by the grader on these graphs, never here.
     """
-    from .compile import CompileFailure, compile_module
+    from .compile import CompileFailure, compile_function, compile_module
 
-    net = _function_module(state, model) if "function" in model else build_model(state, model)
-    net.to("cpu")
     try:
-        # a hand-written function is graded on one given input, whose other arguments (targets,
-        # kernels) may fix its batch size: it is traced at exactly that shape
-        return compile_module(net, input_shape, batch_sizes, modes, state.submission.name,
-                              dynamic_batch="function" not in model)
+        if "function" in model:
+            # graded on one given input, whose other arguments (targets, kernels) may fix its
+            # batch size: traced at exactly that shape
+            return compile_function(_function_module(state, model), input_shape, batch_sizes,
+                                    state.submission.name)
+        net = build_model(state, model).to("cpu")
+        return compile_module(net, input_shape, batch_sizes, modes, state.submission.name)
     except CompileFailure as exc:
         raise ProbeFailure(str(exc)) from None
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -91,7 +92,7 @@ def _warm(preload: list[str], trace: bool) -> None:
         except Exception:  # noqa: BLE001 - a library the machine lacks is the submission's problem
             pass
     from . import main as worker_main
-    from .compile import compile_module
+    from .compile import compile_function, compile_module
 
     worker_main._load_extra_probes()
     import torch.export  # noqa: F401 - the tracer, whether or not it is tried out here
@@ -101,7 +102,13 @@ def _warm(preload: list[str], trace: bool) -> None:
     with torch.random.fork_rng(devices=[]):
         net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3), nn.Dropout())
         compile_module(net, [1, 6, 6], [2], ["train", "eval"], "warm.py")
-        compile_module(nn.Tanh(), [4], [2], ["eval"], "warm.py", dynamic_batch=False)
+        weights = torch.ones(4)
+
+        class Function(nn.Module):      # like a hand-written function: slices, a captured tensor, a stack
+            def forward(self, x):
+                return torch.stack([x[:, i] * weights[i] for i in range(4)], dim=-1).max(dim=1)[0]
+
+        compile_function(Function(), [4], [2], "warm.py")
 
 
 def _become_submission(fds: list[int], path: Path, args: argparse.Namespace) -> None:
@@ -197,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         if fd >= 0:
             os.close(fd)
     _warm([name for name in args.preload.split(",") if name], trace=not args.no_trace)
+    # What the imports made stays alive: the collector need not walk it in every child (each walk
+    # would also copy the pages it touches)
+    gc.collect()
+    gc.freeze()
     _prctl(PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=args.control)
     box = Path.cwd()
