@@ -245,10 +245,20 @@ def test_a_hand_written_function_that_reads_a_value_or_turns_gradients_on_is_ref
         with torch.enable_grad():
             return x * 2
 
-    with pytest.raises(CompileFailure, match=r"values of a tensor \(line \d+\)"):
-        compile_function(AsModule(reads), [4], [2], "test_executor.py")
-    with pytest.raises(CompileFailure, match="turns gradients on"):
-        compile_function(AsModule(turns_on), [4], [2], "test_executor.py")
+    with pytest.raises(CompileFailure, match=r"^reads\(\) decides something from the values of a tensor \(line \d+\)"):
+        compile_function(AsModule(reads), [4], [2], "test_executor.py", "reads()")
+    with pytest.raises(CompileFailure, match=r"^turns_on\(\) turns gradients on"):
+        compile_function(AsModule(turns_on), [4], [2], "test_executor.py", "turns_on()")
+
+
+def test_a_graph_asking_for_too_much_memory_is_answered_in_words():
+    from autograder.executor.main import describe
+
+    error = RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                         "memory: you tried to allocate 40000000000 bytes. Error code 12 (Cannot allocate memory)")
+    answer = describe(error)
+    assert answer["failure"] and "more memory than the grader allows (37.3 GiB in one tensor)" in answer["message"]
+    assert not describe(RuntimeError("shapes cannot be multiplied"))["failure"]
 
 
 def test_restore_returns_every_tensor_to_its_installed_state():

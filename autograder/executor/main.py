@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -17,12 +18,21 @@ from pathlib import Path
 from ..worker import protocol
 
 
+_ASKED_BYTES = re.compile(r"tried to allocate (\d+) bytes")
+
+
 def describe(exc: BaseException) -> dict:
     from .measure import MeasureFailure
     from .program import GraphRefused
 
     failure = isinstance(exc, (MeasureFailure, GraphRefused))
-    return {"type": type(exc).__name__, "message": str(exc)[:1000], "where": "", "hint": "",
+    message = str(exc)
+    if isinstance(exc, MemoryError) or "can't allocate memory" in message or "out of memory" in message.lower():
+        asked = _ASKED_BYTES.search(message)
+        size = f" ({int(asked.group(1)) / 2**30:,.1f} GiB in one tensor)" if asked else ""
+        message, failure = (f"the code asks for more memory than the grader allows{size}: keep every tensor "
+                            "to the sizes the exercise needs"), True
+    return {"type": type(exc).__name__, "message": message[:1000], "where": "", "hint": "",
             "stage": getattr(exc, "stage", ""), "failure": failure}
 
 

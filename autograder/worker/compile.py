@@ -54,8 +54,9 @@ def _traceback_line(exc: BaseException, filename: str) -> int | None:
 class _Writer:
     """Turns an ExportedProgram's graph into plain nodes."""
 
-    def __init__(self, program, filename: str, prefix: str, constants: dict) -> None:
+    def __init__(self, program, filename: str, prefix: str, constants: dict, who: str = "forward()") -> None:
         self.program = program
+        self.who = who                    # names the traced code in messages
         self.filename = filename
         self.prefix = prefix              # constants of different graphs must not share names
         self.constants = constants        # filled with this graph's constant tensors
@@ -91,7 +92,7 @@ class _Writer:
             return {fmt.LAYOUT: str(value).removeprefix("torch.")}
         if isinstance(value, torch.memory_format):
             return {fmt.MEMORY_FORMAT: str(value).removeprefix("torch.")}
-        raise CompileFailure(f"forward() passes a {type(value).__name__} to a torch operation; "
+        raise CompileFailure(f"{self.who} passes a {type(value).__name__} to a torch operation; "
                              "the grader only runs graphs of tensors, numbers and lists")
 
     def write_inputs(self) -> None:
@@ -128,7 +129,7 @@ class _Writer:
             elif node.op == "get_attr":
                 tensor = getattr(module, str(node.target), None)
                 if not isinstance(tensor, torch.Tensor):
-                    raise CompileFailure("the function uses a constant the grader cannot transport")
+                    raise CompileFailure(f"{self.who} uses a constant the grader cannot transport")
                 name = f"{self.prefix}/{node.target}"
                 self.constants[name] = tensor.detach().cpu().clone()
                 self.values[node] = {fmt.REF: self._count()}
@@ -164,8 +165,8 @@ class _Writer:
             self._inline_grad_block(node, module, line)
             return
         if isinstance(target, torch._ops.HigherOrderOperator):
-            raise CompileFailure(f"forward() uses {target.name()}" + (f" (line {line})" if line else "") +
-                                 ", which the grader does not run: write forward() with plain torch operations")
+            raise CompileFailure(f"{self.who} uses {target.name()}" + (f" (line {line})" if line else "") +
+                                 f", which the grader does not run: write {self.who} with plain torch operations")
         if isinstance(target, torch._ops.OpOverload):
             name = str(target)                                   # "aten.conv2d.default"
         elif getattr(target, "__module__", "") in ("_operator", "operator"):
@@ -174,8 +175,8 @@ class _Writer:
             name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__name__', type(target).__name__)}"
         if name == "aten._local_scalar_dense.default":
             where = f" on line {line}" if line else ""
-            raise CompileFailure(f"forward() turns a tensor into a Python number (.item(), float(), int() or "
-                                 f"a comparison used in an if){where}; the grader runs forward() as a graph of "
+            raise CompileFailure(f"{self.who} turns a tensor into a Python number (.item(), float(), int() or "
+                                 f"a comparison used in an if){where}; the grader runs {self.who} as a graph of "
                                  "tensor operations: keep values as tensors (torch.where instead of if)")
         args = [self._arg(a) for a in node.args]
         kwargs = {k: self._arg(v) for k, v in node.kwargs.items()}
@@ -187,7 +188,7 @@ class _Writer:
         elif self.grad_modes:
             self._emit(fmt.GRAD_RESTORE, [self.grad_modes.pop()], {}, line)
         else:
-            raise CompileFailure("the function turns gradients on itself (torch.set_grad_enabled or "
+            raise CompileFailure(f"{self.who} turns gradients on itself (torch.set_grad_enabled or "
                                  "torch.enable_grad); the grader does not run that")
 
     def _inline_grad_block(self, node: torch.fx.Node, module: torch.fx.GraphModule, line: int | None) -> None:
@@ -235,11 +236,12 @@ def to_graph(program, filename: str, batch: int, dynamic: bool, prefix: str, con
     return graph
 
 
-def fx_graph(module: torch.fx.GraphModule, filename: str, batch: int, prefix: str, constants: dict) -> dict:
+def fx_graph(module: torch.fx.GraphModule, filename: str, batch: int, prefix: str, constants: dict,
+             who: str) -> dict:
     """The plain graph of a make_fx trace: one input, captured tensors as constants, outputs flattened."""
     from torch.utils._pytree import tree_leaves
 
-    writer = _Writer(None, filename, prefix, constants)
+    writer = _Writer(None, filename, prefix, constants, who)
     writer.write_fx_inputs(module)
     output_args = writer.write_body(module.graph, module, skip_placeholders=True)
     outputs = [writer._arg(value) for value in tree_leaves(output_args)]
@@ -293,14 +295,16 @@ def _trace_function(module: nn.Module, example: torch.Tensor, filename: str) -> 
         logger.setLevel(level)
 
 
-def compile_function(module: nn.Module, input_shape: list[int], batch_sizes: list[int], filename: str) -> dict:
-    """Trace a hand-written tensor function (a module of its one tensor input) once per batch size.
+def compile_function(module: nn.Module, input_shape: list[int], batch_sizes: list[int], filename: str,
+                     who: str = "the function") -> dict:
+    """Trace a hand-written tensor function (a module of its one tensor input) once per batch size;
+    ``who`` names it in messages, e.g. "max_pool2d()".
 
     The function's other arguments are fixed, so each graph holds exactly the
     shape it was traced at; it runs in eval mode only.
     """
     if any(True for _ in module.parameters()) or any(True for _ in module.buffers()):
-        raise CompileFailure("a hand-written function is compiled without parameters or buffers")
+        raise CompileFailure(f"{who} is compiled without parameters or buffers")
     module.eval()
     constants: dict[str, torch.Tensor] = {}
     graphs = []
@@ -308,12 +312,12 @@ def compile_function(module: nn.Module, input_shape: list[int], batch_sizes: lis
         try:
             traced = _trace_function(module, torch.randn(batch, *input_shape), filename)
         except Exception as exc:  # noqa: BLE001 - the tracer's complaints are put in words; others stay errors
-            explained = _explain(exc, filename)
+            explained = _explain(exc, filename, who)
             if explained is not None:
                 raise explained from None
             exc.batch = batch
             raise
-        graphs.append(fx_graph(traced, filename, batch, f"eval{batch}", constants))
+        graphs.append(fx_graph(traced, filename, batch, f"eval{batch}", constants, who))
     return {"class_name": type(module).__name__[:fmt.MAX_STRING], "parameters": {}, "trainable": {},
             "buffers": {}, "constants": constants, "graphs": {"eval": graphs}}
 
@@ -332,22 +336,22 @@ def _export(module: nn.Module, example: torch.Tensor, dynamic: bool):
         logger.setLevel(level)
 
 
-def _explain(exc: BaseException, filename: str) -> CompileFailure | None:
-    """Words for the tracer's own complaints; None for the submission's ordinary errors."""
+def _explain(exc: BaseException, filename: str, who: str = "forward()") -> CompileFailure | None:
+    """Words for the tracer's own complaints about ``who``; None for the submission's ordinary errors."""
     text = f"{type(exc).__name__}: {exc}"
     line = _traceback_line(exc, filename) or _line_in(str(exc), filename)
     where = f" (line {line})" if line else ""
     if "data-dependent" in text or "GuardOnDataDependent" in text or "DataDependentOutputException" in text:
-        return CompileFailure(f"forward() decides something from the values of a tensor{where} (an if or a loop on "
-                              "a tensor, or .item()); the grader runs forward() as a fixed graph of tensor "
+        return CompileFailure(f"{who} decides something from the values of a tensor{where} (an if or a loop on "
+                              f"a tensor, or .item()); the grader runs {who} as a fixed graph of tensor "
                               "operations: use torch.where or masks instead of Python control flow on values")
     if "cuda" in text.lower():
         has = "has a GPU but decides the device itself" if torch.cuda.is_available() else "has none"
-        return CompileFailure(f"forward() asks for a GPU{where} (.cuda() or device='cuda') but this grader {has}: "
+        return CompileFailure(f"{who} asks for a GPU{where} (.cuda() or device='cuda') but this grader {has}: "
                               "use the device of the input (x.device) instead")
     if "numpy" in text.lower() or "data pointer" in text or "FakeTensor" in text:
-        return CompileFailure(f"forward() leaves torch{where} (numpy, .tolist() or Python numbers from tensors); "
-                              "keep forward() in torch operations so the grader can run it")
+        return CompileFailure(f"{who} leaves torch{where} (numpy, .tolist() or Python numbers from tensors); "
+                              f"keep {who} in torch operations so the grader can run it")
     return None
 
 

@@ -158,7 +158,7 @@ def compile_model(state: WorkerState, model: dict, input_shape: list[int], batch
             # graded on one given input, whose other arguments (targets, kernels) may fix its
             # batch size: traced at exactly that shape
             return compile_function(_function_module(state, model), input_shape, batch_sizes,
-                                    state.submission.name)
+                                    state.submission.name, f"{model['function']}()")
         net = build_model(state, model).to("cpu")
         return compile_module(net, input_shape, batch_sizes, modes, state.submission.name)
     except CompileFailure as exc:
