@@ -250,6 +250,18 @@ def fx_graph(module: torch.fx.GraphModule, filename: str, batch: int, prefix: st
     return graph
 
 
+@contextlib.contextmanager
+def _quiet_tracer():
+    """The tracer logs its own diagnostics; they are not the submission's output."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 LINE = "submission_line"        # node.meta key: the submission line a make_fx node came from
 
 
@@ -285,14 +297,9 @@ def _recording_lines(filename: str):
 def _trace_function(module: nn.Module, example: torch.Tensor, filename: str) -> torch.fx.GraphModule:
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    logger = logging.getLogger("torch")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with _recording_lines(filename):
-            return make_fx(module, tracing_mode="fake", pre_dispatch=True, _allow_non_fake_inputs=True)(example)
-    finally:
-        logger.setLevel(level)
+    with _quiet_tracer(), _recording_lines(filename):
+        # fake tensors: no value is computed, so nothing can be decided from one unnoticed
+        return make_fx(module, tracing_mode="fake", pre_dispatch=True, _allow_non_fake_inputs=True)(example)
 
 
 def compile_function(module: nn.Module, input_shape: list[int], batch_sizes: list[int], filename: str,
@@ -326,14 +333,8 @@ def _export(module: nn.Module, example: torch.Tensor, dynamic: bool):
     from torch.export import Dim, export
 
     shapes = ({0: Dim("batch", min=1, max=1 << 16)},) if dynamic else None
-    # The tracer logs its own diagnostics; they are not the submission's output.
-    logger = logging.getLogger("torch")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
+    with _quiet_tracer():
         return export(module, (example,), dynamic_shapes=shapes, strict=False)
-    finally:
-        logger.setLevel(level)
 
 
 def _explain(exc: BaseException, filename: str, who: str = "forward()") -> CompileFailure | None:

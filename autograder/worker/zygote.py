@@ -205,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             os.close(fd)
     _warm([name for name in args.preload.split(",") if name], trace=not args.no_trace)
     # What the imports made stays alive: the collector need not walk it in every child (each walk
-    # would also copy the pages it touches)
-    gc.collect()
+    # would also copy the pages it touches). No collection first: it would cost the first child 0.1 s.
     gc.freeze()
     _prctl(PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=args.control)
