@@ -293,6 +293,9 @@ class Sandbox:
     folder: Path = field(init=False)
     dead_reason: str = field(default="", init=False)
     process: subprocess.Popen | None = field(default=None, init=False)
+    # When memory is next read from /proc (a scan of every process): every POLL_SECONDS while the
+    # child works, across questions, so that a run of quick questions does not scan once each
+    next_poll: float = field(default=0.0, init=False)
 
     @property
     def data_path(self) -> Path:
@@ -429,7 +432,6 @@ class Sandbox:
         outgoing = protocol.Outgoing({"op": op, "args": args})
         incoming = protocol.Incoming(self.options.bounds())
         limit_bytes = self.options.memory_gib * 2**30
-        next_poll = started
         try:
             while True:
                 if not outgoing.done:
@@ -446,8 +448,8 @@ class Sandbox:
                 now = time.monotonic()
                 if now >= deadline:
                     return self._die(f"timed out after {timeout:g} s while {label}", started)
-                if now >= next_poll:
-                    next_poll = now + POLL_SECONDS
+                if now >= self.next_poll:
+                    self.next_poll = now + POLL_SECONDS
                     rss = process_tree_rss_bytes(self.process.pid) - self.rss_offset
                     self.peak_rss = max(self.peak_rss, rss)
                     if rss > limit_bytes:
