@@ -189,7 +189,8 @@ def _python_paths() -> tuple[Path, ...]:
     needed = set()
     for value in (sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent,
                   *site.getsitepackages()):
-        needed.add(Path(value).resolve())
+        if Path(value).is_dir():            # Debian's Python names site folders a virtual environment lacks
+            needed.add(Path(value).resolve())
     for module in ("torch", "numpy"):       # found without importing them (the parent may not have yet)
         spec = importlib.util.find_spec(module)
         if spec is not None and spec.origin:
@@ -423,7 +424,11 @@ class Isolation:
         if uid is not None:
             for path in needed:
                 for parent in reversed(path.parents):
-                    if parent != Path("/") and not parent.stat().st_mode & 0o001:
+                    try:
+                        closed = parent != Path("/") and not parent.stat().st_mode & 0o001
+                    except OSError:             # not there: nothing to traverse
+                        break
+                    if closed:
                         chosen[parent] = None
         result = []
         for cover in sorted(chosen, key=lambda p: len(p.parts)):

@@ -466,6 +466,24 @@ def test_covers_hide_the_kit_but_keep_a_virtual_environment_inside_it(tmp_path, 
     assert covers[str(box.parent)] == ("711", [str(box)])    # other sandboxes beside it are covered
 
 
+
+def test_site_folders_a_virtual_environment_lacks_are_neither_shown_nor_traversed(tmp_path, monkeypatch):
+    """Debian's Python lists site folders (lib/python3/dist-packages) that a virtual environment
+    does not have: they are left out, and an unprivileged child's covers are still worked out."""
+    missing = tmp_path / "venv" / "lib" / "python3" / "dist-packages"
+    monkeypatch.setattr(isolation.site, "getsitepackages", lambda: [str(missing)])
+    isolation._python_paths.cache_clear()
+    try:
+        assert missing not in isolation._python_paths()
+        box = tmp_path / "boxes" / "box-1"
+        box.mkdir(parents=True)
+        iso = isolation.Isolation(box, 0.0, [], probing=True)
+        monkeypatch.setattr(iso, "_needed_paths", lambda: [box, missing])
+        assert iso.covers(65534)                 # no error for the folder that is not there
+    finally:
+        isolation._python_paths.cache_clear()
+
+
 # ---------------------------------------------------------------- the channel, the reports, leftovers
 
 def record(batch, name: str) -> dict:
