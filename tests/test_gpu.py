@@ -30,12 +30,12 @@ def copies(assignment: str, file: str, count: int, where: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize(("assignment", "file"), [("lenet5", "lenet5.py"), ("task1_cnn", "task1_cnn.py")])
-def test_references_earn_the_same_verdicts_on_the_gpu_as_on_the_cpu(tmp_path, real_config, assignment, file):
+def test_references_earn_the_same_verdicts_on_the_gpu_as_on_the_cpu(tmp_path, fast_config, assignment, file):
     folders = copies(assignment, file, 4, tmp_path / "in")
     on_gpu = grade_submissions(assignment_id=assignment, submissions=folders, out_dir=tmp_path / "gpu",
-                               config_path=real_config, device="cuda", jobs=2)
+                               config_path=fast_config, device="cuda", jobs=2)
     on_cpu, = grade_submissions(assignment_id=assignment, submissions=folders[:1], out_dir=tmp_path / "cpu",
-                                config_path=real_config, device="cpu")
+                                config_path=fast_config, device="cpu")
     assert on_cpu.score == on_cpu.max_score
     for result in on_gpu:
         assert result.extra["device"] == "cuda"
