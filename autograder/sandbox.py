@@ -140,40 +140,66 @@ class OutputCollector(threading.Thread):
         return text
 
 
-def process_tree_rss_bytes(root_pid: int) -> int:
-    """Resident memory of a process, everything it started, and its process group.
+class _ProcessTable:
+    """Every process's parent, process group and resident memory, read from /proc.
+
+    A scan reads one file per process on the machine; with several grading
+    threads polling their children, one scan serves every poll within
+    ``max_age`` seconds of it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.read_at = -1.0
+        self.parents: dict[int, int] = {}
+        self.groups: dict[int, int] = {}
+        self.rss: dict[int, int] = {}
+
+    def scan(self) -> None:
+        parents, groups, rss = {}, {}, {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                # fields[1] is the parent, fields[2] the process group, fields[21] the resident pages
+                pid = int(entry)
+                parents[pid], groups[pid], rss[pid] = int(fields[1]), int(fields[2]), int(fields[21]) * PAGE_SIZE
+            except (OSError, IndexError, ValueError):
+                continue
+        self.parents, self.groups, self.rss = parents, groups, rss
+        self.read_at = time.monotonic()
+
+    def tree_rss(self, root_pid: int, max_age: float) -> int:
+        with self.lock:
+            if time.monotonic() - self.read_at > max_age or self.read_at < 0:
+                self.scan()
+            children: dict[int, list[int]] = {}
+            for pid, parent in self.parents.items():
+                children.setdefault(parent, []).append(pid)
+            tree = {pid for pid, group in self.groups.items() if group == root_pid}
+            pending = [root_pid]
+            while pending:
+                pid = pending.pop()
+                if pid in tree and pid != root_pid:
+                    continue
+                tree.add(pid)
+                pending.extend(children.get(pid, []))
+            return sum(self.rss.get(pid, 0) for pid in tree)
+
+
+_PROCESSES = _ProcessTable()
+
+
+def process_tree_rss_bytes(root_pid: int, max_age: float = 0.0) -> int:
+    """Resident memory of a process, everything it started, and its process group, from a reading
+    of /proc at most ``max_age`` seconds old (0: read now).
 
     Descendants are found by parent pid, so a child that starts a new session
     (bubblewrap does; so may a submission) is still counted.
     """
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    group: set[int] = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            # fields[1] is the parent, fields[2] the process group, fields[21] the resident pages
-            pid = int(entry)
-            parents[pid] = int(fields[1])
-            rss[pid] = int(fields[21]) * PAGE_SIZE
-            if int(fields[2]) == root_pid:
-                group.add(pid)
-        except (OSError, IndexError, ValueError):
-            continue
-    children: dict[int, list[int]] = {}
-    for pid, parent in parents.items():
-        children.setdefault(parent, []).append(pid)
-    tree, pending = set(group), [root_pid]
-    while pending:
-        pid = pending.pop()
-        if pid in tree and pid != root_pid:
-            continue
-        tree.add(pid)
-        pending.extend(children.get(pid, []))
-    return sum(rss.get(pid, 0) for pid in tree)
+    return _PROCESSES.tree_rss(root_pid, max_age)
 
 
 def remove_tree(path: Path) -> None:
@@ -450,7 +476,7 @@ class Sandbox:
                     return self._die(f"timed out after {timeout:g} s while {label}", started)
                 if now >= self.next_poll:
                     self.next_poll = now + POLL_SECONDS
-                    rss = process_tree_rss_bytes(self.process.pid) - self.rss_offset
+                    rss = process_tree_rss_bytes(self.process.pid, max_age=POLL_SECONDS) - self.rss_offset
                     self.peak_rss = max(self.peak_rss, rss)
                     if rss > limit_bytes:
                         return self._die(f"memory limit ({self.options.memory_gib:g} GiB) exceeded "

@@ -55,6 +55,19 @@ def test_process_tree_memory_counts_children_in_new_sessions():
         parent.wait()
 
 
+def test_polls_within_their_age_share_one_reading_of_proc(monkeypatch):
+    from autograder import sandbox
+
+    scans = []
+    original = sandbox._PROCESSES.scan
+    monkeypatch.setattr(sandbox._PROCESSES, "scan", lambda: (scans.append(1), original())[1])
+    now = process_tree_rss_bytes(os.getpid())                 # no age given: read now
+    assert now > 0 and len(scans) == 1
+    assert process_tree_rss_bytes(os.getpid(), max_age=60) == now and len(scans) == 1
+    process_tree_rss_bytes(os.getpid())
+    assert len(scans) == 2
+
+
 def _descendants(root: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
