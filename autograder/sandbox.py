@@ -141,7 +141,7 @@ class OutputCollector(threading.Thread):
 
 
 class _ProcessTable:
-    """Every process's parent, process group and resident memory, read from /proc.
+    """Every process's children, process group and resident memory, read from /proc.
 
     A scan reads one file per process on the machine; with several grading
     threads polling their children, one scan serves every poll within
@@ -151,12 +151,12 @@ class _ProcessTable:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.read_at = -1.0
-        self.parents: dict[int, int] = {}
+        self.children: dict[int, list[int]] = {}
         self.groups: dict[int, int] = {}
         self.rss: dict[int, int] = {}
 
     def scan(self) -> None:
-        parents, groups, rss = {}, {}, {}
+        children, groups, rss = {}, {}, {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
@@ -164,20 +164,18 @@ class _ProcessTable:
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     fields = f.read().rsplit(b")", 1)[1].split()
                 # fields[1] is the parent, fields[2] the process group, fields[21] the resident pages
-                pid = int(entry)
-                parents[pid], groups[pid], rss[pid] = int(fields[1]), int(fields[2]), int(fields[21]) * PAGE_SIZE
+                pid, parent = int(entry), int(fields[1])
+                groups[pid], rss[pid] = int(fields[2]), int(fields[21]) * PAGE_SIZE
             except (OSError, IndexError, ValueError):
                 continue
-        self.parents, self.groups, self.rss = parents, groups, rss
+            children.setdefault(parent, []).append(pid)
+        self.children, self.groups, self.rss = children, groups, rss
         self.read_at = time.monotonic()
 
     def tree_rss(self, root_pid: int, max_age: float) -> int:
         with self.lock:
             if time.monotonic() - self.read_at > max_age or self.read_at < 0:
                 self.scan()
-            children: dict[int, list[int]] = {}
-            for pid, parent in self.parents.items():
-                children.setdefault(parent, []).append(pid)
             tree = {pid for pid, group in self.groups.items() if group == root_pid}
             pending = [root_pid]
             while pending:
@@ -185,7 +183,7 @@ class _ProcessTable:
                 if pid in tree and pid != root_pid:
                     continue
                 tree.add(pid)
-                pending.extend(children.get(pid, []))
+                pending.extend(self.children.get(pid, []))
             return sum(self.rss.get(pid, 0) for pid in tree)
 
 

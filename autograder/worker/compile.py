@@ -52,7 +52,8 @@ def _traceback_line(exc: BaseException, filename: str) -> int | None:
 
 
 class _Writer:
-    """Turns an ExportedProgram's graph into plain nodes."""
+    """Turns a traced graph into plain nodes: an ExportedProgram's (``program``), or a make_fx
+    GraphModule's (``program`` None; inputs from ``write_fx_inputs``)."""
 
     def __init__(self, program, filename: str, prefix: str, constants: dict, who: str = "forward()") -> None:
         self.program = program
