@@ -18,9 +18,12 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
 def _kit():
     """The kit's commands, imported when a command runs: they load torch, and `grade` and `check`
-    first start the batch's warm processes so that those import torch alongside (early_start.py)."""
+    first start the batch's warm processes so that those import torch alongside (early_start.py);
+    an executor put off until torch is loaded starts here."""
     from . import commands
+    from .early_start import start_deferred
 
+    start_deferred()
     return commands
 
 

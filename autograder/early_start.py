@@ -3,11 +3,17 @@
 Importing torch takes the parent about a second, and so does each zygote's and
 executor's own import (warm_start.py, executor_pool.py). ``autograder grade``
 and ``autograder check`` therefore read grading.toml's limits (not its checks,
-which need torch), start the zygotes the batch will use, and, for an
-assignment with a training run, an executor, and only then load the rest of
-the kit: the imports run side by side. The batch takes these processes by key
-(the same sandbox options, computed by the same functions); any it does not
-take are closed with the batch. Nothing here imports torch.
+which need torch), start the zygotes the batch will use, and only then load
+the rest of the kit: the imports run side by side. The batch takes these
+processes by key (the same sandbox options, computed by the same functions);
+any it does not take are closed with the batch. Nothing here imports torch.
+
+For an assignment with a training run, the executor is started once the
+parent has imported torch (``start_deferred``), not beside it. The zygote's
+warm-up and then the child's compile form the one chain that nothing can run
+beside: with three imports at once on two cores the zygote got two thirds of
+a core; with two, a whole one, and the executor (which is not needed before
+the compile ends) still finishes its import first.
 """
 
 from __future__ import annotations
@@ -59,10 +65,20 @@ def start_processes(*, assignment_id: str, config_path: str | Path | None, data_
     # a zygote that will fork a single child skips the throwaway trace (worth it from the second child on)
     warm_start.start_ahead(dataclasses.replace(options, preload=preload, trace_ahead=len(submissions) > jobs), jobs)
     if assignment.training and jobs == 1:       # several jobs: each executor starts as its thread begins
-        executor_pool.start_ahead(dataclasses.replace(options, program="executor"))
+        DEFERRED.append(dataclasses.replace(options, program="executor"))
+
+
+DEFERRED: list[SandboxOptions] = []     # executors to start once the parent has imported torch
+
+
+def start_deferred() -> None:
+    """Start the executors ``start_processes`` put off; called once the kit (and torch) is loaded."""
+    while DEFERRED:
+        executor_pool.start_ahead(DEFERRED.pop())
 
 
 def close_unused() -> None:
     """Close every process started ahead that no batch took (after a config error, say)."""
+    DEFERRED.clear()
     warm_start.AHEAD.close()
     executor_pool.AHEAD.close()

@@ -1,5 +1,5 @@
-"""Early start: `grade` and `check` start the batch's zygotes and executor before the parent imports
-torch (early_start.py), the batch takes exactly those processes, and none is left behind."""
+"""Early start: `grade` and `check` start the batch's zygotes before the parent imports torch and its
+executor right after (early_start.py), the batch takes exactly those processes, and none is left behind."""
 
 from __future__ import annotations
 
@@ -22,15 +22,19 @@ def waiting(ahead) -> list:
     return [item for _, item in ahead._waiting]
 
 
-def test_the_processes_start_before_torch_is_imported(fast_config):
+def test_the_zygotes_start_before_torch_is_imported_and_the_executor_after(fast_config):
     script = f"""
 import json, sys
 from autograder import early_start, executor_pool, warm_start
 early_start.start_processes(assignment_id="lenet5", config_path={str(fast_config)!r}, data_dir=None,
                             device="cpu", seed=None, jobs=None, submissions=["one.py"])
+seen = {{"torch": "torch" in sys.modules, "zygotes": len(warm_start.AHEAD._waiting),
+        "executors_before_torch": len(executor_pool.AHEAD._waiting)}}
+import torch
+early_start.start_deferred()
 executors = [box for _, box in executor_pool.AHEAD._waiting]
-print(json.dumps({{"torch": "torch" in sys.modules, "zygotes": len(warm_start.AHEAD._waiting),
-                  "executors": len(executors), "mode": executors[0].isolation.mode if executors else ""}}))
+seen.update(executors=len(executors), mode=executors[0].isolation.mode if executors else "")
+print(json.dumps(seen))
 early_start.close_unused()
 """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -38,6 +42,7 @@ early_start.close_unused()
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["torch"] is False
+    assert seen["executors_before_torch"] == 0      # the zygote's import gets a core of its own
     assert seen["executors"] == 1                   # lenet5 trains: its executor starts too
     assert seen["zygotes"] == (1 if seen["mode"] == "bwrap" else 0)     # warm start needs bubblewrap
 
@@ -47,6 +52,7 @@ def test_a_batch_takes_the_processes_started_ahead_and_closes_the_rest(fast_conf
 
     early_start.start_processes(assignment_id="lenet5", config_path=fast_config, data_dir=None, device="cpu",
                                 seed=None, jobs=None, submissions=[LENET])
+    early_start.start_deferred()
     zygotes, executors = waiting(warm_start.AHEAD), waiting(executor_pool.AHEAD)
     assert len(executors) == 1
     results = grade_submissions(assignment_id="lenet5", submissions=[LENET], out_dir=tmp_path / "out",

@@ -270,3 +270,71 @@ def test_restore_returns_every_tensor_to_its_installed_state():
     model.restore(model.initial_state)
     for name, tensor in model.snapshot().items():
         assert torch.equal(tensor, before[name]), name
+
+
+class PartlyUsed(nn.Module):
+    """Its second layer gets a gradient only on odd steps, so parameters count their steps apart."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = nn.Linear(5, 3), nn.Linear(3, 3)
+        self.frozen = nn.Parameter(torch.ones(3), requires_grad=False)
+
+    def forward(self, x, use_second):
+        x = torch.tanh(self.first(x)) * self.frozen
+        return self.second(x) if use_second else x
+
+
+@pytest.mark.parametrize("recipe, reference", [
+    ({"optimizer": "adam", "lr": 0.01}, lambda params: torch.optim.Adam(params, lr=0.01, foreach=False)),
+    ({"optimizer": "sgd", "lr": 0.05, "momentum": 0.5},
+     lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.5, foreach=False)),
+    ({"optimizer": "SGD", "lr": 0.05}, lambda params: torch.optim.SGD(params, lr=0.05, foreach=False)),
+])
+def test_the_executors_optimizers_follow_torch_optim_step_for_step(recipe, reference):
+    from autograder.executor.optimizers import make_optimizer
+
+    torch.manual_seed(0)
+    ours, theirs = PartlyUsed(), PartlyUsed()
+    theirs.load_state_dict(ours.state_dict())
+    optimizers = [make_optimizer(ours, recipe), reference(list(theirs.parameters()))]
+    x = torch.randn(8, 5)
+    for step in range(30):
+        for model, optimizer in zip((ours, theirs), optimizers):
+            optimizer.zero_grad()
+            (model(x, use_second=step % 2 == 1) ** 2).mean().backward()
+            optimizer.step()
+    assert not torch.equal(ours.second.weight, PartlyUsed().second.weight)
+    for (name, mine), theirs_p in zip(ours.named_parameters(), theirs.parameters()):
+        torch.testing.assert_close(mine, theirs_p, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_an_optimizer_the_recipe_names_but_the_grader_lacks_is_refused_in_words():
+    from autograder.executor.optimizers import TrainingFailure, make_optimizer
+
+    with pytest.raises(TrainingFailure, match="unknown optimizer 'rmsprop' in the recipe"):
+        make_optimizer(SmallCNN(), {"optimizer": "rmsprop", "lr": 0.1})
+
+
+def test_the_executor_trains_without_importing_torch_dynamo(tmp_path):
+    """torch.optim's first step imports torch._dynamo (about a second of CPU); the executor's own do not."""
+    import subprocess
+    import sys
+
+    torch.save(compiled(SmallCNN()), tmp_path / "compiled.pt")
+    script = f"""
+import sys, torch
+from autograder.executor.measure import HANDLERS, ExecutorState, model_key
+from autograder.executor.training import warm_up
+warm_up("cpu")
+state = ExecutorState(device="cpu", seed=0, data_file=None, threads=1)
+HANDLERS["install"](state, key=model_key({{"name": "m"}}), compiled=torch.load({str(tmp_path / "compiled.pt")!r}, weights_only=True))
+images, labels = torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 3])
+answer = HANDLERS["overfit_batch"](state, model={{"name": "m"}}, images=images, labels=labels, lr=0.01,
+                                   max_steps=5, check_every=5)
+assert answer["steps"] == 5, answer
+print("dynamo imported:", "torch._dynamo" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "dynamo imported: False" in done.stdout

@@ -21,6 +21,7 @@ import torch
 
 from ..worker.operations import EXECUTOR
 
+from .optimizers import Adam
 from .program import CompiledModel, GraphRefused, Limits
 
 HANDLERS: dict[str, Callable[..., Any]] = {}
@@ -320,7 +321,7 @@ def overfit_batch(state: ExecutorState, model: dict, images: torch.Tensor, label
     net.reset_to_default_init(state.seed)
     images, labels = images.to(state.device), labels.to(state.device)
     seed_everything(state.seed)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    optimizer = Adam(net.parameters(), lr=lr)
     started = time.perf_counter()
     step, history = 0, []
     net.train()
@@ -353,7 +354,7 @@ def train_regression(state: ExecutorState, model: dict, recipe: dict, x_train: t
     then predict x_test."""
     import time
 
-    from ..worker.recipes import TrainingFailure, make_optimizer
+    from .optimizers import TrainingFailure, make_optimizer
 
     started = time.perf_counter()
     net = _model(state, model)
@@ -389,8 +390,7 @@ def _regression_epochs(net, recipe, optimizer, x_train, y_train, generator, step
         order = torch.randperm(len(x_train), generator=generator).to(x_train.device)
         for start in range(0, len(order), recipe["batch_size"]):
             if recipe.get("schedule") == "linear":      # the learning rate falls linearly to 0
-                for group in optimizer.param_groups:
-                    group["lr"] = recipe["lr"] * (1 - step / steps)
+                optimizer.lr = recipe["lr"] * (1 - step / steps)
             step += 1
             index = order[start:start + recipe["batch_size"]]
             out = _tensor_output(net(x_train[index]))

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..worker.recipes import TrainingFailure, make_optimizer
+from .optimizers import TrainingFailure, make_optimizer
 
 
 def _output_kind(out: torch.Tensor) -> str:
@@ -51,7 +51,7 @@ def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def warm_up(device: str) -> None:
-    """Pay training's first-use costs (the optimizers' lazy imports, the convolution kernels' set-up)
+    """Pay training's first-use costs (the convolution kernels' set-up, the optimizers' first steps)
     on a throwaway model while the child is still loading and compiling, not in the timed run.
     The random state is put back, so grading draws the same numbers as without it."""
     threads = torch.get_num_threads()
