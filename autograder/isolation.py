@@ -276,27 +276,54 @@ class Isolation:
             self.memory_reason = reason
             return
         group = base / f"box-{os.getpid()}-{next(_counter)}"
-        limit = str(int(self.memory_gib * 2**30))
         try:
             group.mkdir()
-            if version == "v1":
-                (group / "memory.limit_in_bytes").write_text(limit)
-                for name, value in (("memory.swappiness", "0"), ("memory.memsw.limit_in_bytes", limit)):
-                    try:
-                        (group / name).write_text(value)
-                    except OSError:
-                        pass
-            else:
-                (group / "memory.max").write_text(limit)
-                try:
-                    (group / "memory.swap.max").write_text("0")
-                except OSError:
-                    pass
+            self.cgroup, self.cgroup_version = group, version
+            self._write_memory_limit(int(self.memory_gib * 2**30))
+            swap_off = ("memory.swappiness", "0") if version == "v1" else ("memory.swap.max", "0")
+            try:
+                (group / swap_off[0]).write_text(swap_off[1])
+            except OSError:
+                pass
         except OSError as exc:
             self.memory_reason = f"the cgroup could not be set up ({exc.strerror})"
+            self.cgroup, self.cgroup_version = None, ""
             _remove_cgroup(group)
             return
-        self.cgroup, self.cgroup_version = group, version
+
+    def _write_memory_limit(self, limit: int) -> None:
+        """Set the cgroup's limit on memory (and on memory plus swap, which must never be below it)."""
+        group, text = self.cgroup, str(limit)
+        if self.cgroup_version == "v1":
+            names = ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+        else:
+            names = ["memory.max"]
+        for name in names:          # v1: swap limit first when raising, last when lowering
+            try:
+                (group / name).write_text(text)
+            except OSError:
+                if name != "memory.memsw.limit_in_bytes":
+                    raise
+
+    def widen_memory_limit(self) -> int:
+        """Raise the cgroup's limit above what it holds now; return what it held (0 without a cgroup).
+
+        A warm start's zygote is charged to the same cgroup as the children it
+        forks, but only a child's own memory counts against ``memory_gib``: its
+        process-tree poll subtracts the zygote. Without this, the cgroup would
+        bite first, with less room than the limit the report names, and the
+        kernel can spend seconds reclaiming a cgroup at its limit before it
+        stops anything. The poll names the limit; a tenth above it, the cgroup
+        stops what outruns the poll.
+        """
+        held = self.memory_bytes()
+        if held is None:
+            return 0
+        try:
+            self._write_memory_limit(held + int(self.memory_gib * 1.1 * 2**30))
+        except OSError:
+            return 0
+        return held
 
     def _make_pids_cgroup(self) -> None:
         base, version, reason = _pids_parent()

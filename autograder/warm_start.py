@@ -102,6 +102,8 @@ class Zygote:
             reason = self.box.dead_reason or "it did not get ready"
             self.close()
             raise ZygoteFailed(reason)
+        # The zygote's own memory is charged to the cgroup its children share: room for it on top
+        self.box.isolation.widen_memory_limit()
         self.ready = True
 
     @property

@@ -58,3 +58,28 @@ def test_the_zygote_preloads_what_the_reference_solution_imports(tmp_path):
                         "def f():\n    import scipy\n", encoding="utf-8")
     assert modules_to_preload(solution) == ("os", "torch.nn", "torchvision")
     assert modules_to_preload(tmp_path / "missing.py") == ()
+
+
+def test_the_zygotes_own_memory_leaves_each_child_its_whole_limit():
+    """The zygote is charged to the cgroup its children share; once it is ready the cgroup holds
+    room for it on top of the limit, so the limit a report names is the room a child has."""
+    from autograder.sandbox import SandboxOptions
+    from autograder.warm_start import Zygote, ZygoteFailed
+
+    try:
+        zygote = Zygote(SandboxOptions(memory_gib=1.0, preload=("torch",), trace_ahead=False))
+    except ZygoteFailed:
+        pytest.skip("warm start needs bubblewrap, which cannot run here")
+    try:
+        zygote.wait_ready()
+        isolation = zygote.box.isolation
+        if isolation.cgroup is None:
+            pytest.skip(f"no memory cgroup here ({isolation.memory_reason})")
+        held = isolation.memory_bytes()
+        name = "memory.limit_in_bytes" if isolation.cgroup_version == "v1" else "memory.max"
+        limit = int((isolation.cgroup / name).read_text())
+        assert held > 50 * 2**20, "a zygote that imported torch holds some memory"
+        assert limit - held >= 2**30, (limit, held)
+        assert limit - held <= 1.2 * 2**30, "the cgroup still stops what outruns the poll"
+    finally:
+        zygote.close()
