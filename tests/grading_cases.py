@@ -1,12 +1,12 @@
 """Shared by the per-assignment tests: broken submissions made by editing the reference solution,
-graded once, and the 'loses exactly' rule."""
+graded in one batch, and the 'loses exactly' rule."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from autograder.commands import check_submission
+from autograder.commands import check_submission, grade_submissions
 from autograder.config import load_config
 from autograder.results import SubmissionResult
 
@@ -39,11 +39,20 @@ def solution_with_edits(assignment: str, edits: list[tuple[str, str]], folder: P
 
 def case_grader(assignment: str, cases: dict, tmp_path_factory):
     """name -> the result of the broken case `name` of `cases` (name -> (description, edits,
-    failures)); each case is written to a folder of its own (grade() caches by path) and graded once."""
-    @lru_cache(maxsize=None)
+    failures)). On the first call every case is written to a folder of its own and the lot is
+    graded in one batch, two at a time, with the kit's own grading.toml, as an instructor would."""
+    results: dict[str, SubmissionResult] = {}
+
     def result(name: str) -> SubmissionResult:
-        edits = cases[name][1]
-        return grade(assignment, solution_with_edits(assignment, edits, tmp_path_factory.mktemp(name)))
+        if not results:
+            paths = [solution_with_edits(assignment, edits, tmp_path_factory.mktemp(case))
+                     for case, (_, edits, _) in cases.items()]
+            graded = grade_submissions(assignment_id=assignment, submissions=paths, jobs=2,
+                                       out_dir=tmp_path_factory.mktemp(f"{assignment}-graded"),
+                                       config_path=ROOT / "grading.toml")
+            assert len(graded) == len(cases)
+            results.update(zip(cases, graded))       # the batch keeps the order it was given
+        return results[name]
     return result
 
 
