@@ -3,15 +3,13 @@
 generate_assignment, then the reference notebook and the untouched release are
 submitted, autograded (the test cells call the kit's checks) and exported to
 CSV: full marks for the reference, zero for the release. Every assignment is
-exported and released; the pipeline runs for each: one course for all that
-grade without MNIST, one course each for those that train on it.
+exported and released; the pipeline runs for each, all in one course.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,6 @@ import pytest
 from autograder.config import load_config
 from autograder.integrations.nbgrader import BEGIN, END, export_nbgrader, mark_solutions
 from autograder.integrations.solution_markers import MarkingError, released
-from autograder.runner import needs_data
 
 from trial_runs import nbgrader_round_trip
 
@@ -27,8 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
 ASSIGNMENTS = load_config(CONFIG).assignments
 ALL = list(ASSIGNMENTS)
-TRAINS_ON_MNIST = [i for i, a in ASSIGNMENTS.items() if needs_data(a)]     # a course each, ~40 s each
-NO_DATA = [i for i in ALL if i not in TRAINS_ON_MNIST]                     # one course for all of them
 
 
 def _solution_cell(notebook: Path) -> str:
@@ -148,43 +143,26 @@ STUDENTS = {"reference": "source", "untouched": "release"}     # student -> whic
 
 
 @pytest.fixture(scope="module")
-def no_data_course(tmp_path_factory):
-    """One course for every assignment that grades without MNIST: released, autograded, exported at once."""
-    course = tmp_path_factory.mktemp("no-data") / "course"
-    export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=NO_DATA)
-    rows, autograde = nbgrader_round_trip(course, NO_DATA, STUDENTS, config=CONFIG)
+def course(tmp_path_factory):
+    """One course for every assignment: released, handed in, autograded and exported at once (one run
+    of each nbgrader command; the assignments that train read MNIST, or the suite's own digits)."""
+    course = tmp_path_factory.mktemp("nbgrader") / "course"
+    export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=ALL)
+    rows, autograde = nbgrader_round_trip(course, ALL, STUDENTS, config=CONFIG)
     return course, rows, autograde
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment_id", NO_DATA)
-def test_nbgrader_pipeline_without_data_full_marks_and_zero(no_data_course, assignment_id):
-    course, rows, autograde = no_data_course
+@pytest.mark.parametrize("assignment_id", ALL)
+def test_nbgrader_pipeline_full_marks_and_zero(course, assignment_id):
+    course, rows, autograde = course
+    log = f"nbgrader autograde:\n{autograde.stdout[-2000:]}\n{autograde.stderr[-4000:]}"
+    assert autograde.returncode == 0, log
     release = course / "release" / assignment_id / f"{assignment_id}.ipynb"
     assert BEGIN not in release.read_text() and "YOUR CODE HERE" in release.read_text()
-    log = f"nbgrader autograde:\n{autograde.stdout[-2000:]}\n{autograde.stderr[-4000:]}"
     assert (assignment_id, "reference") in rows, log
     max_score = ASSIGNMENTS[assignment_id].max_score
     reference, untouched = rows[assignment_id, "reference"], rows[assignment_id, "untouched"]
     assert float(reference["max_score"]) == max_score
     assert float(reference["score"]) == max_score, (reference, log)
     assert float(untouched["score"]) == 0.0, (untouched, log)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment_id", TRAINS_ON_MNIST)
-def test_nbgrader_pipeline_full_marks_and_zero(tmp_path, assignment_id):
-    if not os.environ.get("AUTOGRADER_DATA"):
-        pytest.skip("AUTOGRADER_DATA is not set: the training check needs MNIST")
-    course = tmp_path / "course"
-    export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=[assignment_id])
-    rows, autograde = nbgrader_round_trip(course, [assignment_id], STUDENTS, config=CONFIG)
-    assert autograde.returncode == 0, autograde.stdout[-3000:] + autograde.stderr[-5000:]
-    release = course / "release" / assignment_id / f"{assignment_id}.ipynb"
-    assert BEGIN not in release.read_text() and "YOUR CODE HERE" in release.read_text()
-
-    max_score = ASSIGNMENTS[assignment_id].max_score
-    reference, untouched = rows[assignment_id, "reference"], rows[assignment_id, "untouched"]
-    assert float(reference["max_score"]) == max_score
-    assert float(reference["score"]) == max_score, rows
-    assert float(untouched["score"]) == 0.0, rows
