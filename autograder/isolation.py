@@ -582,9 +582,10 @@ class Isolation:
         mode, ns = self.mode, self.namespaces
         isolated = mode in ("bwrap", "unshare")
         if self.cgroup_version:
-            memory = f"cgroup {self.cgroup_version} limit, plus resident memory polling"
+            memory = f"cgroup {self.cgroup_version} limit, plus resident memory polling (the processes' own pages)"
         else:
-            memory = f"resident memory polling of the process tree (no cgroup: {self.memory_reason})"
+            memory = (f"resident memory polling of the process tree, the processes' own pages "
+                      f"(no cgroup: {self.memory_reason})")
         if os.geteuid() != 0:
             user = f"unprivileged (uid {os.geteuid()})"
         elif self.user is not None:

@@ -55,7 +55,6 @@ def bootstrap(program: str) -> str:
 
 POLL_SECONDS = 0.05
 CLOSE_SECONDS = 2.0         # a child told "bye" gets this long to leave before it is killed
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 SIGNAL_NAMES = {
     signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "abort", signal.SIGKILL: "killed",
     signal.SIGBUS: "bus error", signal.SIGFPE: "floating-point exception", signal.SIGILL: "illegal instruction",
@@ -141,11 +140,13 @@ class OutputCollector(threading.Thread):
 
 
 class _ProcessTable:
-    """Every process's children, process group and resident memory, read from /proc.
+    """Every process's children and process group, read from /proc, and the memory of the
+    processes a poll asks about.
 
     A scan reads one file per process on the machine; with several grading
     threads polling their children, one scan serves every poll within
-    ``max_age`` seconds of it.
+    ``max_age`` seconds of it, and so does each process's memory, read the
+    first time a poll needs it after that scan.
     """
 
     def __init__(self) -> None:
@@ -153,24 +154,29 @@ class _ProcessTable:
         self.read_at = -1.0
         self.children: dict[int, list[int]] = {}
         self.groups: dict[int, int] = {}
-        self.rss: dict[int, int] = {}
+        self.memory: dict[int, int] = {}
 
     def scan(self) -> None:
-        children, groups, rss = {}, {}, {}
+        children, groups = {}, {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     fields = f.read().rsplit(b")", 1)[1].split()
-                # fields[1] is the parent, fields[2] the process group, fields[21] the resident pages
+                # fields[1] is the parent, fields[2] the process group
                 pid, parent = int(entry), int(fields[1])
-                groups[pid], rss[pid] = int(fields[2]), int(fields[21]) * PAGE_SIZE
+                groups[pid] = int(fields[2])
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(pid)
-        self.children, self.groups, self.rss = children, groups, rss
+        self.children, self.groups, self.memory = children, groups, {}
         self.read_at = time.monotonic()
+
+    def _memory_of(self, pid: int) -> int:
+        if pid not in self.memory:
+            self.memory[pid] = own_memory_bytes(pid)
+        return self.memory[pid]
 
     def tree_rss(self, root_pid: int, max_age: float) -> int:
         with self.lock:
@@ -184,15 +190,33 @@ class _ProcessTable:
                     continue
                 tree.add(pid)
                 pending.extend(self.children.get(pid, []))
-            return sum(self.rss.get(pid, 0) for pid in tree)
+            return sum(self._memory_of(pid) for pid in tree)
+
+
+def own_memory_bytes(pid: int) -> int:
+    """A process's resident memory of its own: anonymous pages (heap, tensors) and shared memory
+    (tmpfs, memfd), not the pages of the files it maps. Those are torch's and Python's libraries,
+    shared by every process on the machine: a child that imported torch itself would count about
+    0.3 GiB more than one forked warm, and more still on a slow first start. 0 for a process gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            text = f.read()
+    except OSError:
+        return 0
+    total = 0
+    for line in text.splitlines():
+        if line.startswith((b"RssAnon:", b"RssShmem:")):
+            total += int(line.split()[1]) * 1024        # kB
+    return total
 
 
 _PROCESSES = _ProcessTable()
 
 
 def process_tree_rss_bytes(root_pid: int, max_age: float = 0.0) -> int:
-    """Resident memory of a process, everything it started, and its process group, from a reading
-    of /proc at most ``max_age`` seconds old (0: read now).
+    """Resident memory of a process, everything it started, and its process group (each process's
+    own memory: see own_memory_bytes), from a reading of /proc at most ``max_age`` seconds old
+    (0: read now).
 
     Descendants are found by parent pid, so a child that starts a new session
     (bubblewrap does; so may a submission) is still counted.
