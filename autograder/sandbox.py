@@ -196,8 +196,8 @@ class _ProcessTable:
 def own_memory_bytes(pid: int) -> int:
     """A process's resident memory of its own: anonymous pages (heap, tensors) and shared memory
     (tmpfs, memfd), not the pages of the files it maps. Those are torch's and Python's libraries,
-    shared by every process on the machine: a child that imported torch itself would count about
-    0.3 GiB more than one forked warm, and more still on a slow first start. 0 for a process gone."""
+    shared by every process on the machine: counted, a child that imported torch itself would carry
+    about 0.3 GiB more than one forked warm. 0 for a process gone."""
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
             text = f.read()
