@@ -1,9 +1,11 @@
 """nbgrader: the exported course runs through nbgrader's own commands unchanged.
 
-generate_assignment, then the reference notebook and the untouched release are
-submitted, autograded (the test cells call the kit's checks) and exported to
-CSV: full marks for the reference, zero for the release. Every assignment is
-exported and released; the pipeline runs for each, all in one course.
+generate_assignment, then the reference notebook, the untouched release and the
+release with a solution cell that replaces the kit's test function are
+submitted, autograded (the kit grades each notebook outside any kernel and sets
+the test cells' scores) and exported to CSV: full marks for the reference, zero
+for the release, patched or not. Every assignment is exported and released; the
+pipeline runs for each, all in one course.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from pathlib import Path
 import pytest
 
 from autograder.config import load_config
-from autograder.integrations.nbgrader import BEGIN, END, export_nbgrader, mark_solutions
+from autograder.errors import AutograderError
+from autograder.integrations import nbgrader_autograde
+from autograder.integrations.nbgrader import BEGIN, END, KERNEL_SKIP_VARIABLE, export_nbgrader, mark_solutions
+from autograder.integrations.nbgrader_autograde import GradeWithKit, SetKitScores, autograde_preprocessors
 from autograder.integrations.solution_markers import MarkingError, released
+from autograder.results import CheckResult, SubmissionResult
 
 from trial_runs import nbgrader_round_trip
 
@@ -103,6 +109,118 @@ def test_default_export_is_every_assignment(tmp_path):
     assert sorted(p.stem for p in written) == sorted(ALL)
     settings = (tmp_path / "nbgrader_config.py").read_text()
     assert str(CONFIG.resolve()) in settings and "AUTOGRADER_CONFIG" in settings
+    assert "c.Autograde.autograde_preprocessors = autograde_preprocessors(run_kernel=False)" in settings
+
+
+def test_exported_settings_install_the_kit_in_autograde_and_stop_without_it(tmp_path, monkeypatch):
+    """nbgrader_config.py, run as nbgrader runs it, scores with the kit; where the kit cannot be
+    imported it stops nbgrader, which would otherwise go on with its own (kernel) steps."""
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
+    from traitlets.config import Config
+
+    export_nbgrader(out_dir=tmp_path, config_path=CONFIG, assignment_ids=["tensors_autograd"])
+    settings = (tmp_path / "nbgrader_config.py").read_text()
+    monkeypatch.setenv("AUTOGRADER_CONFIG", str(CONFIG))      # the settings set it where it is unset
+    c = Config()
+    exec(compile(settings, "nbgrader_config.py", "exec"), {"get_config": lambda: c})
+    steps = c.Autograde.autograde_preprocessors
+    assert steps[0] is GradeWithKit and Execute not in steps
+    assert steps[steps.index(SaveAutoGrades) - 1] is SetKitScores
+    broken = settings.replace("integrations.nbgrader_autograde", "integrations.no_such_module")
+    with pytest.raises(SystemExit, match="autograder kit cannot be imported"):
+        exec(compile(broken, "nbgrader_config.py", "exec"), {"get_config": Config})
+
+
+def test_autograde_steps_grade_before_any_kernel_and_score_last():
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
+
+    nbgrader_steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    with_kernel = autograde_preprocessors(run_kernel=True)
+    assert with_kernel[:2] == [GradeWithKit, Execute]
+    assert [s for s in with_kernel if s not in (GradeWithKit, SetKitScores)] == nbgrader_steps
+    assert with_kernel.index(SetKitScores) == with_kernel.index(SaveAutoGrades) - 1
+    assert autograde_preprocessors() == [s for s in with_kernel if s is not Execute]
+
+
+def _test_cells(notebook) -> list:
+    return [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def test_kit_scores_replace_the_kernels_and_refuse_cells_it_did_not_write(tmp_path):
+    """Test cells a kernel left passing score what the kit's verdict says; no verdict, or a grade cell
+    the kit did not write, stops the notebook's autograde instead of scoring it."""
+    import nbformat
+    from nbgrader.utils import determine_grade
+
+    [path] = export_nbgrader(out_dir=tmp_path, config_path=CONFIG, assignment_ids=["conv_arithmetic"])
+    notebook = nbformat.read(path, as_version=4)
+    tests = _test_cells(notebook)
+    for cell in tests:          # what a patched kernel leaves: no error, so nbgrader's full marks
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="passed\n")]
+    assert all(determine_grade(c)[0] == c.metadata.nbgrader.points for c in tests)
+    names = [c.metadata.nbgrader.grade_id.removeprefix("test_") for c in tests]
+    verdict = SubmissionResult("conv_arithmetic", "x", "x.ipynb", [
+        CheckResult(name, "", c.metadata.nbgrader.points, passed=(i == 0), message=f"message {i}")
+        for i, (name, c) in enumerate(zip(names[:-1], tests))])           # grading.toml lost the last check
+    resources = {nbgrader_autograde.VERDICT_KEY: verdict}
+    with pytest.raises(AutograderError, match="GradeWithKit must come first"):
+        SetKitScores().preprocess(notebook, {})
+    SetKitScores().preprocess(notebook, resources)
+    assert [determine_grade(c)[0] for c in tests] == [tests[0].metadata.nbgrader.points] + [0] * (len(tests) - 1)
+    assert "Scored by the autograder kit" in tests[0].outputs[0].text and "message 0" in tests[0].outputs[1].text
+    assert tests[1].outputs[0].evalue == f"{names[1]} failed: message 1"
+    assert "no check" in tests[-1].outputs[0].evalue
+    tests[1].source = "print('my own test')"
+    with pytest.raises(AutograderError, match="not one of the kit's test cells"):
+        SetKitScores().preprocess(notebook, resources)
+
+
+PATCH = ("import importlib\n"
+         "m = importlib.import_module('autograder.integ' + 'rations.nbgrader')\n"
+         "m.assert_check_passed = lambda *args, **kwargs: None\n")
+
+
+def patched_release(source: Path, target: Path) -> None:
+    """The release of a source notebook, handed in untouched but for PATCH at the end of its solution
+    cell: the kit's test function replaced in the student's own kernel."""
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            stub = "\n".join(released("".join(cell["source"]).split("\n")))
+            cell["source"] = f"{stub}\n\n{PATCH}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(notebook), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_kernel_that_replaces_the_test_function_still_scores_zero(tmp_path, monkeypatch):
+    """With nbgrader's Execute step kept (run_kernel=True), the patched release passes every test cell in
+    its kernel, which nbgrader alone would score full marks; the kit's scores replace them: zero."""
+    import nbformat
+    from nbgrader.preprocessors import Execute
+    from nbgrader.utils import determine_grade
+
+    monkeypatch.setenv("AUTOGRADER_CONFIG", str(CONFIG))
+    monkeypatch.delenv(KERNEL_SKIP_VARIABLE, raising=False)     # GradeWithKit sets it: put it back afterwards
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    [source] = export_nbgrader(out_dir=tmp_path, config_path=CONFIG, assignment_ids=["tensors_autograd"])
+    handed_in = tmp_path / "patched.ipynb"
+    patched_release(source, handed_in)
+    notebook = nbformat.read(handed_in, as_version=4)
+    resources = {"nbgrader": {"assignment": "tensors_autograd", "notebook": "tensors_autograd",
+                              "student": "patched"}, "metadata": {"path": str(tmp_path)}}
+    try:
+        notebook, resources = GradeWithKit().preprocess(notebook, resources)
+    finally:
+        nbgrader_autograde.close_setups()
+    assert resources[nbgrader_autograde.VERDICT_KEY].score == 0
+    notebook, resources = Execute(timeout=600).preprocess(notebook, resources)
+    tests = _test_cells(notebook)
+    assert tests and all(determine_grade(c)[0] == c.metadata.nbgrader.points for c in tests), \
+        [c.outputs for c in tests]               # the patch works in the kernel: nbgrader alone gives full marks
+    notebook, resources = SetKitScores().preprocess(notebook, resources)
+    assert [determine_grade(c)[0] for c in tests] == [0] * len(tests)
 
 
 def test_source_notebooks_carry_points_and_solution_cells(tmp_path):
@@ -139,7 +257,8 @@ def test_exported_notebooks_are_valid_and_their_test_cells_import_the_kernel_mod
         assert not any(is_grading_cell(c.source) for c in notebook.cells if c not in tests)
 
 
-STUDENTS = {"reference": "source", "untouched": "release"}     # student -> which notebook they hand in
+# student -> which notebook they hand in ("patched": the release with PATCH, made beside source/)
+STUDENTS = {"reference": "source", "untouched": "release", "patched": "patched"}
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +267,9 @@ def course(tmp_path_factory):
     of each nbgrader command; the assignments that train read MNIST, or the suite's own digits)."""
     course = tmp_path_factory.mktemp("nbgrader") / "course"
     export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=ALL)
+    for assignment_id in ALL:
+        name = f"{assignment_id}/{assignment_id}.ipynb"
+        patched_release(course / "source" / name, course / "patched" / name)
     rows, autograde = nbgrader_round_trip(course, ALL, STUDENTS, config=CONFIG)
     return course, rows, autograde
 
@@ -166,3 +288,11 @@ def test_nbgrader_pipeline_full_marks_and_zero(course, assignment_id):
     assert float(reference["max_score"]) == max_score
     assert float(reference["score"]) == max_score, (reference, log)
     assert float(untouched["score"]) == 0.0, (untouched, log)
+    # the patched notebook is the release itself plus PATCH, and replacing the test function earns nothing
+    patched = course / "submitted" / "patched" / assignment_id / f"{assignment_id}.ipynb"
+    assert _solution_cell(patched) == f"{_solution_cell(release)}\n\n{PATCH}"
+    assert float(rows[assignment_id, "patched"]["score"]) == 0.0, (rows[assignment_id, "patched"], log)
+    graded = json.loads((course / "autograded" / "patched" / assignment_id / f"{assignment_id}.ipynb").read_text())
+    tests = [c for c in graded["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+    assert "Scored by the autograder kit" in "".join(tests[0]["outputs"][0]["text"])
+    assert all(c["outputs"][-1]["output_type"] == "error" for c in tests)

@@ -13,7 +13,14 @@ notebook ``source/<id>/<id>.ipynb`` is generated (never hand-edited) from:
 - ``grading.toml``: one read-only test cell per check, worth its points, that
   asserts the check passed. The first test cell grades the notebook's own code
   cells with the kit (same sandbox and checks as ``autograder grade``); the
-  others reuse that result.
+  others reuse that result. These cells are for students running their
+  notebook: they run in the student's kernel, after the student's code, so they
+  decide no score.
+
+``nbgrader_config.py`` makes ``nbgrader autograde`` score with the kit instead
+(see ``nbgrader_autograde``): the nbgrader process grades each submitted
+notebook in the kit's sandbox and writes each check's verdict into its test
+cell before nbgrader saves the scores; no kernel runs the students' code.
 
 Script code (``if __name__ == "__main__":`` blocks, calls at module level) is
 left out of the notebook: in a notebook ``__name__`` is ``"__main__"`` and it
@@ -36,6 +43,9 @@ __all__ = ["BEGIN", "END", "assert_check_passed", "export_nbgrader", "mark_solut
 
 # Execution time nbgrader allows one cell: the first test cell runs every check, training included.
 CELL_TIMEOUT_SECONDS = 1800
+# Set by the kit's autograde step in the nbgrader process; a kernel nbgrader starts inherits it, and its test
+# cells then leave the scoring to the kit instead of grading the notebook a second time.
+KERNEL_SKIP_VARIABLE = "AUTOGRADER_NBGRADER_SCORES"
 
 
 # ------------------------------------------------------------------ notebook cells
@@ -147,9 +157,21 @@ def nbgrader_config_text(ids: list[str], course_id: str, config_path: Path) -> s
         "c = get_config()  # noqa: F821 (provided by nbgrader)\n\n"
         f"c.CourseDirectory.course_id = {course_id!r}\n"
         f"# Assignments in this course: {', '.join(ids)}\n"
-        "# The first test cell of a notebook runs every check, a short training run included.\n"
+        "# Where a kernel runs a notebook (nbgrader validate), its first test cell runs every check,\n"
+        "# a short training run included.\n"
         f"c.Execute.timeout = {CELL_TIMEOUT_SECONDS}\n\n"
-        "# The test cells grade with this grading.toml unless $AUTOGRADER_CONFIG names another\n"
+        "# `nbgrader autograde` scores with the kit, not with the students' kernels: this process grades\n"
+        "# each submitted notebook in the kit's sandbox and writes each check's verdict into its test cell\n"
+        "# before nbgrader saves the scores. nbgrader's Execute step is left out, so no kernel runs the\n"
+        "# students' code; autograde_preprocessors(run_kernel=True) keeps it, for feedback that shows what\n"
+        "# their cells print (the scores stay the kit's).\n"
+        "try:\n"
+        "    from autograder.integrations.nbgrader_autograde import autograde_preprocessors\n"
+        "except ImportError as exc:   # nbgrader would go on with its own steps: stop instead\n"
+        "    raise SystemExit(f\"nbgrader_config.py: the autograder kit cannot be imported ({exc}). Install it \"\n"
+        "                     \"where nbgrader runs: without it the students' kernels would decide the scores.\")\n"
+        "c.Autograde.autograde_preprocessors = autograde_preprocessors(run_kernel=False)\n\n"
+        "# The kit grades with this grading.toml unless $AUTOGRADER_CONFIG names another\n"
         "# (kernels started by nbgrader inherit the variable).\n"
         f"GRADING_TOML = {str(config_path)!r}\n"
         "if not os.environ.get(\"AUTOGRADER_CONFIG\") and os.path.isfile(GRADING_TOML):\n"
@@ -211,7 +233,15 @@ def kernel_code_cells() -> list[str]:
 
 
 def assert_check_passed(assignment_id: str, check_name: str) -> None:
-    """Grade the notebook's code cells (once per version of the code) and assert one check passed."""
+    """Grade the notebook's code cells (once per version of the code) and assert one check passed.
+
+    For the student running the notebook: nbgrader's autograde scores with the kit outside the kernel
+    and replaces what this prints (see ``nbgrader_autograde``); a kernel it starts skips the grading."""
+    import os
+
+    if os.environ.get(KERNEL_SKIP_VARIABLE) and os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        print(f"{check_name}: scored by the autograder kit outside this notebook")
+        return
     from ..batch import grading_setup
     from ..notebook import cells_to_source
     from ..runner import grade_submission
