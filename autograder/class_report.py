@@ -153,15 +153,36 @@ def _refused(refused: Sequence[str]) -> str:
             f"entries):<ul>{items}</ul></div>")
 
 
+def _intake(lookalikes: Sequence[str], duplicates: Sequence[str]) -> str:
+    """What a bulk download's intake flagged: students whose names look alike (or who share a user id),
+    and each earlier submission of a student, graded as well or not graded, with why."""
+    parts = []
+    for lines, title, intro in (
+            (lookalikes, "Names that look alike",
+             "These students' names print alike (or they share a user id): check that each row is whom it "
+             "seems, by the platform's user id and entry in grades.csv."),
+            (duplicates, "Several submissions of one student",
+             "Each student's newest submission is graded under their name; each other one is listed here, "
+             "graded as well (kit.bulk_duplicates = \"all\") or not graded (\"newest\"), with why.")):
+        if lines:
+            items = "".join(f"<li class=\"message\">{esc(line)}</li>" for line in lines[:500])
+            more = f"<li>{len(lines) - 500:,} more</li>" if len(lines) > 500 else ""
+            parts.append(f"<div class=\"stopped\"><strong>{title}</strong>: {esc(intro)}<ul>{items}{more}</ul></div>")
+    return "\n".join(parts)
+
+
 def class_report_html(results: Iterable[SubmissionResult], *, assignment: str,
-                      out_dir: str | Path | None = None, refused: Sequence[str] = ()) -> str:
+                      out_dir: str | Path | None = None, refused: Sequence[str] = (),
+                      lookalikes: Sequence[str] = (), duplicates: Sequence[str] = ()) -> str:
     """The whole report as text; with ``out_dir``, only pages that exist there are linked.
-    ``refused``: the bulk-download entries that were not unpacked, and why."""
+    ``refused``: the bulk-download entries that were not unpacked, and why; ``lookalikes`` and
+    ``duplicates``: what the bulk download's intake flagged (see bulk_download.py)."""
     results = list(results)
     folder = Path(out_dir) if out_dir is not None else None
     sections = [
         (lambda: f"<h1>{esc(assignment)}: class report</h1>" + _summary(results), "summary"),
         (lambda: _refused(list(refused)), "refused entries"),
+        (lambda: _intake(list(lookalikes), list(duplicates)), "look-alike names and earlier submissions"),
         (lambda: _histogram(results), "score histogram"),
         (lambda: _pass_rates(results), "pass rates"),
         (lambda: _common_failures(results), "common failures"),
@@ -172,11 +193,13 @@ def class_report_html(results: Iterable[SubmissionResult], *, assignment: str,
 
 
 def write_class_report(results: Iterable[SubmissionResult], path: str | Path, *, assignment: str,
-                       refused: Sequence[str] = ()) -> Path:
+                       refused: Sequence[str] = (), lookalikes: Sequence[str] = (),
+                       duplicates: Sequence[str] = ()) -> Path:
     """Write DIR/report.html atomically; feedback pages are linked relative to its folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(class_report_html(results, assignment=assignment, out_dir=path.parent, refused=refused), encoding="utf-8")
+    partial.write_text(class_report_html(results, assignment=assignment, out_dir=path.parent, refused=refused,
+                                         lookalikes=lookalikes, duplicates=duplicates), encoding="utf-8")
     os.replace(partial, path)
     return path

@@ -155,7 +155,7 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     out = Path(out_dir)
     say = (lambda message: console.print(message, markup=False, highlight=False)) if console else None
     bulk = BulkDownloads(max_mib=config.kit["bulk_unpacked_mib"], max_files=config.kit["bulk_max_files"],
-                         expected_file=assignment.file, say=say)
+                         expected_file=assignment.file, duplicates=config.kit["bulk_duplicates"], say=say)
     submissions = bulk.expand(submissions)      # each .zip becomes its students' folders
     names = _unique_names(submissions, assignment.file)
     jobs = jobs or default_jobs(len(submissions))
@@ -183,8 +183,10 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
         bulk.cleanup()
         results = [done[i] for i in sorted(done)]
         if results:
-            write_grades_csv(results, out / "grades.csv")
-            write_class_report(results, out / "report.html", assignment=assignment.id, refused=bulk.refused)
+            whose = [bulk.identity_for(submissions[i]) for i in sorted(done)]    # None: not from a zip
+            write_grades_csv(results, out / "grades.csv", [who.columns() if who else None for who in whose])
+            write_class_report(results, out / "report.html", assignment=assignment.id, refused=bulk.refused,
+                               lookalikes=bulk.lookalikes, duplicates=bulk.duplicates)
     if console is not None:
         console.print(summary_table(results))
         console.print(f"wrote {len(results)} results.json and feedback.html, {out / 'grades.csv'} and "

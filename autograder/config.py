@@ -29,6 +29,8 @@ KIT_KEYS: dict[str, Key] = {
     "feedback_output_kib": Key(16, "printed output shown on a feedback page and in Gradescope's output; the rest is cut"),
     "bulk_unpacked_mib": Key(512.0, "most a bulk download (.zip) may unpack to; unpacking stops there (zip bombs)"),
     "bulk_max_files": Key(20000, "most files a bulk download may hold; a zip with more is refused"),
+    "bulk_duplicates": Key("newest", "several submissions of one student in a bulk download: 'newest' grades the "
+                                     "newest, 'all' grades each; the others are listed either way"),
     "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'"),
     "allow_download": Key(True, "download missing datasets with torchvision into the cache when online"),
     "warm_start": Key(True, "fork each submission's process from a warm one per grading thread (needs bubblewrap); "

@@ -13,17 +13,20 @@ import csv
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .results import SubmissionResult, clean_text
+from .results import NAME_CHARS, SubmissionResult, clean_text
 
 MAX_RESULTS_BYTES = 1_000_000
 # A spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# grades.csv's columns after the name, telling whose a row is when it came from a course platform's zip:
+# the name, user id and entry the platform gave, and "newest" or "earlier" (kit.bulk_duplicates = "all").
+IDENTITY_COLUMNS = ("platform_name", "platform_user_id", "platform_entry", "attempt")
 
 
 def _points(value: float) -> float | int:
@@ -94,9 +97,14 @@ def csv_cell(value: object) -> object:
     return value
 
 
-def write_grades_csv(results: Iterable[SubmissionResult], path: Path) -> Path:
-    """One row per submission: name, score, max score, status, then one column per check."""
+def write_grades_csv(results: Iterable[SubmissionResult], path: Path,
+                     identities: Sequence[Mapping[str, str] | None] | None = None) -> Path:
+    """One row per submission: name, the platform's name, user id and entry (IDENTITY_COLUMNS), score,
+    max score, status, then one column per check. ``identities`` go with ``results`` one for one (None, or
+    left out: a submission that did not come from a platform's zip, whose platform columns stay empty)."""
     results = [result.sanitize() for result in results]
+    identities = list(identities or [])
+    identities += [None] * (len(results) - len(identities))
     check_names: list[str] = []
     for result in results:
         for check in result.checks:
@@ -106,10 +114,12 @@ def write_grades_csv(results: Iterable[SubmissionResult], path: Path) -> Path:
     partial = path.with_suffix(".csv.partial")
     with open(partial, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow([csv_cell(cell) for cell in ["name", "score", "max_score", "status", *check_names]])
-        for result in results:
+        writer.writerow([csv_cell(cell) for cell in
+                         ["name", *IDENTITY_COLUMNS, "score", "max_score", "status", *check_names]])
+        for result, identity in zip(results, identities):
             by_name = {c.name: _points(c.points) for c in result.checks}
-            row = [result.name, _points(result.score), _points(result.max_score), result.status,
+            who = [clean_text((identity or {}).get(column, ""), NAME_CHARS * 4) for column in IDENTITY_COLUMNS]
+            row = [result.name, *who, _points(result.score), _points(result.max_score), result.status,
                    *(by_name.get(name, "") for name in check_names)]
             writer.writerow([csv_cell(cell) for cell in row])
     os.replace(partial, path)

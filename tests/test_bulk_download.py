@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.bulk_download import BulkDownloadError, BulkDownloads, folder_name
+from autograder.bulk_download import METADATA, BulkDownloadError, BulkDownloads, folder_name, lookalike_key
+from autograder.errors import AutograderError
 from autograder.commands import grade_submissions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,24 +65,24 @@ def gradescope_zip(path: Path) -> Path:
                            f"assignment_77_export/submission_102/{ASSIGNMENT}.py": STUB})
 
 
-def unpacked(zip_path: Path, **limits) -> tuple[BulkDownloads, dict[str, list[str]]]:
-    """Expand one zip; each student folder's name and the files in it."""
-    bulk = BulkDownloads(max_mib=limits.get("max_mib", 64), max_files=limits.get("max_files", 1000),
-                         expected_file=f"{ASSIGNMENT}.py")
-    folders = bulk.expand([zip_path])
+def unpacked(zip_path: Path | list[Path], **options) -> tuple[BulkDownloads, dict[str, list[str]]]:
+    """Expand one zip (or several); each student folder's name and the files in it."""
+    bulk = BulkDownloads(max_mib=options.get("max_mib", 64), max_files=options.get("max_files", 1000),
+                         expected_file=f"{ASSIGNMENT}.py", duplicates=options.get("duplicates", "newest"))
+    folders = bulk.expand(zip_path if isinstance(zip_path, list) else [zip_path])
     return bulk, {Path(f).name: sorted(p.relative_to(f).as_posix() for p in Path(f).rglob("*") if p.is_file())
                   for f in folders}
 
 
 @pytest.mark.parametrize("make, expected", [
     (canvas_zip, {"doejane": [f"{ASSIGNMENT}.py"], "smithjohn": [f"{ASSIGNMENT}.py"]}),
-    (moodle_zip, {"Jane Doe": ["onlinetext.html", f"{ASSIGNMENT}.py"], "Ömer Şahin": [f"{ASSIGNMENT}.py"]}),
-    (gradescope_zip, {"Jane Doe": [f"{ASSIGNMENT}.py"], "Ann Lee, Bo Chen": [f"{ASSIGNMENT}.py"]}),
+    (moodle_zip, {"Jane_Doe": ["onlinetext.html", f"{ASSIGNMENT}.py"], "Ömer_Şahin": [f"{ASSIGNMENT}.py"]}),
+    (gradescope_zip, {"Jane_Doe": [f"{ASSIGNMENT}.py"], "Ann_Lee__Bo_Chen": [f"{ASSIGNMENT}.py"]}),
 ], ids=["canvas", "moodle", "gradescope"])
 def test_each_platform_layout_gives_one_folder_per_student(tmp_path, make, expected):
     bulk, folders = unpacked(make(tmp_path / "download.zip"))
     assert folders == expected
-    assert bulk.refused == []
+    assert bulk.refused == bulk.lookalikes == bulk.duplicates == []
     temporary = [Path(f.name) for f in bulk.folders]
     bulk.cleanup()
     assert not any(folder.exists() for folder in temporary)
@@ -102,9 +103,10 @@ def test_plain_files_and_folders_and_a_wrapping_folder(tmp_path):
 def test_same_names_stay_apart_and_odd_names_become_folder_names(tmp_path):
     _, folders = unpacked(make_zip(tmp_path / "a.zip", {
         f"doejane_1_2_{ASSIGNMENT}.py": SOLUTION, f"doejane_3_4_{ASSIGNMENT}.py": STUB}))
-    assert sorted(folders) == ["doejane", "doejane-2"]
+    assert sorted(folders) == ["doejane-1", "doejane-3"]
     assert folder_name("../..") == "student" and folder_name("a/b\\c\x01") == "a_b_c_"
-    assert folder_name(" .hidden. ") == "hidden"
+    assert folder_name(" .hidden. ") == "hidden" and folder_name("Grades.CSV") == "Grades.CSV-student"
+    assert folder_name("=HYPERLINK(1) ") == "_HYPERLINK_1_"
 
 
 def _link_entry(name: str, target: str) -> tuple[zipfile.ZipInfo, str]:
@@ -186,13 +188,210 @@ def test_grade_each_platform_zip_under_the_students_names(tmp_path):
     rows = {row["name"]: row for row in csv.DictReader((out / "grades.csv").open(encoding="utf-8"))}
     full, zero = str(int(results[0].max_score)), "0"
     assert {name: row["score"] for name, row in rows.items()} == {
-        # result folders (and so grades.csv names) keep letters of any script; spaces and commas become _
-        "doejane": full, "smithjohn": zero, "Jane_Doe": full, "Ömer_Şahin": zero,
-        "Jane_Doe-2": full, "Ann_Lee__Bo_Chen": zero}
+        # result folders (and so grades.csv names) keep letters of any script; spaces and commas become _;
+        # the two Jane Does (Moodle's and Gradescope's) each get their id
+        "doejane": full, "smithjohn": zero, "Jane_Doe-101": full, "Ömer_Şahin": zero,
+        "Jane_Doe-1001": full, "Ann_Lee__Bo_Chen": zero}
+    assert {name: (row["platform_name"], row["platform_user_id"], row["platform_entry"])
+            for name, row in rows.items()} == {
+        "doejane": ("doejane", "1234", f"doejane_1234_5678_{ASSIGNMENT}.py"),
+        "smithjohn": ("smithjohn", "2345", f"smithjohn_LATE_2345_6789_{ASSIGNMENT}-1.py"),
+        "Jane_Doe-101": ("Jane Doe", "101", "Jane Doe_101_assignsubmission_file_; "
+                                            "Jane Doe_101_assignsubmission_onlinetext_"),
+        "Ömer_Şahin": ("Ömer Şahin", "102", f"Ömer Şahin_102_assignsubmission_file_{ASSIGNMENT}.py"),
+        "Jane_Doe-1001": ("Jane Doe", "1001", "submission_101"),
+        "Ann_Lee__Bo_Chen": ("Ann Lee, Bo Chen", "1002, 1003", "submission_102")}
     for name in rows:
         assert (out / name / "feedback.html").is_file()
         assert json.loads((out / name / "results.json").read_text(encoding="utf-8"))["tests"]
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "refused entry &#x27;../../outside.py&#x27;" in report
+    assert "2 entries are named &quot;Jane Doe&quot;: different platform ids 1001 and 101" in report
     assert not (tmp_path / "outside.py").exists() and not (out.parent.parent / "outside.py").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted([*rows, "grades.csv", "report.html"])
+
+
+# ---------------------------------------------------------------- identities: look-alike names, ids, resubmissions
+
+def read_files(zip_path: Path, **options) -> tuple[BulkDownloads, dict[str, dict[str, str]]]:
+    """Expand a zip; each folder's files with their text, and the expander (identities, flags)."""
+    bulk = BulkDownloads(max_mib=64, max_files=1000, expected_file=f"{ASSIGNMENT}.py",
+                         duplicates=options.get("duplicates", "newest"))
+    folders = bulk.expand([zip_path])
+    found = {Path(f).name: {p.relative_to(f).as_posix(): p.read_text(encoding="utf-8")
+                            for p in Path(f).rglob("*") if p.is_file()} for f in folders}
+    return bulk, found
+
+
+def both_orders(tmp_path: Path, files: dict[str, str]) -> list[Path]:
+    """The same entries zipped in their order and in reverse."""
+    return [make_zip(tmp_path / "forward.zip", files),
+            make_zip(tmp_path / "reverse.zip", dict(reversed(list(files.items()))))]
+
+
+def test_look_alike_names_are_flagged_and_kept_apart_with_their_ids(tmp_path):
+    omicron = "Jane D\u03bfe"              # a Greek omicron where the o was
+    bulk, found = read_files(make_zip(tmp_path / "moodle.zip", {
+        f"Jane Doe_101_assignsubmission_file_/{ASSIGNMENT}.py": "# jane",
+        f"{omicron}_202_assignsubmission_file_/{ASSIGNMENT}.py": "# impostor"}))
+    assert found == {"Jane_Doe-101": {f"{ASSIGNMENT}.py": "# jane"},
+                     "Jane_D\u03bfe-202": {f"{ASSIGNMENT}.py": "# impostor"}}
+    [flag] = bulk.lookalikes
+    assert flag.startswith(f'"Jane Doe" and "{omicron}" look alike: different platform ids 101 and 202')
+    assert "graded as Jane_Doe-101 and Jane_D\u03bfe-202" in flag
+    assert f'"{omicron}" holds U+03BF GREEK SMALL LETTER OMICRON' in flag
+    whose = {Path(folder).name: who for folder, who in bulk.identities.items()}
+    assert whose["Jane_D\u03bfe-202"].columns() == {
+        "platform_name": omicron, "platform_user_id": "202", "attempt": "newest",
+        "platform_entry": f"{omicron}_202_assignsubmission_file_"}
+    assert whose["Jane_Doe-101"].user_id == "101" and whose["Jane_Doe-101"].name == "Jane Doe"
+
+
+@pytest.mark.parametrize("other", [
+    "JANE DOE", " Jane  Doe", "Ja\u200bne Doe", "\uff2aane Doe",      # case, spaces, zero width, full width
+    "J\u0430ne Doe", "Jane D\u03bfe", "Jane Do\u0435", "Jane Doe\u202e",  # Cyrillic a, Greek omicron, ...
+])
+def test_names_alike_after_nfkc_case_folding_and_the_confusable_skeleton(other):
+    assert lookalike_key(other) == lookalike_key("Jane Doe")
+
+
+@pytest.mark.parametrize("other", ["Jane Dae", "Jane Doe Jr", "Jan Doe", "Jöne Doe"])
+def test_names_that_differ_do_not_look_alike(other):
+    assert lookalike_key(other) != lookalike_key("Jane Doe")
+
+
+def test_same_name_with_two_ids_gives_the_same_folders_in_either_zip_order(tmp_path):
+    files = {f"doejohn_1234_11_{ASSIGNMENT}.py": "# id 1234", f"doejohn_5678_22_{ASSIGNMENT}.py": "# id 5678",
+             "doejohn-1234.py": "# a file named like one of the folders",
+             "grades.csv.py": "# named like the batch's own file", "report.html.py": "# and the other"}
+    runs = [read_files(zip_path) for zip_path in both_orders(tmp_path, files)]
+    (first, forward), (second, reverse) = runs
+    assert forward == reverse
+    by_content = {next(iter(content.values())): name for name, content in forward.items()}
+    assert by_content["# id 5678"] == "doejohn-5678"
+    # The name a plain file took clashes with doejohn-1234's: both are kept apart by a hash of their entries.
+    assert by_content["# id 1234"].startswith("doejohn-1234-") and forward[by_content["# id 1234"]] == {
+        f"{ASSIGNMENT}.py": "# id 1234"}
+    assert by_content["# a file named like one of the folders"].startswith("doejohn-1234-")
+    assert by_content["# a file named like one of the folders"] != by_content["# id 1234"]
+    assert forward["grades.csv-student"] == {"grades.csv.py": "# named like the batch's own file"}
+    assert forward["report.html-student"] == {"report.html.py": "# and the other"}
+    assert first.lookalikes == second.lookalikes
+    assert any(line.startswith('2 entries are named "doejohn": different platform ids 1234 and 5678')
+               for line in first.lookalikes)
+    for bulk in (first, second):
+        roots = {Path(f.name) for f in bulk.folders}
+        assert all(folder.parent in roots for folder in bulk.identities)   # nothing outside its own folder
+
+
+LATE = {f"smithann_2345_6789_{ASSIGNMENT}.py": "# on time",
+        f"smithann_LATE_2345_6790_{ASSIGNMENT}.py": "# late",
+        "smithann_2345_6791_notes.txt": "notes",
+        f"leebo_3456_7001_{ASSIGNMENT}.py": "# bo"}
+
+
+@pytest.mark.parametrize("order", [0, 1], ids=["zip-order", "reversed"])
+def test_a_late_file_beside_the_on_time_one_newest_is_graded_the_other_listed(tmp_path, order):
+    bulk, found = read_files(both_orders(tmp_path, LATE)[order])
+    assert found == {"smithann": {f"{ASSIGNMENT}.py": "# late", "notes.txt": "notes"},
+                     "leebo": {f"{ASSIGNMENT}.py": "# bo"}}
+    [line] = bulk.duplicates
+    assert line.startswith(f"{'forward' if order == 0 else 'reverse'}.zip: smithann (platform id 2345): not graded: "
+                           f"'smithann_2345_6789_{ASSIGNMENT}.py' is an earlier version of {ASSIGNMENT}.py than "
+                           f"'smithann_LATE_2345_6790_{ASSIGNMENT}.py': it has the higher Canvas file id "
+                           "(6790 > 6789), and it is marked LATE")
+    assert line.endswith('kit.bulk_duplicates = "newest" grades only the newest, as smithann')
+    newest = next(f for f, who in bulk.identities.items() if who.name == "smithann")
+    assert bulk.identities[newest].entry == f"smithann_2345_6791_notes.txt; smithann_LATE_2345_6790_{ASSIGNMENT}.py"
+    assert any("2 submissions of yours" in note for note in bulk.notes_for(newest))
+    assert bulk.lookalikes == []
+
+
+@pytest.mark.parametrize("order", [0, 1], ids=["zip-order", "reversed"])
+def test_a_late_file_beside_the_on_time_one_all_grades_each(tmp_path, order):
+    bulk, found = read_files(both_orders(tmp_path, LATE)[order], duplicates="all")
+    assert found == {"smithann": {f"{ASSIGNMENT}.py": "# late", "notes.txt": "notes"},
+                     "smithann-6789": {f"{ASSIGNMENT}.py": "# on time", "notes.txt": "notes"},
+                     "leebo": {f"{ASSIGNMENT}.py": "# bo"}}
+    [line] = bulk.duplicates
+    assert "is an earlier version of" in line and "graded as well, as smithann-6789" in line
+    attempts = {Path(f).name: who.attempt for f, who in bulk.identities.items()}
+    assert attempts == {"smithann": "newest", "smithann-6789": "earlier", "leebo": "newest"}
+    with pytest.raises(AutograderError, match="kit.bulk_duplicates = 'latest'.*'newest'"):
+        BulkDownloads(max_mib=1, max_files=1, duplicates="latest")
+
+
+def test_resubmissions_in_gradescope_and_moodle_exports_are_listed(tmp_path):
+    metadata = "".join(f"submission_{n}:\n  :submitters:\n  - :name: {name}\n    :sid: '{sid}'\n"
+                       f"  :created_at: 2024-03-01 {hour}:00:00.000000000 -08:00\n"
+                       for n, name, sid, hour in [(305, "Jane Doe", 1001, 11), (201, "Jane Doe", 1001, 10),
+                                                  (202, "Bo Chen", 1002, 10)])
+    bulk, found = read_files(make_zip(tmp_path / "gradescope.zip", {
+        METADATA: metadata, f"submission_201/{ASSIGNMENT}.py": "# first", "submission_201/old_helper.py": "",
+        f"submission_305/{ASSIGNMENT}.py": "# second", f"submission_202/{ASSIGNMENT}.py": "# bo"}))
+    assert found == {"Jane_Doe": {f"{ASSIGNMENT}.py": "# second"}, "Bo_Chen": {f"{ASSIGNMENT}.py": "# bo"}}
+    [line] = bulk.duplicates
+    assert "Jane Doe (platform id 1001): not graded: submission_201 (created 2024-03-01 18:00:00 UTC) is an " \
+           "earlier submission than submission_305 (created 2024-03-01 19:00:00 UTC): it was created later" in line
+    bulk, found = read_files(make_zip(tmp_path / "moodle.zip", {
+        f"Ann Lee_7_assignsubmission_file_/{ASSIGNMENT}.py": "# folder",
+        f"Ann Lee_7_assignsubmission_file_{ASSIGNMENT}.py": "# flat"}), duplicates="all")
+    assert sorted(found) == sorted(["Ann_Lee", *(n for n in found if n.startswith("Ann_Lee-"))]) and len(found) == 2
+    [line] = bulk.duplicates
+    assert "Ann Lee (platform id 7)" in line and "graded as well" in line
+
+
+def _grade_by_content(monkeypatch) -> None:
+    """Grade without children: every check passes when the file holds the solution, none otherwise."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from autograder import batch, commands
+    from autograder.results import CheckResult, SubmissionResult
+    from autograder.submission import find_submission
+
+    @contextmanager
+    def setup(*, config, assignment, **_):
+        yield SimpleNamespace(assignment=assignment)
+
+    def grade(setup, path):
+        found = find_submission(path, setup.assignment.file).path
+        right = found is not None and found.read_text(encoding="utf-8") == SOLUTION
+        checks = [CheckResult(c.name, c.description, c.points, right, "ok" if right else "wrong")
+                  for c in setup.assignment.checks]
+        return SubmissionResult(setup.assignment.id, Path(path).stem, str(path), checks)
+
+    monkeypatch.setattr(commands, "grading_setup", setup)
+    monkeypatch.setattr(batch, "grade_submission", grade)
+
+
+def test_grades_csv_and_the_report_keep_each_identity(tmp_path, monkeypatch):
+    _grade_by_content(monkeypatch)
+    omicron = "Jane D\u03bfe"
+    download = make_zip(tmp_path / "moodle.zip", {
+        f"Jane Doe_101_assignsubmission_file_/{ASSIGNMENT}.py": SOLUTION,
+        f"{omicron}_202_assignsubmission_file_/{ASSIGNMENT}.py": STUB})
+    late = make_zip(tmp_path / "canvas.zip", {f"smithann_2345_6789_{ASSIGNMENT}.py": STUB,
+                                              f"smithann_LATE_2345_6790_{ASSIGNMENT}.py": SOLUTION})
+    out = tmp_path / "out"
+    results = grade_submissions(assignment_id=ASSIGNMENT, submissions=[download, late], out_dir=out,
+                                config_path=CONFIG)
+    full = str(int(results[0].max_score))
+    with (out / "grades.csv").open(encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        rows = {row["name"]: row for row in reader}
+    assert header[:8] == ["name", "platform_name", "platform_user_id", "platform_entry", "attempt", "score",
+                          "max_score", "status"]
+    assert {name: (row["platform_name"], row["platform_user_id"], row["attempt"], row["score"])
+            for name, row in rows.items()} == {
+        "Jane_Doe-101": ("Jane Doe", "101", "newest", full),
+        "Jane_D\u03bfe-202": (omicron, "202", "newest", "0"),
+        "smithann": ("smithann", "2345", "newest", full)}          # the LATE one, the solution, was graded
+    assert rows["smithann"]["platform_entry"] == f"smithann_LATE_2345_6790_{ASSIGNMENT}.py"
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "Names that look alike" in report and "Several submissions of one student" in report
+    assert (f"&quot;Jane Doe&quot; and &quot;{omicron}&quot; look alike: different platform ids 101 and 202"
+            in report)
+    assert f"not graded: &#x27;smithann_2345_6789_{ASSIGNMENT}.py&#x27; is an earlier version" in report
     assert sorted(p.name for p in out.iterdir()) == sorted([*rows, "grades.csv", "report.html"])

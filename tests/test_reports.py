@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from autograder.commands import _unique_names, folder_name
-from autograder.reports import (MAX_RESULTS_BYTES, print_result, results_json, summary_table, write_grades_csv,
-                                write_results_json)
+from autograder.reports import (IDENTITY_COLUMNS, MAX_RESULTS_BYTES, print_result, results_json, summary_table,
+                                write_grades_csv, write_results_json)
 from autograder.results import CheckResult, SubmissionResult
 
 
@@ -50,7 +50,9 @@ def test_grades_csv_one_row_per_submission_one_column_per_check(tmp_path):
     path = write_grades_csv(results, tmp_path / "grades.csv")
     rows = list(csv.DictReader(path.open()))
     assert [r["name"] for r in rows] == ["alice", "bob", "carol"]
-    assert list(rows[0]) == ["name", "score", "max_score", "status", "builds", "training"]
+    assert list(rows[0]) == ["name", "platform_name", "platform_user_id", "platform_entry", "attempt",
+                             "score", "max_score", "status", "builds", "training"]
+    assert all(rows[0][column] == "" for column in IDENTITY_COLUMNS)      # not from a platform's zip
     assert [r["score"] for r in rows] == ["3.5", "2.5", "0"]
     assert rows[1]["builds"] == "0" and rows[1]["training"] == "2.5"
     assert all(r["max_score"] == "3.5" for r in rows)
@@ -94,11 +96,14 @@ def test_markup_in_messages_does_not_break_the_console():
 def test_csv_cells_never_start_a_formula(tmp_path):
     results = [_hostile_result(name=name, status=status) for name, status in
                [("=HYPERLINK(1)", "+1"), ("@SUM(A1)", "-2"), ("\tTAB", "graded")]]
-    rows = list(csv.reader(write_grades_csv(results, tmp_path / "grades.csv").open(encoding="utf-8")))
+    # what a course platform's zip named the student is held to the same rule
+    whose = [{"platform_name": "=1+1", "platform_user_id": "-5", "platform_entry": "@x\x1b[2J.py"}, None, None]
+    rows = list(csv.reader(write_grades_csv(results, tmp_path / "grades.csv", whose).open(encoding="utf-8")))
     for row in rows:
         for cell in row:
-            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
-    assert rows[1][0] == "'=HYPERLINK(1)" and rows[1][3] == "'+1"
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")) and "\x1b" not in cell, row
+    assert rows[1][0] == "'=HYPERLINK(1)" and rows[1][rows[0].index("status")] == "'+1"
+    assert rows[1][1:4] == ["'=1+1", "'-5", "'@x[2J.py"]
 
 
 def test_gradescope_renders_every_output_as_plain_text():
