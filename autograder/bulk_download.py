@@ -26,7 +26,8 @@ Identities are kept, and nothing is decided by the order of the zip:
   after NFKC, case folding and Unicode's confusable skeleton, UTS #39), each of
   them gets ``-<user id>`` added (or a short hash of the entry where there is no
   id), so "Jane Doe" and "Jane Dοe" (a Greek omicron) become ``Jane_Doe-101``
-  and ``Jane_Dοe-202`` whichever comes first. Such names are flagged.
+  and ``Jane_Dοe-202`` whichever comes first. Such names, and two names under
+  one user id, are flagged on the console and in report.html.
 - Several submissions of one student (a Canvas ``LATE`` file beside an on-time
   one, ``task1_cnn-1.py`` beside ``task1_cnn.py``, two Gradescope submissions
   of the same submitters, one Moodle file twice) are all listed. The newest is
@@ -34,7 +35,8 @@ Identities are kept, and nothing is decided by the order of the zip:
   as they arrive, so a LATE file has a higher one than an on-time one), then
   LATE before on time, then the higher ``-N``; for Gradescope the later
   ``created_at``, then the higher submission number; otherwise (and as a
-  tie-break) the later time stamp in the zip, then the entry name. ``kit.bulk_duplicates = "newest"`` grades only the newest and lists
+  tie-break) the later time stamp in the zip, then the entry name.
+  ``kit.bulk_duplicates = "newest"`` grades only the newest and lists
   each other one as not graded, with why; ``"all"`` grades each other one too,
   in a folder of its own (``<folder>-<file id or submission number>``).
 
@@ -346,7 +348,8 @@ def _timestamp(value: Any) -> float | None:
 def folder_name(name: str) -> str:
     """A student's name as a folder name: letters and digits of any script, '.', '_' and '-' (anything
     else becomes '_'), never hidden, never one of the batch's own files, at most NAME_CHARS long."""
-    cleaned = name.strip().strip(".").strip()
+    cleaned = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")      # invisible marks go
+    cleaned = cleaned.strip().strip(".").strip()
     cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in cleaned)[:NAME_CHARS].lstrip(".")
     if not any(ch.isalnum() for ch in cleaned):
         return "student"
@@ -410,7 +413,8 @@ def group_by_student(archive: zipfile.ZipFile, entries, metadata_limit: int) -> 
                 Version(info, PurePosixPath(original), top, (int(file_id), int(late), again, *plain), file_id, late))
         elif len(parts) == 1:
             name = PurePosixPath(top).stem or top
-            add(Student(f"file:{top}", name, "file"), "", Version(info, PurePosixPath(top), top, (0, 0, 0, *plain), tag))
+            add(Student(f"file:{top}", name, "file"), "",
+                Version(info, PurePosixPath(top), top, (0, 0, 0, *plain), tag))
         else:
             add(Student(f"folder:{top}", top, "folder"), "",
                 Version(info, PurePosixPath(*parts[1:]), top, (0, 0, 0, *plain), tag))
@@ -464,13 +468,26 @@ def candidates(student: Student) -> list[Candidate]:
 def name_folders(every: Sequence[Candidate]) -> None:
     """Give each candidate its folder name: the same whatever the order of the zip (or of the zips).
 
-    A student's name becomes the folder; where several students' names look alike, each gets its user id
-    (or, without one, a hash of its entries) added; an earlier submission graded as well gets its own tag
-    added to its student's folder. Names still alike after that get a hash of their entries."""
+    A student's name becomes the folder; where several students' names (or folder names) look alike,
+    each gets its user id (or, without one, a hash of its entries) added; an earlier submission graded as
+    well gets its own tag added to its student's folder. Names still alike after that get a hash of their
+    entries."""
     students = sorted({id(c.student): c.student for c in every}.values(), key=lambda s: s.key)
-    groups: dict[str, list[Student]] = {}
-    for student in students:
-        groups.setdefault(lookalike_key(folder_name(student.name)), []).append(student)
+    leader = list(range(len(students)))          # students alike by name or by folder name, joined
+
+    def find(i: int) -> int:
+        while leader[i] != i:
+            leader[i] = leader[leader[i]]
+            i = leader[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, student in enumerate(students):
+        for key in ("name:" + lookalike_key(student.name), "folder:" + lookalike_key(folder_name(student.name))):
+            leader[find(i)] = find(first.setdefault(key, i))
+    groups: dict[int, list[Student]] = {}
+    for i, student in enumerate(students):
+        groups.setdefault(find(i), []).append(student)
     base: dict[int, str] = {}
     for group in groups.values():
         ids = [s.user_id for s in group]
@@ -539,8 +556,13 @@ class BulkDownloads:
         self.duplicates: list[str] = []
         self._found: dict[int, list[Candidate]] = {}     # each student's newest submission, then earlier ones
 
-    def say(self, message: str) -> None:
-        self._say(clean_text(message, 4000))
+    def say(self, message: str, into: list[str] | None = None) -> None:
+        """Tell the console (and keep in ``into``, for report.html) one line, stripped of control and
+        direction characters: entry names and students' names are the zip's text."""
+        message = clean_text(message, 4000)
+        if into is not None:
+            into.append(message)
+        self._say(message)
 
     def expand(self, submissions: Sequence[str | Path]) -> list[str | Path]:
         """The submissions, with each zip replaced by its student folders (ordered by folder name)."""
@@ -647,12 +669,15 @@ class BulkDownloads:
                 message = f'{len(group)} entries are named "{names[0]}": {who(group)}'
             else:
                 message = f"{_and(_quoted(dict.fromkeys(names)))} look alike: {who(group)}"
-                odd = [f'"{n}" holds {_and(chars)}' for n in dict.fromkeys(names)
+                def whose(name: str) -> str:
+                    ids = [s.user_id for s in group if s.name == name and s.user_id]
+                    return f" (platform id {_and(ids)})" if ids else ""
+
+                odd = [f'"{n}"{whose(n)} holds {_and(chars)}' for n in dict.fromkeys(names)
                        if (chars := _odd_characters(n, [m for m in names if m != n]))]
                 if odd:
                     message += "; " + "; ".join(odd)
-            self.lookalikes.append(message)
-            self.say(f"look-alike names: {message}")
+            self.say(message, into=self.lookalikes)
         shared: dict[tuple[str, str], list[Student]] = {}
         for _, student in everyone:
             if student.user_id:
@@ -662,8 +687,7 @@ class BulkDownloads:
                 group.sort(key=lambda s: folder_of[id(s)])
                 message = (f"{_and(_quoted([s.name for s in group]))} share the {platform} user id {user_id} "
                            f"(graded as {_and([folder_of[id(s)] for s in group])})")
-                self.lookalikes.append(message)
-                self.say(f"look-alike names: {message}")
+                self.say(message, into=self.lookalikes)
 
     def _list_earlier(self, zip_path: Path, found: list[Candidate]) -> None:
         """Say what becomes of each earlier submission of a student; none goes unmentioned."""
@@ -677,8 +701,7 @@ class BulkDownloads:
             else:
                 message = (f"{zip_path.name}: {whose}: not graded: {candidate.what}; "
                            f'kit.bulk_duplicates = "newest" grades only the newest, as {newest.folder}')
-            self.duplicates.append(message)
-            self.say(message)
+            self.say(message, into=self.duplicates)
 
     def _unpack(self, download: _Zip) -> list[Path]:
         workdir = tempfile.TemporaryDirectory(prefix="autograder-bulk-")
@@ -743,6 +766,4 @@ class BulkDownloads:
             "limit if the download is genuine")
 
     def _refuse(self, zip_path: Path, entry: str, why: str) -> None:
-        message = f"{zip_path.name}: refused entry '{entry}': {why}"
-        self.refused.append(message)
-        self.say(message)
+        self.say(f"{zip_path.name}: refused entry '{entry}': {why}", into=self.refused)

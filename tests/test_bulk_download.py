@@ -239,12 +239,26 @@ def test_look_alike_names_are_flagged_and_kept_apart_with_their_ids(tmp_path):
     [flag] = bulk.lookalikes
     assert flag.startswith(f'"Jane Doe" and "{omicron}" look alike: different platform ids 101 and 202')
     assert "graded as Jane_Doe-101 and Jane_D\u03bfe-202" in flag
-    assert f'"{omicron}" holds U+03BF GREEK SMALL LETTER OMICRON' in flag
+    assert f'"{omicron}" (platform id 202) holds U+03BF GREEK SMALL LETTER OMICRON' in flag
     whose = {Path(folder).name: who for folder, who in bulk.identities.items()}
     assert whose["Jane_D\u03bfe-202"].columns() == {
         "platform_name": omicron, "platform_user_id": "202", "attempt": "newest",
         "platform_entry": f"{omicron}_202_assignsubmission_file_"}
     assert whose["Jane_Doe-101"].user_id == "101" and whose["Jane_Doe-101"].name == "Jane Doe"
+
+
+def test_a_shared_user_id_and_invisible_characters_are_flagged_as_plain_text(tmp_path):
+    bulk, found = read_files(make_zip(tmp_path / "moodle.zip", {
+        f"Jane Doe_101_assignsubmission_file_/{ASSIGNMENT}.py": "# jane",
+        f"Jane Doe\u202e_303_assignsubmission_file_/{ASSIGNMENT}.py": "# a hidden mark",
+        f"\x1b[2JJim Roe_101_assignsubmission_file_/{ASSIGNMENT}.py": "# same account, other name"}))
+    assert sorted(found) == ["Jane_Doe-101", "Jane_Doe-303", "__2JJim_Roe"]
+    flags = "\n".join(bulk.lookalikes)
+    assert '"Jane Doe" and "Jane Doe" look alike: different platform ids 101 and 303' in flags
+    assert '"Jane Doe" (platform id 303) holds U+202E RIGHT-TO-LEFT OVERRIDE' in flags
+    assert '"Jane Doe" and "[2JJim Roe" share the moodle user id 101 (graded as Jane_Doe-101 and __2JJim_Roe)' \
+        in flags
+    assert not any(ch in flags for ch in "\u202e\x1b")
 
 
 @pytest.mark.parametrize("other", [
