@@ -20,6 +20,11 @@ The best level the machine allows is used, decided once per grader process:
 
 On every level: a memory cgroup and a pids cgroup where writable, and a
 parent-death signal so that the child never outlives the grader.
+
+On ``bwrap`` and ``unshare``, the sandboxed process also confines itself as it
+starts (``worker/confine.py``, with what ``confinement`` hands it): a system
+call filter (``syscall_filter.py``), and, for a submission's child, a user and
+IPC namespace and a session keyring of its own.
 ``Isolation.record`` says exactly which measures were in force, for
 ``results.json``; whatever is missing is said too.
 """
@@ -40,6 +45,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import syscall_filter
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _counter = itertools.count()
@@ -88,6 +95,21 @@ def bwrap_fails() -> str:
     if shutil.which("bwrap") is None:
         return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     return ""
+
+
+@functools.lru_cache(maxsize=None)
+def own_namespaces_fail(mode: str, uid: int | None) -> str:
+    """Empty when a process in a sandbox of ``mode`` (as ``uid``) may make its own user and IPC
+    namespaces, as each submission's child does (worker/confine.py), else why not."""
+    folder = Path(tempfile.mkdtemp(prefix="autograder-probe-"))
+    try:
+        probe = Isolation(folder, 0.0, probing=True)
+        probe.mode, probe.user = mode, uid
+        code = ("import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True)\n"
+                "if libc.unshare(0x18000000): sys.exit(os.strerror(ctypes.get_errno()))")
+        return _run_probe(probe.wrap([sys.executable, "-I", "-c", code]), cwd=folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 PROBE = ("import importlib.util as u, sys; spec = u.find_spec('torch'); open(spec.origin, 'rb').read(64); "
@@ -349,6 +371,14 @@ class Isolation:
     def _needed_paths(self) -> list[Path]:
         """What the child must reach: its folder, Python, and the packages it imports."""
         return sorted({self.folder.resolve(), *_python_paths()})
+
+    def confinement(self) -> dict | None:
+        """What the sandboxed process installs on itself as it starts (worker/confine.py's
+        confinement.json), or None where there is no sandbox."""
+        if self.mode not in ("bwrap", "unshare"):
+            return None
+        programs, _ = syscall_filter.programs()
+        return {"own_namespaces": True, "filter": programs.settings() if programs else None}
 
     # ------------------------------------------------------------ command
 
@@ -619,6 +649,20 @@ class Isolation:
                                                                         "; its own children may not")
         else:
             lifetime = "killed as a process group when grading ends; not if the grader itself is killed"
+        programs, no_filter = syscall_filter.programs()
+        if not isolated:
+            seccomp = keyring = f"no: {ns}"
+        else:
+            seccomp = programs.words() if programs else f"no: {no_filter}"
+            refused = own_namespaces_fail(mode, self.user)
+            keyring = ("a fresh session keyring for every process; each submission's child has a user "
+                       "namespace of its own, so no user keyring or named keyring of one child reaches another"
+                       if not refused else
+                       f"a fresh session keyring for every process; the user keyring of uid "
+                       f"{self.user if self.user is not None else 0} is shared by every child (it cannot have "
+                       f"a user namespace of its own: {refused})")
+            if programs:
+                keyring += "; key calls are refused by the system call filter"
         return {
             "sandbox": mode,
             "network": "none (network namespace, loopback down)" if isolated else f"not isolated: {ns}",
@@ -631,4 +675,6 @@ class Isolation:
             "processes": processes,
             "lifetime": lifetime,
             "user": user,
+            "seccomp": seccomp,
+            "keyring": keyring,
         }

@@ -12,13 +12,14 @@ question is answered with the reason.
 
 ``isolation.py`` adds the operating-system measures the machine allows
 (bubblewrap or namespaces, cgroups, an unprivileged user, death with the
-grader); the sandbox records which were in force. ``interrupt_all`` stops
+grader, a system call filter); the sandbox records which were in force. ``interrupt_all`` stops
 every live sandbox at once (Ctrl-C of a batch).
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import select
 import shutil
@@ -36,7 +37,7 @@ from typing import Any
 from .config_types import Assignment, Config
 from .folders import hidden_folders
 from .isolation import Isolation
-from .worker import protocol
+from .worker import confine, protocol
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 # What a sandbox folder holds of the kit: a package named SANDBOX_PACKAGE with the
@@ -49,7 +50,10 @@ ENTRY = {"worker": "worker.main", "executor": "executor.main", "zygote": "worker
 
 
 def bootstrap(program: str) -> str:
-    return ("import sys; sys.path.insert(0, sys.argv[1]); del sys.argv[1]; "
+    """The child's ``-c`` code: it confines itself (worker/confine.py) before importing anything else of
+    the kit, then runs the program."""
+    return ("import sys; sys.path.insert(0, sys.argv[1]); "
+            f"from {SANDBOX_PACKAGE}.worker.confine import start; start(sys.argv.pop(1), {program!r}); "
             f"from {SANDBOX_PACKAGE}.{ENTRY[program]} import main; raise SystemExit(main(sys.argv[1:]))")
 
 
@@ -366,6 +370,9 @@ class Sandbox:
             remove_tree(self.folder)
             raise
         try:
+            confinement = self.isolation.confinement()
+            if confinement is not None:      # read by the child as it starts (worker/confine.py)
+                (self.folder / confine.SETTINGS).write_text(json.dumps(confinement), encoding="utf-8")
             if self.isolation.mode == "unshare" and self.isolation.user is not None:
                 self._hand_folder_to(self.isolation.user)   # bubblewrap gives it a tmpfs instead
             with _live_lock:

@@ -5,7 +5,8 @@ filesystem view, namespaces, unprivileged user, cgroups) whose process has
 imported torch and traced a throwaway module, and runs no submission code. For
 each submission the thread hands it the file and three fresh pipes; the
 zygote forks a child that answers the same questions, under the same
-deadlines and bounds, as a freshly started child would (``WarmChild``). When
+deadlines and bounds, as a freshly started child would (``WarmChild``), in
+a user and IPC namespace and with a session keyring of its own. When
 the child has ended the zygote kills whatever it left, empties every writable
 folder and removes System V objects, and says whether all of that worked. A
 zygote that did not (or died, or timed out) is closed, and the next
@@ -98,8 +99,9 @@ class Zygote:
         """Return once the zygote has imported and traced; ZygoteFailed (and closed) if it does not."""
         if self.ready:
             return
-        if (_receive_within(self.box.control, START_SECONDS) or {}).get("ready") is not True:
-            reason = self.box.dead_reason or "it did not get ready"
+        message = _receive_within(self.box.control, START_SECONDS) or {}
+        if message.get("ready") is not True:
+            reason = str(message.get("reason") or self.box.dead_reason or "it did not get ready")[:300]
             self.close()
             raise ZygoteFailed(reason)
         # The zygote's own memory is charged to the cgroup its children share: room for it on top
@@ -221,6 +223,8 @@ class WarmChild(Sandbox):
         record["warm_start"] = ("forked from a warm process of this grading thread, which ran no submission code; "
                                 "every process, file and System V object of the previous submission was removed "
                                 "first")
+        record["ipc_namespace"] = ("yes: its own, made right after the fork and before any submission code "
+                                   "(System V objects and message queues die with the child)")
         return record
 
 

@@ -6,7 +6,13 @@ submission. It imports torch, torchvision, numpy and the worker, and traces a
 throwaway module so the tracer's first-use cost is paid, all on one thread and
 before any thread pool exists. Then, for each submission the parent sends over
 the control socket (the file's text and three fresh pipes), it forks a child
-that serves that submission exactly as a freshly started one would.
+that serves that submission exactly as a freshly started one would, except
+that right after the fork, before any submission code, the child gives itself
+a user and IPC namespace and a session keyring of its own and stacks the
+system call filter's second stage (``confine.prepare_child``): what one child
+makes there (message queues, System V objects, keys) is gone with it. The
+zygote keeps only what that needs: its own filter still allows ``unshare`` and
+``keyctl``, and it makes sure at start that a forked child may use them.
 
 When the child has ended, for any reason, the zygote kills every process left
 in the sandbox, removes every file and System V object that could have been
@@ -33,6 +39,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from . import confine
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -112,7 +120,8 @@ def _warm(preload: list[str], trace: bool) -> None:
 
 
 def _become_submission(fds: list[int], path: Path, args: argparse.Namespace) -> None:
-    """In the forked child: the submission's pipes, death with the zygote, then serve as usual."""
+    """In the forked child: the submission's pipes, death with the zygote, namespaces, a keyring and
+    the filter's second stage of its own (worker/confine.py), then serve as usual."""
     requests, answers, output = fds
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:               # the zygote died between fork and prctl
@@ -122,6 +131,7 @@ def _become_submission(fds: list[int], path: Path, args: argparse.Namespace) -> 
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.close(output)
+    confine.prepare_child(required=True)
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(number, signal.SIG_DFL if number != signal.SIGPIPE else signal.SIG_IGN)
     from .main import serve
@@ -203,12 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     for fd in (args.requests, args.answers):    # the parent talks to the zygote on the control socket only
         if fd >= 0:
             os.close(fd)
+    control = socket.socket(fileno=args.control)
+    # each child needs an IPC namespace of its own (worker/confine.py): tried before the imports, while a fork is cheap
+    refused = confine.namespaces_refused()
+    if refused:
+        send(control, {"ready": False, "reason": f"a forked child cannot have its own IPC namespace ({refused})"})
+        os._exit(0)
     _warm([name for name in args.preload.split(",") if name], trace=not args.no_trace)
     # What the imports made stays alive: the collector need not walk it in every child (each walk
     # would also copy the pages it touches). No collection first: it would cost the first child 0.1 s.
     gc.freeze()
     _prctl(PR_SET_DUMPABLE, 0)
-    control = socket.socket(fileno=args.control)
     box = Path.cwd()
     keep = writable_folders(box)
     send(control, {"ready": True})
