@@ -70,6 +70,10 @@ METADATA = "submission_metadata.yml"
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>late_)?(?P<user>\d+)_(?P<file_id>\d+)_(?P<original>.+)$",
                     re.IGNORECASE)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<user>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$")
+# A Moodle folder's name ends with its user id and plugin (the student's name, before them, may be anything);
+# a flat file's starts with them (its file name, after them, is the student's).
+MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<user>\d+)_assignsubmission_(?P<plugin>[a-z]+)_$")
+MOODLE_MARK = re.compile(r"_\d+_assignsubmission_[a-z]+_")
 RESUBMITTED = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)$")      # Canvas: task1_cnn-1.py for a second upload
 JUNK = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"}
 CHUNK = 1 << 20
@@ -371,8 +375,11 @@ def _zip_rank(info: zipfile.ZipInfo) -> tuple:
     return (tuple(info.date_time), info.filename, info.CRC)
 
 
-def group_by_student(archive: zipfile.ZipFile, entries, metadata_limit: int) -> dict[str, Student]:
-    """Each file's student (by the platform's naming), its submission, and its path in the student's folder."""
+def group_by_student(archive: zipfile.ZipFile, entries, metadata_limit: int,
+                     warn: Callable[[str], Any] | None = None) -> dict[str, Student]:
+    """Each file's student (by the platform's naming), its submission, and its path in the student's folder.
+    ``warn`` hears of each entry whose name could be read as more than one student."""
+    doubtful: dict[str, str] = {}
     metadata_info = next((info for info, parts in entries if parts == (METADATA,)), None)
     gradescope = _metadata(archive, metadata_info, metadata_limit) if metadata_info else {}
     students: dict[str, Student] = {}
@@ -400,9 +407,12 @@ def group_by_student(archive: zipfile.ZipFile, entries, metadata_limit: int) -> 
                 top, Version(info, PurePosixPath(*parts[1:]), top, (0, 0, 0, *plain), tag),
                 rank=(created if created is not None else float("-inf"), int(number.group()) if number else -1, top),
                 tag=number.group() if number else _short_hash(top), label=label, name=", ".join(meta["names"]))
-        elif (moodle := MOODLE.match(top)) is not None:
+        elif (moodle := len(parts) > 1 and MOODLE_FOLDER.match(top) or MOODLE.match(top)) is not None:
             inside = parts[1:] if len(parts) > 1 else (moodle.group("rest") or top,)
             name, user = moodle.group("name"), moodle.group("user")
+            if len(MOODLE_MARK.findall(top)) > 1:
+                doubtful[top] = (f"entry '{top}' names more than one Moodle user id: read as \"{name}\", user id "
+                                 f"{user}; check by hand whose it is")
             add(Student(f"moodle:{name}:{user}", name, "moodle", user), "",
                 Version(info, PurePosixPath(*inside), top, (0, 0, 0, *plain), tag))
         elif len(parts) == 1 and (canvas := CANVAS.match(top)) is not None:
@@ -418,6 +428,8 @@ def group_by_student(archive: zipfile.ZipFile, entries, metadata_limit: int) -> 
         else:
             add(Student(f"folder:{top}", top, "folder"), "",
                 Version(info, PurePosixPath(*parts[1:]), top, (0, 0, 0, *plain), tag))
+    for top in sorted(doubtful):
+        (warn or (lambda message: None))(doubtful[top])
     for student in students.values():   # one Gradescope student under several names: the newest one's
         if student.platform == "gradescope":
             student.name = max(student.attempts.values(), key=lambda a: a.rank).name
@@ -620,7 +632,9 @@ class BulkDownloads:
                 if info.is_dir() or not parts or _is_junk(parts):
                     continue
                 entries.append((info, parts))
-            students = group_by_student(archive, _strip_wrapper(entries, self.expected_file), self.max_bytes)
+            students = group_by_student(archive, _strip_wrapper(entries, self.expected_file), self.max_bytes,
+                                        warn=lambda message: self.say(f"{zip_path.name}: {message}",
+                                                                      into=self.lookalikes))
             if not students:
                 raise BulkDownloadError(f"{zip_path} holds no submissions: expected one file or folder per student "
                                         "(Canvas, Moodle or Gradescope's export)")

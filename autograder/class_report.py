@@ -158,9 +158,9 @@ def _intake(lookalikes: Sequence[str], duplicates: Sequence[str]) -> str:
     and each earlier submission of a student, graded as well or not graded, with why."""
     parts = []
     for lines, title, intro in (
-            (lookalikes, "Names that look alike",
-             "These students' names print alike (or they share a user id): check that each row is whom it "
-             "seems, by the platform's user id and entry in grades.csv."),
+            (lookalikes, "Identities to check",
+             "These students' names look alike, share a user id, or can be read two ways in the zip: check "
+             "that each row is whom it seems, by the platform's user id and entry in grades.csv."),
             (duplicates, "Several submissions of one student",
              "Each student's newest submission is graded under their name; each other one is listed here, "
              "graded as well (kit.bulk_duplicates = \"all\") or not graded (\"newest\"), with why.")):

@@ -261,6 +261,21 @@ def test_a_shared_user_id_and_invisible_characters_are_flagged_as_plain_text(tmp
     assert not any(ch in flags for ch in "\u202e\x1b")
 
 
+def test_a_moodle_name_that_holds_another_user_id_takes_nobody_s_place(tmp_path):
+    """A display name that spells out another student's id and plugin does not join that student's folder."""
+    bulk, found = read_files(make_zip(tmp_path / "moodle.zip", {
+        f"Jane Doe_101_assignsubmission_file_/{ASSIGNMENT}.py": "# jane",
+        f"Jane Doe_101_assignsubmission_file_x_666_assignsubmission_file_/{ASSIGNMENT}.py": "# eve",
+        f"Eve_667_assignsubmission_file_y_101_assignsubmission_file_{ASSIGNMENT}.py": "# eve's file name"}))
+    assert found["Jane_Doe"] == {f"{ASSIGNMENT}.py": "# jane"}
+    assert found["Jane_Doe_101_assignsubmission_file_x"] == {f"{ASSIGNMENT}.py": "# eve"}
+    assert found["Eve"] == {f"y_101_assignsubmission_file_{ASSIGNMENT}.py": "# eve's file name"}
+    doubts = [line for line in bulk.lookalikes if "names more than one Moodle user id" in line]
+    assert len(doubts) == 2
+    assert 'read as "Eve", user id 667' in doubts[0]
+    assert 'read as "Jane Doe_101_assignsubmission_file_x", user id 666' in doubts[1]
+
+
 @pytest.mark.parametrize("other", [
     "JANE DOE", " Jane  Doe", "Ja\u200bne Doe", "\uff2aane Doe",      # case, spaces, zero width, full width
     "J\u0430ne Doe", "Jane D\u03bfe", "Jane Do\u0435", "Jane Doe\u202e",  # Cyrillic a, Greek omicron, ...
@@ -404,7 +419,7 @@ def test_grades_csv_and_the_report_keep_each_identity(tmp_path, monkeypatch):
         "smithann": ("smithann", "2345", "newest", full)}          # the LATE one, the solution, was graded
     assert rows["smithann"]["platform_entry"] == f"smithann_LATE_2345_6790_{ASSIGNMENT}.py"
     report = (out / "report.html").read_text(encoding="utf-8")
-    assert "Names that look alike" in report and "Several submissions of one student" in report
+    assert "Identities to check" in report and "Several submissions of one student" in report
     assert (f"&quot;Jane Doe&quot; and &quot;{omicron}&quot; look alike: different platform ids 101 and 202"
             in report)
     assert f"not graded: &#x27;smithann_2345_6789_{ASSIGNMENT}.py&#x27; is an earlier version" in report
