@@ -39,6 +39,8 @@ class TrainingRun:
     steps: int | None
     test_accuracy: float | None
     confusion_matrix: list[list[int]] | None    # rows: true class, columns: predicted class
+    classes: int | None = None                  # how many classes the test labels have
+    not_a_class: int | None = None              # test predictions outside 0 .. classes - 1 (counted wrong)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ def training(result: SubmissionResult) -> TrainingRun | None:
         steps=whole(raw.get("steps")),
         test_accuracy=fraction(raw.get("test_accuracy")),
         confusion_matrix=_confusion(raw.get("confusion_matrix")),
+        classes=whole(raw.get("classes")),
+        not_a_class=whole(raw.get("predictions_not_a_class")),
     )
     if not run.history and run.test_accuracy is None and run.confusion_matrix is None:
         return None
@@ -158,6 +162,15 @@ def _confusion(raw: Any) -> list[list[int]] | None:
             return None
         rows.append(counts)
     return rows
+
+
+def not_a_class_text(count: int, classes: int | None) -> str:
+    """'3 test predictions were not a class 0-9 ...': a model whose output has more columns than there are
+    classes can predict an index no label has; each such prediction counts as wrong."""
+    which = f"a class 0-{classes - 1}" if classes else "a class of the data set"
+    were = "were" if count != 1 else "was"
+    return (f"{count:,} test prediction{'s' if count != 1 else ''} {were} not {which} and counted as wrong; "
+            "the model's output needs one column per class")
 
 
 def root_cause(result: SubmissionResult) -> RootCause | None:

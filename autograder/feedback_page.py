@@ -165,6 +165,8 @@ def training_summary(run: data.TrainingRun) -> list[str]:
     if run.test_accuracy is not None:
         need = f" (at least {data.percent(run.min_test_accuracy)} needed)" if run.min_test_accuracy is not None else ""
         lines.append(f"Accuracy on the held-out test images: {data.percent(run.test_accuracy)}{need}.")
+    if run.not_a_class:
+        lines.append(data.not_a_class_text(run.not_a_class, run.classes) + ".")
     return lines
 
 

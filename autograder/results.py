@@ -9,6 +9,7 @@ stay readable and small whatever the child did.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -44,11 +45,12 @@ def clean_data(value: object, depth: int = 0) -> object:
         return value
     if depth >= DETAIL_DEPTH:
         return "[nested too deeply]"
+    # containers are cut while read, never copied whole first
     if isinstance(value, dict):
-        items = list(value.items())[:DETAIL_ITEMS]
+        items = itertools.islice(value.items(), DETAIL_ITEMS)
         return {clean_text(k, NAME_CHARS): clean_data(v, depth + 1) for k, v in items}
     if isinstance(value, (list, tuple)):
-        return [clean_data(v, depth + 1) for v in list(value)[:DETAIL_ITEMS]]
+        return [clean_data(v, depth + 1) for v in itertools.islice(value, DETAIL_ITEMS)]
     return clean_text(value, DETAIL_CHARS)
 
 

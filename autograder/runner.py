@@ -27,6 +27,7 @@ from .checks.base import LOAD, STEP, TRAIN, explain_failure
 from .checks.tensor_specs import materialize
 from .config import Assignment, Config
 from .executor_pool import ExecutorPool
+from .feedback_data import MAX_CLASSES, MAX_HISTORY, MAX_LAYERS
 from .warm_start import ZygotePool
 from .results import CheckResult, SubmissionResult, every_check_failed
 from .root_cause import apply_root_cause, root_cause_note
@@ -196,32 +197,49 @@ def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: Gra
     return None
 
 
+def _confusion(predictions: torch.Tensor, labels: torch.Tensor) -> tuple[list[list[int]] | None, int, int]:
+    """The confusion matrix of the test predictions, how many predictions are not a class, and how many
+    classes there are. The size comes from the grader's own labels, never from an answer: a prediction
+    outside 0 .. classes - 1 counts as wrong and is only counted, so no answer can make the matrix big."""
+    classes = int(labels.max().item()) + 1 if labels.numel() else 0
+    predicted = predictions.long()
+    inside = (predicted >= 0) & (predicted < classes)
+    outside = int(inside.numel() - inside.sum().item())
+    if not 0 < classes <= MAX_CLASSES:
+        return None, outside, classes
+    cells = torch.bincount(labels[inside] * classes + predicted[inside], minlength=classes * classes)
+    return cells.reshape(classes, classes).tolist(), outside, classes
+
+
 def _feedback_data(per_check, answers: dict[str, Answer], context: JudgeContext) -> dict:
-    """The model as the grader saw it and its training run, for feedback pages (all measured by the grader)."""
+    """The model as the grader saw it and its training run, for feedback pages (all measured by the grader).
+    Each list is cut to what a page shows before it is built."""
     data: dict = {}
     for check, kind, probes in per_check:
         for probe in probes:
             answer = answers.get(probe.key)
             if answer is None or answer.failed or not isinstance(answer.value, dict):
                 continue
-            if probe.op == "forward" and answer.value.get("calls") and "layers" not in data:
+            calls = answer.value.get("calls")
+            if probe.op == "forward" and isinstance(calls, list) and calls and "layers" not in data:
                 data["layers"] = [{"op": call[0], "output_shape": call[1], "parameters": call[2]}
-                                  for call in answer.value["calls"] if len(call) == 3]
+                                  for call in calls[:MAX_LAYERS] if isinstance(call, (list, tuple)) and len(call) == 3]
             if probe.op == "train" and "training" not in data and context.test_labels is not None:
                 value, labels = answer.value, context.test_labels
                 predictions = value.get("predictions")
                 if isinstance(predictions, torch.Tensor) and predictions.shape == labels.shape:
-                    classes = int(max(labels.max().item(), predictions.max().item())) + 1
-                    matrix = torch.zeros(classes, classes, dtype=torch.long)
-                    matrix.index_put_((labels, predictions.long()), torch.ones_like(labels), accumulate=True)
+                    matrix, outside, classes = _confusion(predictions, labels)
+                    history = value.get("history")
                     recipe = probe.args.get("recipe", {})
                     data["training"] = {
-                        "history": value.get("history", []),
+                        "history": history[:MAX_HISTORY] if isinstance(history, list) else [],
                         "stop_at_validation_accuracy": recipe.get("stop_at_validation_accuracy"),
                         "min_test_accuracy": check.params.get("min_test_accuracy"),
                         "steps": value.get("steps"),
                         "test_accuracy": round((predictions.long() == labels).double().mean().item(), 4),
-                        "confusion_matrix": matrix.tolist(),
+                        "classes": classes,
+                        "predictions_not_a_class": outside,
+                        "confusion_matrix": matrix,
                     }
     return data
 

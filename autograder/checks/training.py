@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..config_types import Key
+from ..feedback_data import not_a_class_text
 from .base import TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
 from .registry import register
 
@@ -46,18 +47,22 @@ class TestAccuracy(CheckKind):
         predictions = result.get("predictions")
         if not isinstance(predictions, torch.Tensor) or predictions.shape != labels.shape:
             return Verdict(False, "the training run returned no prediction for each test image")
-        accuracy = (predictions.long() == labels).double().mean().item()
+        accuracy = (predictions.long() == labels).double().mean().item()   # a prediction that is no class is wrong
+        classes = int(labels.max().item()) + 1
+        outside = int(((predictions.long() < 0) | (predictions.long() >= classes)).sum().item())
         threshold = check.params["min_test_accuracy"]
         history = result.get("history") or []
         validation = f", validation {history[-1][1]:.1%}" if history else ""
         detail = f"after {result.get('steps', 0)} steps{validation}, {result.get('seconds', 0):.1f} s"
         details = {"test_accuracy": round(accuracy, 4), "steps": result.get("steps", 0),
-                   "train_seconds": round(result.get("seconds", 0.0), 2)}
+                   "train_seconds": round(result.get("seconds", 0.0), 2), "predictions_not_a_class": outside}
         if accuracy >= threshold:
             return Verdict(True, f"test accuracy {accuracy:.2%} ≥ {threshold * 100:g}% ({detail})", details)
         hint = ""
         if history and history[-1][2] != history[-1][2]:  # NaN loss
             hint = ": the loss became NaN; look for a log of zero or a division in forward()"
+        elif outside:
+            hint = f": {not_a_class_text(outside, classes)}"
         elif accuracy < 0.2:
             hint = (": the model did not learn; check that forward() uses its input and that every "
                     "layer is connected")
