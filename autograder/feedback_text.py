@@ -1,9 +1,17 @@
 """The feedback page as Markdown text, for platforms that show text, not files (Gradescope's ``output``).
 
 Same order as the page: score, root cause, checks, layers, training, test
-predictions, notes, printed output, with the plots replaced by numbers. Every
-string from the result is escaped for Markdown; the printed output sits in a
-fenced code block whose fence is longer than any run of backticks inside it.
+predictions, notes, printed output, with the plots replaced by numbers.
+
+Only the kit's own words are Markdown: headings, scores and other numbers, and
+the assignment's and checks' names from grading.toml (escaped). Every text a
+submission can reach (check messages, the status, the root cause, notes, the
+layer table, what it printed) goes into the Markdown only inside a fenced code
+block, never inside a list or a quote, whose fence of backticks is longer than
+any run of backticks in the text, so no line of the text can close it.
+Escaping alone would not do: GitHub-flavoured renderers turn ``www.`` hosts,
+URLs and e-mail addresses into links even when their punctuation is escaped;
+inside a code block nothing is a link, an image or HTML.
 """
 
 from __future__ import annotations
@@ -15,20 +23,31 @@ from .feedback_page import most_confused, training_summary
 from .results import SubmissionResult
 
 MAX_CURVE_ROWS = 20          # rows of the training table; the curve is sampled evenly down to this
+MAX_NOTES = 100
 
 # Characters with a meaning in Markdown (or HTML inside it); each is written with a backslash before it.
 SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
 
 
 def md(value, limit: int = data.MAX_TEXT) -> str:
-    """Any value as one line of Markdown that shows exactly its characters."""
+    """The kit's own text (a name from grading.toml, a sentence with numbers) as one line of Markdown that
+    shows exactly its characters. Not for text from a submission: that goes in ``fenced``."""
     return SPECIAL.sub(r"\\\1", " ".join(data.text(value, limit).split()))
 
 
-def _fenced(text: str) -> str:
+def fenced(text: str) -> str:
+    """``text`` as a fenced code block that shows it verbatim: a fence of backticks longer than any run of
+    backticks in it, so no line of it can end the block. CommonMark ends a line at a carriage return too,
+    so every line break is made a newline first. Put it at the top level, after a blank line."""
+    text = str(text).replace("\r\n", "\n").replace("\r", "\n").strip("\n").rstrip()
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{text.rstrip()}\n{fence}"
+    return f"{fence}text\n{text}\n{fence}" if text else f"{fence}text\n{fence}"
+
+
+def _block(text: str) -> list[str]:
+    """Lines for a code block that stands alone: blank lines around it."""
+    return ["", fenced(text), ""]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -37,26 +56,39 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _text_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """Columns lined up in plain text (for a code block)."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                         for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([line(header), *(line(row) for row in rows)])
+
+
 def _checks(result: SubmissionResult) -> list[str]:
+    if not result.checks:
+        return ["### Checks", "", "No check was run."]
     lines = ["### Checks", ""]
     for check in result.checks:
         passed = bool(getattr(check, "passed", False))
         top = data.finite(getattr(check, "max_points", 0))
         mark = "✓" if passed else "✗"
-        message = "" if passed else f": {md(getattr(check, 'message', ''))}"
-        lines.append(f"- {mark} **{md(check.name, 200)}** ({data.points(top if passed else 0)}/{data.points(top)})"
-                     f"{message}")
-    return lines if result.checks else ["### Checks", "", "No check was run."]
+        lines.append(f"{mark} **{md(check.name, 200)}** ({data.points(top if passed else 0)}/{data.points(top)})")
+        message = data.text(getattr(check, "message", ""))
+        lines += _block(message) if not passed and message.strip() else [""]
+    return lines
 
 
 def _layers(result: SubmissionResult) -> list[str]:
     found = data.layers(result)
     if found is None:
         return ["### Model", "", "Layer table not available: the grader recorded no model layers for this submission."]
-    rows = [[str(i), md(layer.op, 200), md(layer.output_shape, 200),
-             "" if layer.parameters is None else f"{layer.parameters:,}"] for i, layer in enumerate(found, start=1)]
-    rows.append(["", "**total**", "", f"**{sum(layer.parameters or 0 for layer in found):,}**"])
-    return ["### Model", "", *_table(["\\#", "op", "output shape", "parameters"], rows)]
+    rows = [[str(i), layer.op, layer.output_shape, "" if layer.parameters is None else f"{layer.parameters:,}"]
+            for i, layer in enumerate(found, start=1)]
+    rows.append(["", "total", "", f"{sum(layer.parameters or 0 for layer in found):,}"])
+    return ["### Model", *_block(_text_table(["#", "op", "output shape", "parameters"], rows, right={0, 3}))]
 
 
 def _training(result: SubmissionResult) -> list[str]:
@@ -86,29 +118,31 @@ def feedback_markdown(result: SubmissionResult, *, output_kib: int = 16) -> str:
     score, top = data.finite(result.score), data.finite(result.max_score)
     lines = [f"## {md(result.assignment, 100)}: {data.points(score)} / {data.points(top)}", ""]
     if result.status != "graded":
-        lines += [f"**Grading stopped early:** {md(result.status)}", ""]
+        lines += ["**Grading stopped early:**", *_block(data.text(result.status))]
     cause = data.root_cause(result)
     if cause is not None:
-        lines += ["### Start here", "", md(cause.message), ""]
+        lines += ["### Start here", *_block(cause.message)]
         if cause.fix:
-            lines += ["**How to fix it:** " + md(cause.fix), ""]
+            lines += ["**How to fix it:**", *_block(cause.fix)]
         if cause.checks:
-            lines += ["Fixing it should also fix: " + ", ".join(md(name, 200) for name in cause.checks), ""]
+            lines += ["Fixing it should also fix these checks:", *_block(", ".join(cause.checks))]
     for section in (_checks, _layers, _training):
         try:
             lines += section(result)
         except Exception as exc:      # odd data costs one section, never the whole text
-            lines += [f"(this section could not be shown: {type(exc).__name__})"]
+            lines += ["", f"(this section could not be shown: {md(type(exc).__name__, 100)})"]
         lines.append("")
-    notes = [n for n in result.notes if data.text(n).strip()] if isinstance(result.notes, list) else []
+    notes = [data.text(n) for n in result.notes if data.text(n).strip()] if isinstance(result.notes, list) else []
     if notes:
-        lines += ["### Notes", "", *(f"- {md(note)}" for note in notes[:100]), ""]
+        lines += ["### Notes", *_block("\n".join(f"- {note}" for note in notes[:MAX_NOTES]))]
     shown, cut = data.capped_output(result.output, output_kib)
     lines += ["### What your code printed", ""]
     if shown.strip():
-        lines.append(_fenced(shown))
+        lines += _block(shown)
         if cut:
             lines.append(f"{cut:,} more characters were not shown.")
     else:
         lines.append("Nothing was printed.")
-    return "\n".join(lines).rstrip() + "\n"
+    # one blank line between blocks (a code block is one item here, so its own lines are never touched)
+    kept = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
+    return "\n".join(kept).strip() + "\n"

@@ -65,9 +65,12 @@ def results_json(result: SubmissionResult) -> dict:
     }
 
 
-def results_text(result: SubmissionResult) -> str:
-    """results.json's text, shortened (output first, then messages) until it is under MAX_RESULTS_BYTES."""
-    data = results_json(result)
+def results_text(result: SubmissionResult, data: dict | None = None) -> str:
+    """results.json's text, shortened (output first, then messages) until it is under MAX_RESULTS_BYTES.
+
+    ``data`` is the document to write, ``results_json(result)`` unless given (Gradescope's archive passes
+    its Markdown form): every results.json the kit writes goes through this one cap."""
+    data = results_json(result) if data is None else data
     text = json.dumps(data, indent=2, ensure_ascii=False)
     budget = MAX_RESULTS_BYTES // 2
     while len(text.encode("utf-8")) >= MAX_RESULTS_BYTES and budget >= 1000:
@@ -81,11 +84,11 @@ def results_text(result: SubmissionResult) -> str:
     return text
 
 
-def write_results_json(result: SubmissionResult, path: Path) -> Path:
-    """Write atomically, so a grader killed mid-way never leaves half a file."""
+def write_results_json(result: SubmissionResult, path: Path, data: dict | None = None) -> Path:
+    """Write atomically, so a grader killed mid-way never leaves half a file (``data``: see results_text)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
-    partial.write_text(results_text(result), encoding="utf-8")
+    partial.write_text(results_text(result, data), encoding="utf-8")
     os.replace(partial, path)
     return path
 

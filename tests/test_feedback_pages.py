@@ -155,7 +155,8 @@ def test_gradescope_output_is_the_page_text_in_markdown():
     assert all(test["output_format"] == "text" for test in data["tests"])
     output = data["output"]
     assert output.index("Start here") < output.index("### Checks") < output.index("### Model")
-    assert "| 12 | linear | \\(\\-1, 120\\) | 10,200 |" in output
+    assert re.search(r"(?m)^12  linear      \(-1, 120\)             10,200$", output)      # in the layers' code block
+    assert "test accuracy 11.35% < 95%" in output                    # a message, verbatim in a code block
     assert "Training ran 3,000 steps" in output
     assert data["tests"][1]["output"].startswith("forward() returned shape (64, 120)")   # plain text, unescaped
 
@@ -166,4 +167,6 @@ def test_gradescope_markdown_renders_without_markup_from_the_submission():
     rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
     assert "<script" not in rendered and "<img" not in rendered and "</td></table>" not in rendered
     assert "&lt;script&gt;alert('x')&lt;/script&gt;" in rendered
-    assert rendered.count("<pre>") == 1                      # printed output stays in one code block
+    # each block of submission text is one code block, and what it printed (every "</pre>" too) stays inside
+    assert rendered.count("<pre>") == len(re.findall(r"(?m)^`{3,}text$", text))
+    assert rendered.count("&lt;/pre&gt;") >= 2 * 1024 // len(fakes.HOSTILE + "</pre>\n")

@@ -25,7 +25,6 @@ archive), ``submission/`` and ``results/``; ``AUTOGRADER_DATA`` (default
 from __future__ import annotations
 
 import argparse
-import os
 import stat
 import sys
 import zipfile
@@ -129,7 +128,9 @@ def export_gradescope(*, assignment_id: str, out_zip: str | Path, config_path: s
 
 def gradescope_results(result, *, output_kib: int = 16) -> dict:
     """results.json as Gradescope renders it: the feedback page's text as Markdown in the top-level
-    ``output``, and each check's message shown as plain text, line breaks kept."""
+    ``output`` (whatever came from the submission only inside code blocks: see feedback_text), and each
+    check's message shown as plain text, line breaks kept. Written through ``write_gradescope_results``,
+    which caps its size."""
     from ..feedback_text import feedback_markdown
     from ..reports import results_json
 
@@ -159,12 +160,15 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
     except AutograderError as exc:   # no data, say: still a results.json, with the reason and no points
         reason = f"the autograder could not grade this submission: {exc.message}"
         result = every_check_failed(assignment, Path(submission).name, str(submission), reason)
-    data = gradescope_results(result, output_kib=config.kit["feedback_output_kib"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")      # atomic: never half a results.json
-    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(partial, out)
-    return data
+    write_gradescope_results(result, out, output_kib=config.kit["feedback_output_kib"])
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def write_gradescope_results(result, path: str | Path, *, output_kib: int = 16) -> Path:
+    """Write Gradescope's results.json atomically, under the same size cap as ``autograder grade``'s."""
+    from ..reports import write_results_json
+
+    return write_results_json(result, Path(path), gradescope_results(result, output_kib=output_kib))
 
 
 def main(argv: list[str] | None = None) -> int:
