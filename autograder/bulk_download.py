@@ -743,7 +743,7 @@ class BulkDownloads:
                     f"This is an earlier submission of yours ({candidate.entry}), graded as well; your newest "
                     "is graded on its own.")
             folders.append(folder)
-        self.say(f"{download.path.name}: {len(folders)} submissions unpacked")
+        self.say(f"{download.path.name}: {len(folders)} submission{'' if len(folders) == 1 else 's'} unpacked")
         return folders
 
     def _extract(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, folder: Path, inside: PurePosixPath,
