@@ -36,8 +36,10 @@ KIT_KEYS: dict[str, Key] = {
     "warm_start": Key(True, "fork each submission's process from a warm one per grading thread (needs bubblewrap); "
                             "false starts every one afresh"),
     "sandbox_uid": Key(65534, "user id submissions run as when the grader runs as root (0 keeps root)"),
-    "max_constant_elements": Key(4096, "values a compiled model may carry in buffers and constants together "
-                                       "(weights must be parameters, which the grader initialises itself)"),
+    "max_constant_elements": Key(4096, "values a hand-written module or function may carry in buffers and "
+                                       "constants together (a trained model: [limits] max_carried_values)"),
+    "op_groups": Key({}, "named lists of ATen ops (short names, e.g. 'add', 'sum'); a by-hand check's "
+                         "allowed_ops names groups and single ops"),
 }
 
 # [limits]: defaults for every assignment; [assignments.<id>.limits] overrides them.
@@ -52,6 +54,11 @@ LIMIT_KEYS: dict[str, Key] = {
     "answer_mib": Key(128, "largest answer a submission's process may send the grader, on the wire"),
     "answer_elements": Key(16 * 2**20, "most elements of one tensor in an answer"),
     "judge_seconds": Key(20.0, "time the grader spends judging one check's answers before failing it"),
+    "max_carried_values": Key(256, "values a trained model may carry besides its parameters: tensor constants, "
+                                   "numbers written in forward() and allowed buffers, in 32-bit words"),
+    "max_graph_nodes": Key(2000, "operations in one graph of a trained model"),
+    "allow_buffers": Key(False, "whether a trained model may keep buffers other than batch-norm statistics "
+                                "(they count toward max_carried_values)"),
 }
 
 # [assignments.<id>.training]: the assignment's own recipe and the early-stop rule.
@@ -96,9 +103,18 @@ COMMON_CHECK_KEYS: dict[str, Key] = {
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
+# Keys grading.toml took once and no longer does, with what replaces them.
+RETIRED_KEYS: dict[str, str] = {
+    "forbidden_ops": "by hand is now an allow-list: replace forbidden_ops by allowed_ops, the op groups "
+                     "of [kit.op_groups] and single ops the function or module may use",
+}
+
+
 def _unknown_key_error(where: str, key: str, known: dict[str, Key]) -> ConfigError:
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
+    if key in RETIRED_KEYS:
+        hint = f"; {RETIRED_KEYS[key]}"
     return ConfigError(
         f"grading.toml: unknown key '{where}{key}'{hint} "
         f"(known keys there: {', '.join(sorted(known))})"
@@ -155,7 +171,7 @@ def resolve_table(where: str, table: dict[str, Any], keys: dict[str, Key],
     return resolved
 
 
-def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
+def _parse_checks(where: str, table: dict[str, Any], kit: dict[str, Any]) -> list[CheckSpec]:
     from .checks import KINDS  # the registry declares each kind's own keys (imported here: it needs torch)
 
     checks = []
@@ -180,6 +196,7 @@ def _parse_checks(where: str, table: dict[str, Any]) -> list[CheckSpec]:
             )
         params = {k: values[k] for k in kind.params}
         try:
+            params = kind.configure(params, kit)
             kind.validate(params)
         except ValueError as exc:
             raise ConfigError(f"grading.toml: '{here.rstrip('.')}': {exc}") from None
@@ -273,7 +290,7 @@ def load_config(path: Path | str | None = None, *, checks: bool = True) -> Confi
             resolve_table(where + "training.", values["training"], TRAINING_KEYS)
             if values["training"] else {}
         )
-        specs = _parse_checks(where + "checks.", values["checks"]) if checks else []
+        specs = _parse_checks(where + "checks.", values["checks"], kit) if checks else []
         if checks and not specs:
             raise ConfigError(f"grading.toml: '{where}checks' lists no checks")
         assignment = Assignment(

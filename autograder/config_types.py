@@ -35,6 +35,9 @@ class Limits:
     answer_mib: int
     answer_elements: int
     judge_seconds: float
+    max_carried_values: int
+    max_graph_nodes: int
+    allow_buffers: bool
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class CheckSpec:
     description: str
     params: dict[str, Any]
     requires: tuple[str, ...] = ()
+    # This grading run's draw for the checks that pose a fresh problem each run (checks/instances.py):
+    # the grading seed mixed with the submission's bytes; None outside a grading run.
+    draw: int | None = None
 
 
 @dataclass(frozen=True)

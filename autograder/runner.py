@@ -24,6 +24,7 @@ import torch
 
 from .checks import KINDS, JudgeContext, Probe
 from .checks.base import LOAD, STEP, TRAIN, explain_failure
+from .checks.instances import submission_draw
 from .checks.tensor_specs import materialize
 from .config import Assignment, Config
 from .executor_pool import ExecutorPool
@@ -87,11 +88,14 @@ def needs_data(assignment: Assignment) -> bool:
     return any(KINDS[c.kind].needs_data for c in assignment.checks)
 
 
-def _plan(assignment: Assignment) -> tuple[Probe, list[tuple], list[Probe]]:
-    """The load question, each check with its probes, and the unique probes in asking order."""
+def _plan(assignment: Assignment, draw: int | None = None) -> tuple[Probe, list[tuple], list[Probe]]:
+    """The load question, each check with its probes, and the unique probes in asking order.
+    ``draw`` (the grading seed mixed with the submission's bytes) picks the fresh problem each
+    check that runs in the submission's process poses (checks/instances.py)."""
     names: set[str] = set()
     per_check, unique = [], {}
     for check in assignment.checks:
+        check = dataclasses.replace(check, draw=draw)
         kind = KINDS[check.kind]
         names.update(kind.required_names(check, assignment))
         probes = kind.probes(check, assignment)
@@ -179,8 +183,29 @@ def child_options(setup: GradingSetup, path: Path | str | None) -> SandboxOption
                                          threads=setup.threads, data_dir=setup.data_dir, path=path)
 
 
+# Questions about a network the grader trains or scores as a whole (not a hand-written layer or
+# function): its graphs are held to being one network that learns (executor/one_network.py).
+NETWORK_QUESTIONS = {"build", "forward", "backward", "train", "overfit_batch", "train_regression"}
+
+
+def network_keys(probes: list[Probe]) -> set[str]:
+    return {_model_key(p.args["model"]) for p in probes
+            if p.op in NETWORK_QUESTIONS and "model" in p.args and "function" not in p.args["model"]}
+
+
+def install_rules(setup: GradingSetup, probe: Probe, network: bool) -> dict:
+    """What the executor holds a compiled model to (see executor/program.py's Limits)."""
+    limits = setup.assignment.limits
+    rules = {"max_constant_elements": setup.config.kit["max_constant_elements"]}
+    if network:
+        rules.update(network=True, max_carried_values=limits.max_carried_values,
+                     max_graph_nodes=limits.max_graph_nodes, allow_buffers=limits.allow_buffers,
+                     input_shape=list(probe.args["input_shape"]), batch_sizes=list(probe.args["batch_sizes"]))
+    return rules
+
+
 def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: GradingSetup,
-                         limits) -> Answer | None:
+                         limits, network: bool) -> Answer | None:
     """Ask the child to compile one model, hand the graph to the executor; the failure, if any."""
     compiled = box.ask(probe.op, materialize(probe.args, setup.data_dir), timeout=limits.step_seconds,
                        label=probe.label)
@@ -188,9 +213,8 @@ def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: Gra
         if compiled.error is not None:      # word the failure with what was being done: compiling
             compiled.error = {**compiled.error, "label": probe.label}
         return compiled
-    kit = setup.config.kit
     installed = runner.ask("install", {"key": _model_key(probe.args["model"]), "compiled": compiled.value,
-                                       "limits": {"max_constant_elements": kit["max_constant_elements"]}},
+                                       "limits": install_rules(setup, probe, network)},
                            timeout=limits.step_seconds, label=probe.label.replace("compiling", "rebuilding"))
     if installed.failed:
         return installed
@@ -252,7 +276,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     if submission.path is None:
         return _failed_result(setup, submission.name, str(path), submission.problem, started)
 
-    load, per_check, ordered = _plan(assignment)
+    load, per_check, ordered = _plan(assignment, submission_draw(setup.seed, submission.path))
     limits = assignment.limits
     options = child_options(setup, path)
     answers: dict[str, Answer] = {}
@@ -284,7 +308,8 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                              f"({where} {lines}): grading uses only imports, functions, classes and constants")
             for module in loaded.value["missing_modules"]:
                 notes.append(f"module '{module}' is not installed on the grader; using it fails")
-            installed = {key: _compile_and_install(box, runner, compile_probe, setup, limits)
+            networks = network_keys(ordered)
+            installed = {key: _compile_and_install(box, runner, compile_probe, setup, limits, key in networks)
                          for key, compile_probe in compiles.items()}
             for probe in ordered:
                 if probe.op in EXECUTOR:

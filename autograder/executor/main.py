@@ -23,9 +23,10 @@ _ASKED_BYTES = re.compile(r"tried to allocate (\d+) bytes")
 
 def describe(exc: BaseException) -> dict:
     from .measure import MeasureFailure
+    from .optimizers import TrainingFailure
     from .program import GraphRefused
 
-    failure = isinstance(exc, (MeasureFailure, GraphRefused))
+    failure = isinstance(exc, (MeasureFailure, GraphRefused, TrainingFailure))
     message = str(exc)
     if isinstance(exc, MemoryError) or "can't allocate memory" in message or "out of memory" in message.lower():
         asked = _ASKED_BYTES.search(message)

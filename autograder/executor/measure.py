@@ -47,7 +47,6 @@ class ExecutorState:
     seed: int
     data_file: Path | None
     models: dict[str, CompiledModel | str] = field(default_factory=dict)   # key -> model, or why it was refused
-    limits: Limits = field(default_factory=Limits)
     data: dict[str, torch.Tensor] | None = None     # loaded at start, while the child is still compiling
     threads: int = 0                                 # torch threads it was started with (0: torch's default)
 
@@ -83,10 +82,9 @@ def _tensor_output(out: Any) -> torch.Tensor:
 @handles("install")
 def install(state: ExecutorState, key: str, compiled: dict, limits: dict | None = None) -> dict:
     """Rebuild a compiled model from plain data; later operations name it by ``key``."""
-    if limits:
-        state.limits = Limits(**{k: int(v) for k, v in limits.items() if k in Limits.__dataclass_fields__})
+    rules = Limits.from_request(limits) if isinstance(limits, dict) else Limits()
     try:
-        model = CompiledModel(compiled, state.device, state.limits)
+        model = CompiledModel(compiled, state.device, rules)
     except GraphRefused as exc:
         state.models[key] = str(exc)
         raise MeasureFailure(str(exc)) from None
@@ -100,7 +98,6 @@ def forget(state: ExecutorState) -> dict:
     """Drop every model and put torch's global switches back, so that the next submission of the
     batch meets this executor as it would a fresh one (the training data and warm imports stay)."""
     state.models.clear()
-    state.limits = Limits()
     torch.set_grad_enabled(True)
     torch.autograd.set_detect_anomaly(False)
     if state.threads:
@@ -296,15 +293,37 @@ def dropout_runs(state: ExecutorState, model: dict, p: float, shape: list[int], 
 
 
 @handles("call_graph")
-def call_graph(state: ExecutorState, model: dict, input: torch.Tensor) -> dict:
-    """Run a hand-written tensor function's compiled graph on ``input``, as the grader rebuilt it."""
+def call_graph(state: ExecutorState, model: dict, input: torch.Tensor, backward: bool = False,
+               calls: int = 1) -> dict:
+    """Run a hand-written tensor function's compiled graph on ``input``, as the grader rebuilt it,
+    ``calls`` times. With ``backward`` the sum of each result is backpropagated to the input, and
+    its gradient is returned as it stands after the last call (so accumulation across calls shows)."""
     net = _model(state, model)
     net.eval()
+    name = model.get("function", "the function")
+    x = input.to(state.device)
+    if backward:
+        if not x.is_floating_point():
+            raise MeasureFailure(f"the grader cannot differentiate {name}(...) with respect to an integer tensor")
+        x = x.detach().clone().requires_grad_(True)
+    out = None
     seed_everything(state.seed)
-    with torch.no_grad():
-        out = net(input.to(state.device))
+    for _ in range(max(1, int(calls))):
+        if not backward:
+            with torch.no_grad():
+                out = net(x)
+            continue
+        out = net(x)
+        if not isinstance(out, torch.Tensor):
+            raise MeasureFailure(f"{name}(...) returned a {type(out).__name__}; expected a tensor to "
+                                 "backpropagate through")
+        if not out.requires_grad:
+            raise MeasureFailure(f"{name}(...) returned a tensor without a gradient history: compute it from the "
+                                 "inputs with torch operations (no .detach(), .item() or numpy)")
+        out.sum().backward()
     result = out.detach().cpu().clone() if isinstance(out, torch.Tensor) else out
-    return {"result": result, "grads": [], "args_after": [], "ops": _ops_used(net)}
+    grad = None if x.grad is None else x.grad.detach().cpu().clone()
+    return {"result": result, "grad": grad, "ops": _ops_used(net)}
 
 
 # ----------------------------------------------------------------- short training runs on small data

@@ -17,6 +17,7 @@ from torch import fx, nn
 
 from ..worker import graph_format as fmt
 
+from . import one_network
 from .allowlist import OpRefused, resolve, short_name
 
 CONV_OPS = {"conv1d", "conv2d", "conv3d", "convolution", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
@@ -35,8 +36,32 @@ class GraphRefused(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    max_constant_elements: int = 4096       # all buffers and constant tensors together
+    max_constant_elements: int = 4096       # a hand-written module or function: buffers and constants together
     max_parameter_elements: int = 50_000_000
+    # A model the grader trains and scores is held to being one network (one_network.py):
+    network: bool = False
+    max_carried_values: int = 256           # constants, numbers in the graph and allowed buffers, in 32-bit words
+    max_graph_nodes: int = 2000             # operations in one graph
+    allow_buffers: bool = False             # buffers other than batch-norm statistics
+    input_shape: tuple = ()                 # one sample's shape, for the batch-size comparison
+    batch_sizes: tuple = ()                 # every batch size the grader will run
+
+    @classmethod
+    def from_request(cls, raw: dict) -> "Limits":
+        """The limits a parent's install request names; anything malformed keeps its default."""
+        values: dict = {}
+        for name, field in cls.__dataclass_fields__.items():
+            if name not in raw:
+                continue
+            value = raw[name]
+            if field.type == "bool" and isinstance(value, bool):
+                values[name] = value
+            elif field.type == "int" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[name] = int(value)
+            elif field.type == "tuple" and isinstance(value, (list, tuple)) and len(value) <= 64 and all(
+                    isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1 << 16 for v in value):
+                values[name] = tuple(value)
+        return cls(**values)
 
 
 def _grad_disable() -> bool:
@@ -81,7 +106,55 @@ class CompiledModel(nn.Module):
             if mode not in ("train", "eval") or not isinstance(graphs, list) or not graphs or len(graphs) > 16:
                 raise GraphRefused("the compiled model's graphs are malformed")
             self.graphs[mode] = [(graph, self._build(graph)) for graph in graphs]
+        if limits.network:
+            self._hold_to_one_network(compiled, limits)
         self.initial_state = self.snapshot()
+        self._without_dropout: fx.GraphModule | None = None
+        if limits.network and limits.input_shape:
+            try:
+                one_network.check_batch_sizes(self.deterministic_eval, list(limits.input_shape),
+                                              list(limits.batch_sizes), seed=0, device=self.device_name)
+            except one_network.NetworkRefused as exc:
+                raise GraphRefused(str(exc)) from None
+            finally:
+                self.restore(self.initial_state)
+
+    def deterministic_eval(self, x: torch.Tensor):
+        """The eval-mode graph with every dropout an identity (a network held to one_network's rules)."""
+        if self._without_dropout is None:
+            graph = self.graphs["eval" if "eval" in self.graphs else "train"][0][0]
+            self._without_dropout = self._build(one_network.without_dropout(graph))
+        return self._without_dropout(x)
+
+    def _hold_to_one_network(self, compiled: dict, limits: Limits) -> None:
+        """One graph for every batch size, the same network in both modes, within the budget;
+        batch-norm statistics start from their defaults (what the submission set carries nothing)."""
+        try:
+            one_network.require_dynamic(compiled["graphs"], compiled.get("batch_specialized_line"))
+            one_network.require_no_random_ops(compiled["graphs"])
+            if "train" in self.graphs and "eval" in self.graphs:
+                one_network.require_same_modes(self.graphs["train"][0][0], self.graphs["eval"][0][0],
+                                               compiled.get("constants") or {})
+            roles = self._roles()
+            other_buffers = {}
+            for (kind, name), attribute in self.attribute.items():
+                if kind != "buffers":
+                    continue
+                buffer = getattr(self.store, attribute)
+                role = roles.get(id(buffer), ("other", 0))[0]
+                if role in ("running_mean", "running_var") or (role == "batches_tracked" and buffer.numel() == 1):
+                    continue
+                if not limits.allow_buffers:
+                    raise one_network.NetworkRefused(
+                        f"the model keeps a buffer '{name[:80]}' (register_buffer) that is not a batch-norm "
+                        "statistic; the grader trains a network's parameters only: make it an nn.Parameter, "
+                        "or a value computed in forward()")
+                other_buffers[name] = buffer
+            one_network.check_budget(compiled["graphs"], compiled.get("constants") or {}, other_buffers,
+                                     limits.max_carried_values, limits.max_graph_nodes)
+        except one_network.NetworkRefused as exc:
+            raise GraphRefused(str(exc)) from None
+        self.reset_norm_statistics()
 
     # ------------------------------------------------------------ loading
 
@@ -110,7 +183,7 @@ class CompiledModel(nn.Module):
                     self.trainable[name] = trainable
                 else:
                     constant_total += tensor.numel()
-                    if constant_total > limits.max_constant_elements:
+                    if constant_total > limits.max_constant_elements and not limits.network:
                         raise GraphRefused(
                             f"{kind[:-1]} '{name}' brings the model's buffers and constants to "
                             f"{constant_total:,} values; the grader accepts at most "
@@ -198,11 +271,6 @@ class CompiledModel(nn.Module):
                            f"(e.g. x.view({sizes.split(',')[0]}, -1)); use x.view(x.size(0), -1) or "
                            "torch.flatten(x, 1)")
 
-    def fixed_batch_sizes(self) -> list[int]:
-        """Batch sizes of the graphs for the current mode, or [] when the batch size is dynamic."""
-        options = self.graphs.get("train" if self.training else "eval", [])
-        return [] if any(g["dynamic"] for g, _ in options) else sorted(g["batch"] for g, _ in options)
-
     def forward(self, x: torch.Tensor):
         return self.graph_for(x.shape[0])[1](x)
 
@@ -252,6 +320,12 @@ class CompiledModel(nn.Module):
                     fan = fan_in if role == "bias" else _fan_in(p)
                     bound = 1.0 / math.sqrt(fan) if fan > 0 else 0.0
                     p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1).mul_(bound))
+        self.reset_norm_statistics(roles)
+
+    def reset_norm_statistics(self, roles: dict | None = None) -> None:
+        """Batch-norm running statistics back to their defaults: mean 0, variance 1, no batches seen."""
+        roles = self._roles() if roles is None else roles
+        with torch.no_grad():
             for attribute, buffer in self.store.named_buffers():
                 role = roles.get(id(buffer), ("other", 0))[0]
                 if role == "running_mean" or role == "batches_tracked":

@@ -39,15 +39,19 @@ def _loss(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out, target)
 
 
-def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Class scores for a batch; a model traced for a fixed batch size gets its last, short batch padded."""
-    fixed = getattr(model, "fixed_batch_sizes", lambda: [])()
-    if fixed and len(x) not in fixed:
-        size = min((b for b in fixed if b > len(x)), default=None)
-        if size is not None:
-            padded = torch.cat([x, x.new_zeros(size - len(x), *x.shape[1:])])
-            return model(padded)[:len(x)]
-    return model(x)
+def _same_network_at_every_size(model: nn.Module, sample: torch.Tensor, size: int) -> None:
+    """After training, a batch of ``size`` copies of one sample gives that sample's own output
+    (eval mode): what was trained at one batch size is what the test scores at another."""
+    from .one_network import same_rows
+
+    run = getattr(model, "deterministic_eval", model)
+    with torch.no_grad():
+        alone = run(sample[None])
+        together = run(sample.expand(size, *sample.shape))
+    if isinstance(alone, torch.Tensor) and not same_rows(together, alone):
+        raise TrainingFailure(f"after training, forward() gives a sample repeated {size} times a different output "
+                              "than the sample alone (eval mode): it computes a different network depending on "
+                              "the batch size; each sample's output must depend on that sample only")
 
 
 def warm_up(device: str) -> None:
@@ -104,7 +108,7 @@ def train_and_predict(model: nn.Module, data: dict[str, torch.Tensor], recipe: d
         with torch.no_grad():
             for start in range(0, len(index), recipe["test_batch_size"]):
                 part = index[start:start + recipe["test_batch_size"]]
-                correct += (_predict(model, batch(images, part)).argmax(1) == labels[part]).sum().item()
+                correct += (model(batch(images, part)).argmax(1) == labels[part]).sum().item()
         model.train()
         return correct / len(index)
 
@@ -137,6 +141,9 @@ def train_and_predict(model: nn.Module, data: dict[str, torch.Tensor], recipe: d
                 break
 
     model.eval()
+    first = batch(test_images, torch.zeros(1, dtype=torch.long, device=test_images.device))[0]
+    for size in {batch_size, recipe["test_batch_size"]}:
+        _same_network_at_every_size(model, first, size)
     # The test images go through in an order drawn afresh each run, so a graph that counts its
     # calls cannot line them up with labels it carries; predictions are put back in order.
     order = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(secrets.randbits(62)))
@@ -144,7 +151,7 @@ def train_and_predict(model: nn.Module, data: dict[str, torch.Tensor], recipe: d
     with torch.no_grad():
         for start in range(0, len(test_images), recipe["test_batch_size"]):
             index = order[start:start + recipe["test_batch_size"]]
-            predictions[index] = _predict(model, batch(test_images, index.to(device))).argmax(1).cpu()
+            predictions[index] = model(batch(test_images, index.to(device))).argmax(1).cpu()
     return {
         "steps": step,
         "history": history,

@@ -338,6 +338,47 @@ def _export(module: nn.Module, example: torch.Tensor, dynamic: bool):
         return export(module, (example,), dynamic_shapes=shapes, strict=False)
 
 
+class _GuardLines(logging.Handler):
+    """Collects the submission lines where the tracer fixed a size (its "[guard added]" records)."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(logging.INFO)
+        self.pattern = re.compile(r"\[guard added\].*?\(([^()]*?)" + re.escape(filename) + r":(\d+) in ")
+        self.lines: list[int] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            match = self.pattern.search(record.getMessage())
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted names no line
+            return
+        if match and (not match.group(1) or match.group(1).endswith("/")):
+            self.lines.append(int(match.group(2)))
+
+
+def _batch_specialized_line(module: nn.Module, example: torch.Tensor, filename: str) -> int | None:
+    """The first line of ``filename`` where tracing with a dynamic batch fixed the batch size."""
+    logger = logging.getLogger("torch.fx.experimental.symbolic_shapes")
+    handler = _GuardLines(filename)
+    level, propagate, handlers = logger.level, logger.propagate, list(logger.handlers)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False            # the tracer's records are not the submission's output
+    for other in handlers:
+        logger.removeHandler(other)
+    logger.addHandler(handler)
+    try:
+        from torch.export import Dim, export
+        export(module, (example,), dynamic_shapes=({0: Dim("batch", min=1, max=1 << 16)},), strict=False)
+    except Exception:  # noqa: BLE001 - the failure is expected; only the lines are wanted
+        pass
+    finally:
+        logger.removeHandler(handler)
+        for other in handlers:
+            logger.addHandler(other)
+        logger.setLevel(level)
+        logger.propagate = propagate
+    return handler.lines[0] if handler.lines else None
+
+
 def _explain(exc: BaseException, filename: str, who: str = "forward()") -> CompileFailure | None:
     """Words for the tracer's own complaints about ``who``; None for the submission's ordinary errors."""
     text = f"{type(exc).__name__}: {exc}"
@@ -366,6 +407,7 @@ def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[
     """
     graphs: dict[str, list[dict]] = {}
     constants: dict[str, torch.Tensor] = {}
+    specialized_line = None             # where forward() fixed the batch size, when it does
     for mode in modes:
         module.train(mode == "train")
         example = torch.randn(max(2, min(batch_sizes)), *input_shape)
@@ -381,6 +423,8 @@ def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[
                 raise explained from None
             if "Constraints violated" not in str(exc) and "specialized" not in str(exc):
                 raise
+            if specialized_line is None:
+                specialized_line = _batch_specialized_line(module, example, filename)
         graphs[mode] = []
         for batch in sorted(set(batch_sizes)):
             try:
@@ -399,4 +443,5 @@ def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[
         "buffers": {name: b.detach().cpu().clone() for name, b in module.named_buffers()},
         "constants": constants,
         "graphs": graphs,
+        "batch_specialized_line": specialized_line,
     }
