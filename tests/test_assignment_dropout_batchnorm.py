@@ -63,4 +63,4 @@ def test_broken_submission_loses_exactly_its_checks(graded, name):
                                              ("batchnorm_calls_torch", "batchnorm_train", "batch_norm")])
 def test_calling_the_replaced_op_is_named_with_its_line(graded, name, check, op):
     text = message_of(graded(name), check)
-    assert f"calls torch's {op}" in text and "(line " in text and "by hand" in text, text
+    assert f"uses aten.{op} (line " in text and "by hand" in text, text

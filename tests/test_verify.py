@@ -45,6 +45,6 @@ def test_every_check_says_who_computed_it_and_model_checks_are_the_graders(fast_
         by = outcome.result.extra["executed_by"]
         assert set(by) == {c.name for c in checks}
         for check in checks:
-            by_hand = check.kind == "function_value" and check.params["forbidden_ops"]
+            by_hand = check.kind == "function_value" and check.params["allowed_ops"]
             want = "grader" if check.kind in grader_kinds or by_hand else "submission"
             assert by[check.name] == want, (outcome.assignment, check.name, by[check.name])

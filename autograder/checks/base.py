@@ -8,6 +8,8 @@ Kinds never run submission code themselves.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +82,14 @@ class CheckKind:
     # Set when the check scores predictions against held-out labels.
     needs_data: ClassVar[bool] = False
 
+    def configure(self, params: dict[str, Any], kit: dict[str, Any]) -> dict[str, Any]:
+        """The parameters with what they take from ``[kit]`` filled in: a by-hand check's
+        ``allowed_ops`` becomes an ``AllowedOps`` (its op groups resolved). Called when grading.toml
+        is loaded, before ``validate``; ValueError for an entry that names nothing."""
+        if "allowed_ops" in self.params:
+            params = {**params, "allowed_ops": allowed_ops(params["allowed_ops"], kit.get("op_groups", {}))}
+        return params
+
     def validate(self, params: dict[str, Any]) -> None:
         """Raise ValueError when the parameters, each of the right type, do not make sense
         together (a formula that does not parse, lists of different lengths). Called when
@@ -122,18 +132,91 @@ def shape_text(shape: Sequence[int]) -> str:
     return "(" + ", ".join(str(int(n)) for n in shape) + ")"
 
 
-def forbidden_ops_verdict(forbidden: Sequence[str], ops: list, who: str) -> Verdict | None:
-    """A failing verdict when a hand-written module or function calls an op it should replace.
+# Ops any traced graph may hold, whatever a by-hand exercise allows: the tracer's own bookkeeping
+# (sizes, shape and dtype asserts, aliases, detach, dtype conversions, torch.no_grad() blocks) and
+# Python arithmetic on sizes. None of them computes anything an exercise asks for.
+TRACER_OPS = frozenset({
+    "sym_size", "sym_numel", "sym_stride", "_assert_tensor_metadata", "_assert_scalar",
+    "alias", "_unsafe_view", "detach", "lift_fresh_copy", "_to_copy", "to", "type_as", "grad.disable",
+    "grad.restore",
+})
 
-    ``ops`` lists [op name, submission line or None] as the grader's executor
-    read them from the compiled graph, so calling ``F.max_pool2d`` inside a
-    "by hand" pooling shows up whatever name it is called under.
+
+@dataclass(frozen=True)
+class AllowedOps:
+    """The ops a by-hand check allows: ``written`` as grading.toml lists them (names of op
+    groups of ``[kit.op_groups]`` and single ops), ``entries`` each with the ops it stands for."""
+
+    written: tuple[str, ...] = ()
+    entries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.written)
+
+    @functools.cached_property
+    def ops(self) -> frozenset[str]:
+        return frozenset(op for _, ops in self.entries for op in ops)
+
+    def allows(self, op: str) -> bool:
+        return op in self.ops or op in TRACER_OPS or op.startswith("operator.")
+
+    def text(self) -> str:
+        """'elementwise (add, sub, ...); reduce (sum, ...); var' for messages."""
+        return "; ".join(f"{name} ({', '.join(ops)})" if (name,) != ops else name for name, ops in self.entries)
+
+
+def allowed_ops(written: Sequence[str], groups: dict) -> AllowedOps:
+    """Resolve a check's ``allowed_ops`` against ``[kit.op_groups]``: each entry is a group name or
+    an op short name the grader's executor runs (``executor/allowlist.py``). ValueError, in words
+    for grading.toml's author, when an entry or a group is neither."""
+    from ..executor.allowlist import ALLOWED, short_name
+
+    known = {short_name(name) for name in ALLOWED}
+    if not isinstance(groups, dict):
+        raise ValueError("[kit.op_groups] should be a table of op groups, each a list of op names")
+    for group, ops in groups.items():
+        if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
+            raise ValueError(f"[kit.op_groups] '{group}' should be a list of op names, e.g. [\"add\", \"mul\"]")
+        unknown = [op for op in ops if op not in known]
+        if unknown:
+            raise ValueError(f"[kit.op_groups] '{group}' lists {', '.join(repr(op) for op in unknown)}, which "
+                             f"the grader does not run: use ATen short names from executor/allowlist.py, e.g. "
+                             f"'add', 'sum', 'index_select'")
+    entries = []
+    for entry in written:
+        if not isinstance(entry, str):
+            raise ValueError(f"allowed_ops should list names of op groups and ops; {entry!r} is not a name")
+        if entry in groups:
+            entries.append((entry, tuple(groups[entry])))
+        elif entry in known:
+            entries.append((entry, (entry,)))
+        else:
+            close = difflib.get_close_matches(entry, [*groups, *known], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"allowed_ops names '{entry}', which is neither a group of [kit.op_groups] "
+                             f"({', '.join(groups) or 'none defined'}) nor an op the grader runs{hint}")
+    return AllowedOps(tuple(written), tuple(entries))
+
+
+def by_hand_verdict(allowed: AllowedOps, ops: list, who: str) -> Verdict | None:
+    """A failing verdict when a hand-written module or function uses an op its exercise does not allow.
+
+    ``ops`` lists [op short name, submission line or None] as the grader's executor read them
+    from the compiled graph, so a library op doing the work shows up whatever it is called under
+    (``F.conv_transpose3d`` standing in for a convolution, ``F.group_norm`` for a batch norm).
+    An empty ``allowed`` allows everything.
     """
-    used = [(name, line) for name, line in ops if name in set(forbidden)]
-    if not used:
+    if not allowed:
         return None
-    names = ", ".join(dict.fromkeys(name for name, _ in used))
-    lines = sorted({line for _, line in used if line})
-    where = f" (line {', '.join(str(n) for n in lines)})" if lines else ""
-    return Verdict(False, f"{who} calls torch's {names}{where}, which this exercise asks you to write by hand "
-                          "from basic tensor operations")
+    lines: dict[str, list[int]] = {}
+    for name, line in ops:
+        if not allowed.allows(name):
+            found = lines.setdefault(name, [])
+            if line and line not in found:
+                found.append(line)
+    if not lines:
+        return None
+    used = ", ".join(f"aten.{name}" + (f" (line {', '.join(str(n) for n in sorted(at))})" if at else "")
+                     for name, at in lines.items())
+    return Verdict(False, f"{who} uses {used}, which this exercise does not allow: by hand, write it with only "
+                          f"these torch operations: {allowed.text()}")

@@ -25,7 +25,7 @@ import torch
 
 from ..config_types import Key
 from ..formula import Formula
-from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, shape_text
+from .base import CheckKind, Probe, Verdict, by_hand_verdict, shape_text
 from .tensor_specs import literal, materialize, randn
 from .registry import register
 
@@ -82,6 +82,16 @@ def _trusted(name: str):
 
 def _is_tensor_argument(value: Any) -> bool:
     return isinstance(value, dict) and ("randn" in value or "tensor" in value)
+
+
+def _graph_inputs(params: dict) -> list[int]:
+    """The arguments a by-hand function is compiled on, each in a graph of its own: those whose
+    gradient is compared (with ``backward``), else the first tensor argument."""
+    first = next(i for i, a in enumerate(params["args"]) if _is_tensor_argument(a))
+    if not params["backward"]:
+        return [first]
+    wanted = [i for i, want in enumerate(params["expect_grads"]) if want is not None]
+    return sorted({first, *wanted})
 
 
 def _input_spec(value: dict) -> dict:
@@ -184,15 +194,23 @@ class FunctionValue(CheckKind):
                                      "functions that update tensors in place (null: not compared)"),
         "tolerance": Key(1e-5, "largest absolute difference allowed"),
         "hint": Key("", "what to look at when the value differs"),
-        "forbidden_ops": Key([], "ops a function written by hand must not call, e.g. max_pool2d; when set, the "
-                                 "grader compiles the function and runs its graph itself"),
+        "allowed_ops": Key([], "by hand: the only ops the function may use, as op groups of [kit.op_groups] "
+                               "and single ops; when set, the grader compiles the function and runs its graph "
+                               "itself, gradients included (empty: any op, and the function runs in its own "
+                               "process)"),
     }
 
     def validate(self, params):
-        if params["forbidden_ops"] and (params["backward"] or params["expect_grads"] or params["expect_args_after"]
-                                        or not any(_is_tensor_argument(a) for a in params["args"])):
-            raise ValueError("forbidden_ops needs a tensor argument and no gradient or in-place comparisons: "
-                             "the grader runs the function's graph on its first tensor argument")
+        if params["allowed_ops"]:
+            if not any(_is_tensor_argument(a) for a in params["args"]):
+                raise ValueError("allowed_ops needs a tensor argument: the grader compiles the function on it")
+            if params["expect_args_after"]:
+                raise ValueError("allowed_ops cannot be combined with expect_args_after: the grader runs the "
+                                 "function's graph, which changes none of the arguments")
+            args = params["args"]
+            for i, want in enumerate(params["expect_grads"]):
+                if want is not None and not (i < len(args) and _is_tensor_argument(args[i])):
+                    raise ValueError(f"expect_grads gives a gradient for argument {i + 1}, which is not a tensor")
         if params["reference"] and params["reference"].split(".")[0] not in TRUSTED_LIBRARIES:
             raise ValueError(f"reference '{params['reference']}' must be a function of "
                              f"{' or '.join(TRUSTED_LIBRARIES)}")
@@ -203,12 +221,17 @@ class FunctionValue(CheckKind):
     def probes(self, check, assignment):
         p = check.params
         label = f"calling {_call_text(p['function'], p['args'], p['kwargs'])}"
-        if p["forbidden_ops"]:
-            # By hand: the child compiles the function; the grader runs its graph on the first tensor.
-            index = next(i for i, a in enumerate(p["args"]) if _is_tensor_argument(a))
-            spec = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
-                    "input_index": index, "seed": 0}
-            return [Probe("call_graph", {"model": spec, "input": _input_spec(p["args"][index])}, label)]
+        if p["allowed_ops"]:
+            # By hand: the child compiles the function with one tensor argument as the graph's input
+            # (the others fixed) and the grader runs the graph: once per argument whose gradient is
+            # compared, the first graph also giving the value.
+            probes = []
+            for index in _graph_inputs(p):
+                spec = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
+                        "input_index": index, "seed": 0}
+                probes.append(Probe("call_graph", {"model": spec, "input": _input_spec(p["args"][index]),
+                                                   "backward": p["backward"], "calls": p["calls"]}, label))
+            return probes
         args = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
                 "backward": p["backward"], "calls": p["calls"]}
         return [Probe("call_function", args, label)]
@@ -218,10 +241,13 @@ class FunctionValue(CheckKind):
         got = answers[0].value
         call = _call_text(p["function"], p["args"], p["kwargs"])
         hint = f": {p['hint']}" if p["hint"] else ""
-        if p["forbidden_ops"]:
-            forbidden = forbidden_ops_verdict(p["forbidden_ops"], got["ops"], f"{p['function']}()")
-            if forbidden:
-                return forbidden
+        if p["allowed_ops"]:
+            ops = [op for answer in answers for op in answer.value["ops"]]
+            refused = by_hand_verdict(p["allowed_ops"], ops, f"{p['function']}()")
+            if refused:
+                return refused
+            grads = {index: answer.value["grad"] for index, answer in zip(_graph_inputs(p), answers)}
+            got = {"result": got["result"], "grads": [grads.get(i) for i in range(len(p["args"]))]}
         want = p["expect"]
         if p["reference"]:
             ref_args = _build(_spec(p["args"] if p["reference_args"] is None else p["reference_args"]))

@@ -4,7 +4,9 @@ The child compiles the student's module into op graphs; the grader's executor
 runs them batch after batch, and the parent runs the trusted ``torch.nn``
 module on the same inputs and compares outputs, input gradients and tensor
 attributes such as running statistics. "By hand" is enforced on the graph:
-a module that calls the op it is meant to replace fails, naming the op.
+a module may use only the ops its check allows (``allowed_ops``); any other
+op, such as the one it is meant to replace or a library op that does the same
+work, fails the check, naming the op and its line.
 Random layers (dropout) are judged on statistics whose tolerances are many
 standard deviations wide, so a correct layer never fails by bad luck.
 """
@@ -16,7 +18,7 @@ import math
 import torch
 
 from ..config_types import Key
-from .base import CheckKind, Probe, Verdict, forbidden_ops_verdict, shape_text
+from .base import CheckKind, Probe, Verdict, by_hand_verdict, shape_text
 from .tensor_specs import materialize, randn
 from .registry import register
 
@@ -68,7 +70,8 @@ class MatchesTorchModule(CheckKind):
         "hint_train": Key("", "what to look at when a train-mode output differs"),
         "hint_eval": Key("", "what to look at when an eval-mode output differs"),
         "hint_attributes": Key("", "what to look at when an attribute differs"),
-        "forbidden_ops": Key([], "ops the module must not call, because it replaces them by hand, e.g. batch_norm"),
+        "allowed_ops": Key([], "by hand: the only ops forward() may use, as op groups of [kit.op_groups] and "
+                               "single ops, e.g. [\"elementwise\", \"reduce\", \"var\"] (empty: any op)"),
     }
 
     def required_names(self, check, assignment):
@@ -92,9 +95,9 @@ class MatchesTorchModule(CheckKind):
         steps = _shift(materialize(_steps(check)), p["input_scale"], p["input_shift"])
         student = _call(p["module"], p["args"])
         tol = p["tolerance"]
-        forbidden = forbidden_ops_verdict(p["forbidden_ops"], got["ops"], student)
-        if forbidden:
-            return forbidden
+        refused = by_hand_verdict(p["allowed_ops"], got["ops"], student)
+        if refused:
+            return refused
 
         want_count = sum(q.numel() for q in reference.parameters() if q.requires_grad)
         got_count = sum(math.prod(shape) for _, shape, trainable in got["parameters"] if trainable)
@@ -156,7 +159,8 @@ class DropoutModule(CheckKind):
         "shape": Key([100, 1000], "input shape; large, so the zero fraction is sharp"),
         "runs": Key(3, "training-mode passes per probability, each with its own seed"),
         "sigmas": Key(8.0, "allowed distance of the zero fraction from p, in binomial standard deviations"),
-        "forbidden_ops": Key([], "ops the module must not call, because it replaces them by hand, e.g. dropout"),
+        "allowed_ops": Key([], "by hand: the only ops forward() may use, as op groups of [kit.op_groups] and "
+                               "single ops, e.g. [\"elementwise\", \"random\"] (empty: any op)"),
     }
 
     def required_names(self, check, assignment):
@@ -175,9 +179,9 @@ class DropoutModule(CheckKind):
         for p, answer in zip(pr["probabilities"], answers):
             got = answer.value
             student = f"{pr['module']}({p})"
-            forbidden = forbidden_ops_verdict(pr["forbidden_ops"], got["ops"], student)
-            if forbidden:
-                return forbidden
+            refused = by_hand_verdict(pr["allowed_ops"], got["ops"], student)
+            if refused:
+                return refused
             n = got["elements"]
             if got["parameters"]:
                 return Verdict(False, f"{student} has parameters ({got['parameters'][0][0]}, ...); dropout "

@@ -33,7 +33,7 @@ EXECUTOR: dict[str, tuple[str, ...]] = {
     "train": ("model", "recipe", "input_shape"),
     "module_runs": ("model", "steps", "attributes", "scale", "shift"),
     "dropout_runs": ("model", "p", "shape", "seeds"),
-    "call_graph": ("model", "input"),
+    "call_graph": ("model", "input", "backward", "calls"),
     "overfit_batch": ("model", "images", "labels", "lr", "max_steps", "check_every"),
     "train_regression": ("model", "recipe", "x_train", "y_train", "x_test"),
 }
