@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from autograder.checks.base import AllowedOps, by_hand_verdict
 from autograder.commands import grade_submissions
@@ -135,6 +136,56 @@ def test_only_listed_ops_and_the_tracers_bookkeeping_pass():
 
 def test_an_empty_allow_list_allows_everything():
     assert by_hand_verdict(AllowedOps(), [["conv2d", 3]], "f()") is None
+
+
+class _AsModule(torch.nn.Module):
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+
+
+KERNEL = torch.tensor([1.0, 0.0, -1.0])
+
+
+def _correlate(x):
+    """The book's 1-D example, open slices included (x[:, 1:] is traced with the end 2**63 - 1)."""
+    x = x[:, 1:] if x.shape[1] > 6 else x
+    return torch.stack([(x[:, i:i + 3] * KERNEL).sum(1) for i in range(x.shape[1] - 2)], dim=1)
+
+
+def _installed(function, shape):
+    from autograder.executor.measure import ExecutorState, install, model_key
+    from autograder.worker.compile import compile_function
+
+    compiled = compile_function(_AsModule(function), shape[1:], [shape[0]], "test_by_hand.py", "correlate()")
+    state, spec = ExecutorState(device="cpu", seed=0, data_file=None), {"function": "correlate"}
+    install(state, model_key(spec), compiled)
+    return state, spec
+
+
+def test_the_grader_differentiates_the_compiled_graph_and_accumulates_over_calls():
+    from autograder.executor.measure import call_graph
+
+    state, spec = _installed(_correlate, [1, 7])
+    x = torch.tensor([[9.0, 1, 0, 2, -1, 1, 2]])
+    once = call_graph(state, spec, x, backward=True, calls=1)
+    assert once["result"].tolist() == [[-1.0, 1.0, 1.0, -3.0]]
+    assert once["grad"].tolist() == [[0.0, 1, 1, 0, 0, -1, -1]]
+    twice = call_graph(state, spec, x, backward=True, calls=2)
+    assert twice["grad"].tolist() == [[0.0, 2, 2, 0, 0, -2, -2]]       # as x.grad after two backward passes
+    assert {name for name, _ in once["ops"]} >= {"slice", "mul", "sum", "stack"}
+    assert call_graph(state, spec, x)["grad"] is None
+
+
+def test_a_compiled_function_cut_from_autograd_is_told_so_by_the_grader():
+    from autograder.executor.measure import MeasureFailure, call_graph
+
+    state, spec = _installed(lambda x: _correlate(x).detach(), [1, 6])
+    with pytest.raises(MeasureFailure, match=r"^correlate\(\.\.\.\) returned a tensor without a gradient history"):
+        call_graph(state, spec, torch.tensor([[1.0, 0, 2, -1, 1, 2]]), backward=True, calls=1)
 
 
 def _config_error(tmp_path, old: str, new: str) -> str:
