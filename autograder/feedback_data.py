@@ -29,6 +29,16 @@ class Layer:
     op: str
     output_shape: str       # "(N, 6, 28, 28)", or "?" when unknown
     parameters: int | None
+    failed: bool = False    # where forward() raised (layers measured in the submission's process only)
+
+
+@dataclass(frozen=True)
+class MeasuredLayers:
+    """The layers a forward() that could not be compiled ran through, up to its error, as the
+    submission's own process measured them on a concrete batch (for display; never judged)."""
+
+    batch: int | None
+    layers: list[Layer]
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,34 @@ def layers(result: SubmissionResult) -> list[Layer] | None:
         found.append(Layer(op=text(item.get("op", "?"), 200), output_shape=_shape(item.get("output_shape")),
                            parameters=whole(item.get("parameters"))))
     return found or None
+
+
+def measured_layers(result: SubmissionResult) -> MeasuredLayers | None:
+    """``extra["measured_layers"]``: {"batch", "layers": [{"op", "output_shape", "parameters", "failed"}]},
+    or None when absent or unusable."""
+    raw = _extra(result).get("measured_layers")
+    if not isinstance(raw, dict) or not isinstance(raw.get("layers"), list):
+        return None
+    found = []
+    for item in raw["layers"][:MAX_LAYERS]:
+        if not isinstance(item, dict):
+            continue
+        shape = item.get("output_shape")
+        found.append(Layer(op=text(item.get("op", "?"), 200), output_shape=_shape(shape) if shape is not None else "",
+                           parameters=whole(item.get("parameters")), failed=item.get("failed") is True))
+    if not found:
+        return None
+    return MeasuredLayers(batch=whole(raw.get("batch")), layers=found)
+
+
+def submitted_file(result: SubmissionResult) -> str:
+    """The name of the file that was graded, as handed in (``extra["submitted_file"]``), else the last
+    part of the path that was handed in."""
+    name = _extra(result).get("submitted_file")
+    if isinstance(name, str) and name.strip():
+        return text(name, 200)
+    source = text(getattr(result, "source", ""), 1000).replace("\\", "/").rstrip("/")
+    return source.rsplit("/", 1)[-1]
 
 
 def training(result: SubmissionResult) -> TrainingRun | None:

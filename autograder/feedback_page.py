@@ -80,13 +80,21 @@ def score_class(score: float, max_score: float) -> str:
     return "partial" if score > 0 else "none"
 
 
+def heading(result: SubmissionResult) -> str:
+    """'lenet5', or 'lenet5 · garciaal' when the submission's name is not its file's own: the name is
+    never said twice, and the file's name is given beside it (``submitted_file``)."""
+    assignment, name = data.text(result.assignment, 100), data.text(result.name, 200)
+    file_stem = data.submitted_file(result).rsplit(".", 1)[0]
+    return assignment if name in ("", assignment, file_stem) else f"{assignment} · {name}"
+
+
 def _header(result: SubmissionResult) -> str:
     score, max_score = data.finite(result.score), data.finite(result.max_score)
-    parts = [f"<h1>{esc(result.assignment)}: {esc(result.name)}</h1>",
+    parts = [f"<h1>{esc(heading(result))}</h1>",
              f"<div class=\"score {score_class(score, max_score)}\">{data.points(score)} / "
              f"{data.points(max_score)}</div>",
-             f"<p class=\"muted\">graded in {data.finite(result.seconds):.1f} s · submitted file: "
-             f"<code>{esc(Path(data.text(result.source)).name)}</code></p>"]
+             f"<p class=\"muted\">submitted file: <code>{esc(data.submitted_file(result))}</code> · graded in "
+             f"{data.finite(result.seconds):.1f} s</p>"]
     if result.status != "graded":
         parts.append(f"<div class=\"stopped\"><strong>Grading stopped early:</strong> "
                      f"<span class=\"message\">{esc(result.status)}</span></div>")
@@ -128,9 +136,28 @@ def _checks(result: SubmissionResult) -> str:
     return f"<h2>Checks</h2>\n<table>{head}{''.join(rows)}</table>"
 
 
+def _measured_layers(measured: data.MeasuredLayers) -> str:
+    """The layers forward() ran through before its error, measured in the submission's own process."""
+    rows = []
+    for i, layer in enumerate(measured.layers, start=1):
+        shape = ("<td class=\"failed\">✗ the error happened here</td>" if layer.failed
+                 else f"<td><code>{esc(layer.output_shape)}</code></td>")
+        rows.append(f"<tr><td class=\"num\">{i}</td><td><code>{esc(layer.op)}</code></td>{shape}"
+                    f"<td class=\"num\">{'' if layer.parameters is None else f'{layer.parameters:,}'}</td></tr>")
+    batch = f" on a batch of {measured.batch}" if measured.batch else ""
+    return ("<h2>Model</h2>\n<p class=\"muted\">The grader could not compile forward(), so it ran no layer itself. "
+            f"These layers and output shapes were measured in the submission's own process, running forward() "
+            f"as PyTorch does{batch}, up to the error: they are shown to help find it and count toward no check."
+            "</p>\n<table><tr><th class=\"num\">#</th><th>layer or call</th><th>output shape</th>"
+            f"<th class=\"num\">parameters</th></tr>{''.join(rows)}</table>")
+
+
 def _layers(result: SubmissionResult) -> str:
     found = data.layers(result)
     if found is None:
+        measured = data.measured_layers(result)
+        if measured is not None:
+            return _measured_layers(measured)
         return "<h2>Model</h2>" + not_available("Layer table not available: the grader recorded no model layers "
                                                 "for this submission.")
     rows = [f"<tr><td class=\"num\">{i}</td><td><code>{esc(layer.op)}</code></td>"
@@ -238,7 +265,7 @@ def feedback_html(result: SubmissionResult, *, output_kib: int = 16) -> str:
         (lambda: _output(result, output_kib), "printed output"),
     ]
     body = "\n".join(guarded(render, what) for render, what in sections)
-    return page(f"{data.text(result.assignment, 100)}: {data.text(result.name, 200)} · feedback", body)
+    return page(f"{heading(result)} · feedback", body)
 
 
 def write_feedback_page(result: SubmissionResult, path: str | Path, *, output_kib: int = 16) -> Path:

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .results import NAME_CHARS, SubmissionResult, clean_text
+from .results import MESSAGE_CHARS, NAME_CHARS, SubmissionResult, clean_text
+from .root_cause import ROOT_CAUSE_NOTE
 
 MAX_RESULTS_BYTES = 1_000_000
 # A spreadsheet runs a cell starting with one of these as a formula.
@@ -120,33 +122,94 @@ def write_grades_csv(results: Iterable[SubmissionResult], path: Path,
         writer.writerow([csv_cell(cell) for cell in
                          ["name", *IDENTITY_COLUMNS, "score", "max_score", "status", *check_names]])
         for result, identity in zip(results, identities):
-            by_name = {c.name: _points(c.points) for c in result.checks}
+            graded = result.extra.get("graded", True) is not False    # False: a grader fault, no score
+            by_name = {c.name: _points(c.points) for c in result.checks} if graded else {}
             who = [clean_text((identity or {}).get(column, ""), NAME_CHARS * 4) for column in IDENTITY_COLUMNS]
-            row = [result.name, *who, _points(result.score), _points(result.max_score), result.status,
-                   *(by_name.get(name, "") for name in check_names)]
+            row = [result.name, *who, _points(result.score) if graded else "", _points(result.max_score),
+                   result.status, *(by_name.get(name, "") for name in check_names)]
             writer.writerow([csv_cell(cell) for cell in row])
     os.replace(partial, path)
     return path
 
 
+def result_title(result: SubmissionResult) -> str:
+    """'lenet5 · lenet5.py', with the submission's name when it is not the file's own ('garciaal')."""
+    extra = result.extra if isinstance(result.extra, dict) else {}
+    file = clean_text(str(extra.get("submitted_file") or Path(str(result.source)).name), NAME_CHARS)
+    parts = [result.assignment]
+    if result.name and result.name not in (result.assignment, Path(file).stem):
+        parts.append(result.name)
+    if file and file not in parts:
+        parts.append(file)
+    return " · ".join(parts)
+
+
+def _cause(result: SubmissionResult) -> dict | None:
+    cause = result.extra.get("root_cause") if isinstance(result.extra, dict) else None
+    if not isinstance(cause, dict) or not isinstance(cause.get("message"), str):
+        return None
+    return cause
+
+
+def _first_line(message: str, limit: int = 160) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def check_table(result: SubmissionResult) -> Table:
+    """The checks, one row each. A check the root cause explains gets one line pointing at
+    "Start here", where its message is printed once."""
     result.sanitize()
-    table = Table(title=Text(f"{result.assignment}: {result.name}"), show_lines=False, expand=False)
+    cause = _cause(result)
+    explained = set(cause.get("checks", [])) if cause else set()
+    waiting = set(cause.get("waiting", [])) if cause else set()
+    table = Table(title=Text(result_title(result)), show_lines=False, expand=False)
     table.add_column("check")
     table.add_column("points", justify="right")
     table.add_column("status")
     table.add_column("message", overflow="fold")
     for check in result.checks:
         status = Text("passed", style="green") if check.passed else Text("failed", style="red")
-        table.add_row(Text(check.name), f"{_points(check.points)}/{_points(check.max_points)}", status,
-                      Text(check.message))
+        message = Text(check.message)
+        if not check.passed and check.name in waiting:
+            message = Text("not counted until the checks above pass: see Start here", style="yellow")
+        elif not check.passed and check.name in explained:
+            message = Text("see Start here", style="yellow")
+        table.add_row(Text(check.name), f"{_points(check.points)}/{_points(check.max_points)}", status, message)
     return table
 
 
+def start_here(result: SubmissionResult) -> Panel | None:
+    """The root cause, said once: its message, the usual fix, and every check (and point) fixing it unlocks."""
+    cause = _cause(result)
+    if cause is None:
+        return None
+    checks = [clean_text(str(name), NAME_CHARS) for name in cause.get("checks", [])]
+    message = cause["message"]
+    fix = cause.get("fix") if isinstance(cause.get("fix"), str) else ""
+    if fix and message.endswith(f". Fix: {fix}"):
+        message = message[: -len(f". Fix: {fix}")]
+    body = Text(clean_text(message, MESSAGE_CHARS))
+    if fix:
+        body.append("\n\nHow to fix it: ", style="bold")
+        body.append(clean_text(fix, MESSAGE_CHARS))
+    points = cause.get("points")
+    worth = f" ({_points(points)} points)" if isinstance(points, (int, float)) and not isinstance(points, bool) else ""
+    body.append(f"\n\nFixing it unlocks {len(checks)} checks{worth}: ", style="bold")
+    body.append(", ".join(checks))
+    return Panel(body, title="Start here", title_align="left", border_style="red", expand=False)
+
+
 def print_result(result: SubmissionResult, console: Console) -> None:
+    """A student's run on the terminal: the root cause first (once), the table, the notes, the total."""
+    result.sanitize()
+    panel = start_here(result)
+    if panel is not None:
+        console.print(panel)
     console.print(check_table(result))
     for note in result.notes:
-        console.print(Text.assemble(("note:", "yellow"), " ", note))
+        if panel is None or not note.startswith(ROOT_CAUSE_NOTE):     # Start here said it already
+            console.print(Text.assemble(("note:", "yellow"), " ", note))
     if result.status != "graded":
         console.print(Text.assemble(("grading stopped early:", "red"), " ", result.status))
     console.print(Text(f"total: {_points(result.score)} / {_points(result.max_score)}", style="bold"),

@@ -2,9 +2,12 @@
 
 When two or more checks fail with the same message (the model would not
 compile, forward() crashed on every input), the report names that failure
-once at the top, with the course's usual fix where the mistake is a common
-one; the first affected check keeps the full message and the others refer to
-it instead of repeating it.
+once at the top ("Start here"), with the course's usual fix where the mistake
+is a common one; the first affected check keeps the full message and the
+others refer to it instead of repeating it. A check that passed on its own but
+is not counted until a check it ``requires`` passes is unlocked by the same
+fix, so the cause lists it too (an MLP handed in for a CNN: convolutional,
+structure and training).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+
+from typing import Mapping, Sequence
 
 from .results import CheckResult
 
@@ -46,40 +51,104 @@ def _short(message: str, limit: int = 160) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
-def find_root_cause(checks: list[CheckResult]) -> dict | None:
-    """{"message", "checks", "fix"} when one failure message is shared by two or more checks."""
+# How the runner words a check that passed on its own but waits for a check it requires.
+NOT_COUNTED = "not counted:"
+
+
+def _unlocked_by(group: list[str], checks: list[CheckResult],
+                 requires: Mapping[str, Sequence[str]]) -> list[str]:
+    """The failed checks that only wait for checks in ``group`` (directly or through each other)."""
+    fixed = set(group)
+    failed = {c.name for c in checks if not c.passed}
+    found: list[str] = []
+    grew = True
+    while grew:
+        grew = False
+        for check in checks:
+            if check.passed or check.name in fixed or not check.message.startswith(NOT_COUNTED):
+                continue
+            waiting = [name for name in requires.get(check.name, ()) if name in failed]
+            if waiting and all(name in fixed for name in waiting):
+                fixed.add(check.name)
+                found.append(check.name)
+                grew = True
+    return found
+
+
+def find_root_cause(checks: list[CheckResult],
+                    requires: Mapping[str, Sequence[str]] | None = None) -> dict | None:
+    """The failure whose fix unlocks the most checks, when that is two or more: {"message", "fix",
+    "checks" (every check it unlocks, in table order), "same_message" (those failing with its message),
+    "waiting" (those that only wait for them through ``requires``), "points"}.
+
+    ``requires`` maps a check's name to the checks it requires (grading.toml's ``requires``)."""
+    requires = requires or {}
     failed = [c for c in checks if not c.passed and c.message]
-    if len(failed) < 2:
+    groups: dict[str, list[CheckResult]] = {}
+    for check in failed:
+        if not check.message.startswith(NOT_COUNTED):
+            groups.setdefault(_key(check.message), []).append(check)
+    best = None
+    for affected in groups.values():
+        names = [c.name for c in affected]
+        waiting = _unlocked_by(names, checks, requires)
+        if len(names) + len(waiting) >= 2 and (best is None or len(names) + len(waiting) > best[0]):
+            best = (len(names) + len(waiting), affected, waiting)
+    if best is None:
         return None
-    key, count = Counter(_key(c.message) for c in failed).most_common(1)[0]
-    if count < 2:
-        return None
-    affected = [c for c in failed if _key(c.message) == key]
+    _, affected, waiting = best
     message = affected[0].message
     fix = next((m.fix for m in KNOWN_MISTAKES if re.search(m.pattern, message)), "")
-    return {"message": message, "fix": fix, "checks": [c.name for c in affected]}
+    unlocked = {c.name for c in affected} | set(waiting)
+    return {"message": message, "fix": fix,
+            "checks": [c.name for c in checks if c.name in unlocked],
+            "same_message": [c.name for c in affected], "waiting": waiting,
+            "points": sum(c.max_points for c in checks if c.name in unlocked)}
 
 
 def _key(message: str) -> str:
     """The message without the call it names: 'LeNet5(10)' and 'LeNet5(7)' failing alike are one cause."""
-    return re.sub(r"\b\w+\([^()]*\)", "…", message)
+    return re.sub(r"\d+", "#", re.sub(r"\b\w+\([^()]*\)", "…", message))
 
 
-def apply_root_cause(checks: list[CheckResult]) -> dict | None:
+def apply_root_cause(checks: list[CheckResult],
+                     requires: Mapping[str, Sequence[str]] | None = None) -> dict | None:
     """Name the shared failure once: affected checks refer to it. Returns the root cause, or None."""
-    cause = find_root_cause(checks)
+    cause = find_root_cause(checks, requires)
     if cause is None:
         return None
-    first = cause["checks"][0]
+    first, same = cause["same_message"][0], cause["same_message"]
     for check in checks:
         if check.name == first and cause["fix"]:
             check.message = f"{check.message}. Fix: {cause['fix']}"
-        elif check.name in cause["checks"][1:]:
+        elif check.name in same[1:]:
             check.message = f"same cause as '{first}' (the root cause at the top): {_short(cause['message'], 80)}"
     return cause
 
 
+ROOT_CAUSE_NOTE = "Root cause of "      # how the note that names the root cause begins
+
+
 def root_cause_note(cause: dict) -> str:
     fix = f" Fix: {cause['fix']}." if cause["fix"] else ""
-    return (f"Root cause of {len(cause['checks'])} failed checks ({', '.join(cause['checks'])}): "
+    return (f"{ROOT_CAUSE_NOTE}{len(cause['checks'])} failed checks ({', '.join(cause['checks'])}): "
             f"{cause['message']}{fix}")
+
+
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+
+
+def load_failure_message(answer, probe, filename: str) -> str:
+    """Why the submission could not be loaded, naming the file as handed in and its line once.
+
+    A syntax error is worded for what it is: Python cannot read the file, so no check could run."""
+    from .checks.base import explain_failure
+
+    error = answer.error or {}
+    if not answer.fatal and error.get("type") in SYNTAX_ERRORS:
+        line = re.search(r"line (\d+)", str(error.get("where", "")))
+        at = f" at line {line.group(1)}" if line else ""
+        what = "an indentation error" if error.get("type") != "SyntaxError" else "a syntax error"
+        return (f"{filename} has {what}{at}: {error.get('message', '')}. Python cannot read the file, so no "
+                f"check could run: fix that line (`python {filename}` shows it too)")
+    return explain_failure(answer, probe)

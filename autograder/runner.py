@@ -31,7 +31,7 @@ from .executor_pool import ExecutorPool
 from .feedback_data import MAX_CLASSES, MAX_HISTORY, MAX_LAYERS
 from .warm_start import ZygotePool
 from .results import CheckResult, SubmissionResult, every_check_failed
-from .root_cause import apply_root_cause, root_cause_note
+from .root_cause import apply_root_cause, load_failure_message, root_cause_note
 from .sandbox import Answer, Sandbox, SandboxOptions
 from .notebook import ModuleFile, NotebookError
 from .submission import find_submission
@@ -204,6 +204,16 @@ def install_rules(setup: GradingSetup, probe: Probe, network: bool) -> dict:
     return rules
 
 
+def _compile_failure_label(probe: Probe, error: dict) -> str:
+    """What was being done when compiling failed: a forward() that failed again when the child ran it as
+    PyTorch does, on a concrete batch (worker/compile.py), is worded as that run, in PyTorch's words."""
+    batch, spec = error.get("batch"), probe.args.get("model", {})
+    if isinstance(batch, int) and not isinstance(batch, bool) and "class" in spec and "function" not in spec:
+        call = f"{spec['class']}({', '.join(repr(a) for a in spec.get('args', []))})"
+        return f"running forward() of {call} on a batch of {batch}"
+    return probe.label
+
+
 def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: GradingSetup,
                          limits, network: bool) -> Answer | None:
     """Ask the child to compile one model, hand the graph to the executor; the failure, if any."""
@@ -211,7 +221,7 @@ def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: Gra
                        label=probe.label)
     if compiled.failed:
         if compiled.error is not None:      # word the failure with what was being done: compiling
-            compiled.error = {**compiled.error, "label": probe.label}
+            compiled.error = {**compiled.error, "label": _compile_failure_label(probe, compiled.error)}
         return compiled
     installed = runner.ask("install", {"key": _model_key(probe.args["model"]), "compiled": compiled.value,
                                        "limits": install_rules(setup, probe, network)},
@@ -235,6 +245,16 @@ def _confusion(predictions: torch.Tensor, labels: torch.Tensor) -> tuple[list[li
     return cells.reshape(classes, classes).tolist(), outside, classes
 
 
+def _measured_layers(error) -> dict | None:
+    """The layers a forward() that could not be compiled ran through, measured by the submission's own
+    process when it reran forward() for the error's words (for display only, never judged)."""
+    if not isinstance(error, dict) or not isinstance(error.get("layers"), list):
+        return None
+    rows = [{"op": row[0], "output_shape": row[1], "parameters": row[2], "failed": bool(row[3])}
+            for row in error["layers"][:MAX_LAYERS] if isinstance(row, (list, tuple)) and len(row) == 4]
+    return {"batch": error.get("batch"), "layers": rows}
+
+
 def _feedback_data(per_check, answers: dict[str, Answer], context: JudgeContext) -> dict:
     """The model as the grader saw it and its training run, for feedback pages (all measured by the grader).
     Each list is cut to what a page shows before it is built."""
@@ -242,6 +262,10 @@ def _feedback_data(per_check, answers: dict[str, Answer], context: JudgeContext)
     for check, kind, probes in per_check:
         for probe in probes:
             answer = answers.get(probe.key)
+            if answer is not None and answer.failed and "measured_layers" not in data:
+                measured = _measured_layers(answer.error)
+                if measured is not None:
+                    data["measured_layers"] = measured
             if answer is None or answer.failed or not isinstance(answer.value, dict):
                 continue
             calls = answer.value.get("calls")
@@ -277,6 +301,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         return _failed_result(setup, submission.name, str(path), submission.problem, started)
 
     load, per_check, ordered = _plan(assignment, submission_draw(setup.seed, submission.path))
+    load = dataclasses.replace(load, label=f"loading {submission.path.name}")     # the file as handed in
     limits = assignment.limits
     options = child_options(setup, path)
     answers: dict[str, Answer] = {}
@@ -334,9 +359,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     for check, kind, probes in per_check:
         judge_started = time.monotonic()
         if not loaded.ok:
-            passed, message = False, explain_failure(loaded, load)
-            if not loaded.fatal:
-                message = f"{assignment.file} could not be loaded: {message}"
+            passed, message = False, load_failure_message(loaded, load, submission.path.name)
         else:
             try:
                 verdict = judge_within(assignment.limits.judge_seconds, kind.verdict, check, assignment, probes,
@@ -361,7 +384,7 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         results.append(CheckResult(check.name, check.description, check.points, passed, message,
                                    check.visibility, seconds))
 
-    cause = apply_root_cause(results)
+    cause = apply_root_cause(results, requires={check.name: check.requires for check in assignment.checks})
     if cause is not None:
         notes.insert(0, root_cause_note(cause))
     extra = _extra(setup, check_seconds)
@@ -372,5 +395,6 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     if cause is not None:
         extra["root_cause"] = cause
     extra["isolation"] = isolation
+    extra["submitted_file"] = submission.path.name
     return SubmissionResult(assignment.id, submission.name, str(path), results, status=status,
                             seconds=time.monotonic() - started, output=output, notes=notes, extra=extra)

@@ -53,10 +53,11 @@ def describe(exc: BaseException, filename: str) -> dict:
         hint = ("the code asks for a GPU but this grader has none: use the device of the "
                 "input (x.device) instead of .cuda() or device='cuda'")
     if isinstance(exc, SyntaxError):
+        message = str(exc.msg or message)       # str(exc) repeats the file and line that `where` gives
         where = f"{filename}, line {exc.lineno}"
     else:
         where = _where(exc, filename)
-    return {
+    described = {
         "type": kind,
         "message": message[:1000],
         "where": where,
@@ -64,6 +65,15 @@ def describe(exc: BaseException, filename: str) -> dict:
         "stage": getattr(exc, "stage", ""),
         "failure": isinstance(exc, ProbeFailure),
     }
+    # a forward() that could not be compiled was rerun eagerly for its words (compile.py): the batch it
+    # ran and the layers measured up to the error, for display only
+    batch = getattr(exc, "batch", None)
+    if isinstance(batch, int) and not isinstance(batch, bool):
+        described["batch"] = batch
+    layers = getattr(exc, "measured_layers", None)
+    if isinstance(layers, list):
+        described["layers"] = layers
+    return described
 
 
 def _load_extra_probes() -> None:
