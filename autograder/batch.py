@@ -6,6 +6,7 @@ Used by the commands and by the course platforms' integrations alike.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -76,7 +77,47 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
 
 
 def grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
-    """Grade one submission; a fault in the grader itself still yields a result, never a lost one."""
+    """Grade one submission; a fault in the grader itself still yields a result, never a lost one.
+
+    A fault that is not the submission's (the grader's executor dying, a process killed from
+    outside, a bug of the grader) is graded once more. If the grader fails again, the result
+    says "not graded: grader fault (...)" and carries no score; a child killed the same way twice
+    is taken as what the submission itself did.
+    """
+    first = _grade_once(setup, path)
+    cause = retry_reason(first)
+    if cause is None:
+        return first
+    second = _grade_once(setup, path)
+    if retry_reason(second) is None:
+        second.notes.insert(0, f"graded a second time: the first attempt ended through no fault of the "
+                               f"submission ({cause})")
+        return second
+    if is_grader_fault(second.status):
+        second.status = f"{NOT_GRADED}: grader fault ({second.status})"
+        second.extra["graded"] = False
+    return second
+
+
+NOT_GRADED = "not graded"
+# A kill the kit did not send: SIGKILL or SIGTERM from outside (the kernel's out-of-memory killer,
+# another program), in the words describe_exit uses.
+_OUTSIDE_KILL = re.compile(r"^the submission's process crashed \((killed|terminated), signal (9|15)\)")
+
+
+def is_grader_fault(status: str) -> bool:
+    """The grader's own executor died, or the grader failed: the submission did nothing wrong."""
+    return status.startswith(("the grader's executor", "the grader failed"))
+
+
+def retry_reason(result: SubmissionResult) -> str | None:
+    """Why grading ended through no fault of the submission's that the kit knows of, or None."""
+    if is_grader_fault(result.status) or _OUTSIDE_KILL.match(result.status):
+        return result.status
+    return None
+
+
+def _grade_once(setup: GradingSetup, path: str | Path) -> SubmissionResult:
     try:
         return grade_submission(setup, path)
     except GradingInterrupted:          # Ctrl-C: the batch stops, no result is made up

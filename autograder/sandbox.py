@@ -498,7 +498,7 @@ class Sandbox:
                     return Answer(ok=False, fatal=self.dead_reason, seconds=time.monotonic() - started)
                 if incoming.closed:
                     self._wait_briefly()
-                    return self._die(f"the submission's process {self._exit_words()} "
+                    return self._die(f"{self.who()} {self._exit_words()} "
                                      f"while {label}", started)
                 now = time.monotonic()
                 if now >= deadline:
@@ -515,7 +515,7 @@ class Sandbox:
                         incoming.read_some(self._answer_read)
                         if incoming.complete:
                             break
-                        return self._die(f"the submission's process {self._exit_words()} "
+                        return self._die(f"{self.who()} {self._exit_words()} "
                                          f"while {label}", started)
                 writing = [self._request_write] if not outgoing.done else []
                 select.select([self._answer_read], writing, [], max(0.0, min(POLL_SECONDS, deadline - now)))
@@ -526,7 +526,7 @@ class Sandbox:
             if exc.errno not in (errno.EPIPE, errno.EBADF, errno.ECONNRESET):
                 raise
             self._wait_briefly()
-            return self._die(f"the submission's process {self._exit_words()} "
+            return self._die(f"{self.who()} {self._exit_words()} "
                              f"before {label}", started)
         if not isinstance(reply, dict) or "ok" not in reply:
             return self._die(f"the submission broke the grader's channel while {label}", started)
@@ -538,6 +538,10 @@ class Sandbox:
     def isolation_record(self) -> dict:
         """Which measures were in force, in words, for results.json."""
         return self.isolation.record()
+
+    def who(self) -> str:
+        """The process in words: a submission's child, or the grader's own executor."""
+        return "the grader's executor" if self.options.program == "executor" else "the submission's process"
 
     def _exit_words(self) -> str:
         """How the child ended, in words (bubblewrap reports death by signal N as status 128 + N)."""
