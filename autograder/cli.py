@@ -102,7 +102,20 @@ def check_command(assignment, file, feedback_page, config_path, data_dir, device
     result = _kit().check_submission(assignment_id=assignment, path=file, config_path=config_path,
                                      data_dir=data_dir, device=device, seed=seed,
                                      feedback_page=feedback_page or True, console=Console())
-    sys.exit(0 if result.score == result.max_score else 1)
+    sys.exit(check_exit_status(result))
+
+
+# `autograder check`'s exit status: every check passed; a check failed; the only checks not passed could
+# not run for want of data (offline, no data folder), so the code was not faulted.
+PASSED, FAILED, NOT_RUN = 0, 1, 3
+
+
+def check_exit_status(result) -> int:
+    not_run = result.extra.get("not_run") if isinstance(result.extra, dict) else None
+    not_run = not_run if isinstance(not_run, dict) else {}
+    if any(not c.passed and c.name not in not_run for c in result.checks):
+        return FAILED
+    return NOT_RUN if not_run else PASSED
 
 
 @main.command("grade")

@@ -5,6 +5,7 @@ The command line (``cli.py``) only parses options and calls these.
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,13 @@ from .batch import default_jobs, grade_safely as _grade_safely, grading_setup, r
 from .bulk_download import BulkDownloads
 from .class_report import write_class_report
 from .config import Assignment, load_config
-from .data import TrainingData
-from .errors import AutograderError
+from .data import TrainingData, training_data
+from .errors import AutograderError, DataError
+from .folders import resolve_data_dir
 from .feedback_page import page_beside, write_feedback_page
 from .reports import print_result, summary_table, write_grades_csv, write_results_json
-from .results import SubmissionResult
-from .runner import grade_submission
+from .results import CheckResult, SubmissionResult
+from .runner import grade_submission, needs_data
 from .sandbox import interrupt_all, resume
 from .submission import find_submission
 
@@ -42,6 +44,51 @@ def default_submission(assignment: Assignment) -> Path:
                           f"autograder check {assignment.id} path/to/{assignment.file}")
 
 
+def _missing_data(config, assignment: Assignment, data_dir: str | Path | None,
+                  datasets: dict[str, TrainingData]) -> str | None:
+    """Why the dataset the assignment's training checks read is not here (None: it is, and it is now
+    in ``datasets``, so the batch does not load it again)."""
+    if not needs_data(assignment):
+        return None
+    name = assignment.training.get("dataset", "mnist")
+    source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
+    try:
+        datasets[name] = training_data(name, source, allow_download=config.kit["allow_download"])
+    except DataError as exc:
+        return exc.message
+    return None
+
+
+def _checks_needing_data(assignment: Assignment) -> list[str]:
+    """The checks that read the dataset, and those that require one of them to count."""
+    from .checks import KINDS
+
+    names: list[str] = []
+    for check in assignment.checks:
+        if KINDS[check.kind].needs_data or any(name in names for name in check.requires):
+            names.append(check.name)
+    return names
+
+
+def _with_checks_not_run(result: SubmissionResult, assignment: Assignment, not_run: list[str],
+                         problem: str) -> SubmissionResult:
+    """``result`` of the checks that ran, with each check of ``not_run`` put back in its place: not passed,
+    0 points, and a message that says it did not run for want of data, through no fault of the code."""
+    dataset = str(assignment.training.get("dataset", "mnist")).upper()
+    reason = (f"needs {dataset}: see README. Not run: {dataset} is not on this machine and could not be "
+              "downloaded, so this check says nothing about your code. Run it again where the data is (the "
+              "README's Quickstart says where it comes from: a download, AUTOGRADER_DATA or --data-dir)")
+    graded = {check.name: check for check in result.checks}
+    result.checks = [graded.get(check.name) or CheckResult(check.name, check.description, check.points, False,
+                                                            reason, check.visibility)
+                     for check in assignment.checks]
+    worth = sum(check.points for check in assignment.checks if check.name in not_run)
+    result.notes.insert(0, f"{len(not_run)} check{'s' if len(not_run) != 1 else ''} ({', '.join(not_run)}; "
+                           f"{worth:g} points) could not run without {dataset}: {problem}")
+    result.extra["not_run"] = {name: f"needs {dataset}" for name in not_run}
+    return result.sanitize()
+
+
 def check_submission(*, assignment_id: str, path: str | Path | None = None,
                      config_path: str | Path | None = None, data_dir: str | Path | None = None,
                      device: str | None = None, seed: int | None = None,
@@ -50,16 +97,25 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
     """A student's local run: grade one file and print its table of checks.
 
     ``feedback_page``: True writes the HTML feedback page beside the file (``<stem>_feedback.html``),
-    a path writes it there, None writes none.
+    a path writes it there, None writes none. Without the dataset (offline, no data folder) every check
+    that needs no data still runs; the training checks are listed as not run (``extra["not_run"]``),
+    worth 0 points, and say why.
     """
     config = load_config(config_path)
     assignment = config.assignment(assignment_id)
     target = Path(path) if path else default_submission(assignment)
     if feedback_page:
         plots.preload()
-    with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
-                       seed=seed) as setup:
+    datasets: dict[str, TrainingData] = {}
+    problem = _missing_data(config, assignment, data_dir, datasets)
+    not_run = _checks_needing_data(assignment) if problem else []
+    graded = (dataclasses.replace(assignment, checks=[c for c in assignment.checks if c.name not in not_run])
+              if not_run else assignment)
+    with grading_setup(config=config, assignment=graded, data_dir=data_dir, device=device,
+                       seed=seed, datasets=datasets) as setup:
         result = grade_submission(setup, target)
+    if not_run:
+        result = _with_checks_not_run(result, assignment, not_run, problem)
     if console is not None:
         print_result(result, console)
     if feedback_page:

@@ -37,6 +37,7 @@ th { background: #f4f6f9; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.passed { color: #16794a; font-weight: 600; white-space: nowrap; }
 td.failed { color: #b42318; font-weight: 600; white-space: nowrap; }
+td.not-run { color: #9a6700; font-weight: 600; white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 2px solid #c7ced9; }
 .message { white-space: pre-wrap; overflow-wrap: anywhere; } td.runner { white-space: nowrap; }
 .description { color: #5b6677; font-size: .85rem; }
@@ -112,21 +113,26 @@ def _root_cause(result: SubmissionResult) -> str:
             f"<p class=\"message\">{esc(cause.message)}</p>{fix}{broke}</div>")
 
 
+STATUS_WORDS = {"passed": "✓ passed", "failed": "✗ failed", "not-run": "– not run"}
+
+
 def _checks(result: SubmissionResult) -> str:
     executed_by = result.extra.get("executed_by") if isinstance(result.extra, dict) else None
     show_runner = isinstance(executed_by, dict) and bool(executed_by)
     head = "<tr><th>check</th><th class=\"num\">points</th><th>status</th><th>message</th>"
     head += "<th title=\"the grader's own process, or the submission's\">run by</th></tr>" if show_runner else "</tr>"
     rows = []
+    not_run = result.extra.get("not_run") if isinstance(result.extra, dict) else None
+    not_run = not_run if isinstance(not_run, dict) else {}
     for check in result.checks:
         passed = bool(getattr(check, "passed", False))
-        status = "passed" if passed else "failed"
+        status = "passed" if passed else "not-run" if check.name in not_run else "failed"
         max_points = data.finite(getattr(check, "max_points", 0))
         description = getattr(check, "description", "")
         row = (f"<tr><td><strong>{esc(check.name)}</strong>"
                + (f"<div class=\"description\">{esc(description)}</div>" if description else "")
                + f"</td><td class=\"num\">{data.points(max_points if passed else 0)} / {data.points(max_points)}</td>"
-               f"<td class=\"{status}\">{'✓ passed' if passed else '✗ failed'}</td>"
+               f"<td class=\"{status}\">{STATUS_WORDS[status]}</td>"
                f"<td class=\"message\">{esc(getattr(check, 'message', ''))}</td>")
         if show_runner:
             row += f"<td class=\"runner\">{esc(executed_by.get(check.name, '?'))}</td>"

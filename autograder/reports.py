@@ -156,6 +156,12 @@ def _first_line(message: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def checks_not_run(result: SubmissionResult) -> dict[str, str]:
+    """The checks that did not run for want of data (a student's run offline), with what they need."""
+    not_run = result.extra.get("not_run") if isinstance(result.extra, dict) else None
+    return {str(k): str(v) for k, v in not_run.items()} if isinstance(not_run, dict) else {}
+
+
 def check_table(result: SubmissionResult) -> Table:
     """The checks, one row each. A check the root cause explains gets one line pointing at
     "Start here", where its message is printed once."""
@@ -168,10 +174,14 @@ def check_table(result: SubmissionResult) -> Table:
     table.add_column("points", justify="right")
     table.add_column("status")
     table.add_column("message", overflow="fold")
+    not_run = checks_not_run(result)
     for check in result.checks:
         status = Text("passed", style="green") if check.passed else Text("failed", style="red")
         message = Text(check.message)
-        if not check.passed and check.name in waiting:
+        if not check.passed and check.name in not_run:
+            status = Text("not run", style="yellow")
+            message = Text(_first_line(check.message.split(". ", 1)[0]), style="yellow")
+        elif not check.passed and check.name in waiting:
             message = Text("not counted until the checks above pass: see Start here", style="yellow")
         elif not check.passed and check.name in explained:
             message = Text("see Start here", style="yellow")
@@ -214,6 +224,13 @@ def print_result(result: SubmissionResult, console: Console) -> None:
         console.print(Text.assemble(("grading stopped early:", "red"), " ", result.status))
     console.print(Text(f"total: {_points(result.score)} / {_points(result.max_score)}", style="bold"),
                   Text(f"({result.seconds:.1f} s)"))
+    not_run = checks_not_run(result)
+    if not_run:
+        needs = ", ".join(sorted(set(not_run.values())))
+        worth = sum(c.max_points for c in result.checks if c.name in not_run)
+        console.print(Text(f"{len(not_run)} check{'s' if len(not_run) != 1 else ''} ({_points(worth)} points) "
+                           f"did not run ({needs}), through no fault of your code: see the README's Quickstart "
+                           "for where the data comes from, then run this again", style="yellow"))
 
 
 def summary_table(results: Iterable[SubmissionResult]) -> Table:

@@ -48,11 +48,13 @@ def test_bad_config_is_an_error_without_traceback(tmp_path):
         assert "Traceback" not in done.stderr + done.stdout
 
 
-def test_missing_data_folder_is_a_clear_error(fast_config, tmp_path):
+def test_missing_data_folder_is_a_clear_error_when_grading(fast_config, tmp_path):
+    """An instructor's batch stops: grades without the training checks would be wrong grades.
+    (A student's `check` runs what needs no data: tests/test_offline.py.)"""
     empty = tmp_path / "nodata"
     empty.mkdir()
-    done = run("check", "lenet5", str(ROOT / "solutions" / "lenet5" / "lenet5.py"), "--config", str(fast_config),
-               "--data-dir", str(empty), "--feedback-page", str(tmp_path / "page.html"),
+    done = run("grade", "lenet5", str(ROOT / "solutions" / "lenet5" / "lenet5.py"), "--config", str(fast_config),
+               "--data-dir", str(empty), "--out", str(tmp_path / "out"),
                env={"AUTOGRADER_CACHE": str(tmp_path / "cache")})
     assert done.returncode != 0
     assert "Error: " in done.stderr and "t10k-images-idx3-ubyte" in done.stderr
