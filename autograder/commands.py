@@ -295,9 +295,26 @@ def verify_kit(*, config_path: str | Path | None = None, data_dir: str | Path | 
     return outcomes
 
 
+# Optional parts of the kit: the extra of pyproject.toml that installs each, by the module it brings.
+EXTRAS = {"nbgrader": "nbgrader"}
+
+
+def require_extra(module: str, what: str) -> None:
+    """Stop with the install command when ``module``, which only an extra of the kit installs, is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        extra = EXTRAS[module]
+        raise AutograderError(f"{what} needs {module}, which the kit installs only with its '{extra}' extra: "
+                              f"pip install -e \".[{extra}]\" in the kit's folder (or pip install "
+                              f"\"autograder[{extra}]\")")
+
+
 def export_nbgrader_course(*, out_dir: str | Path, config_path: str | Path | None = None,
                            assignment_ids: Sequence[str] | None = None) -> list[Path]:
-    """Write an nbgrader course folder (nbgrader_config.py, source/<id>/<id>.ipynb) graded by the kit."""
+    """Write an nbgrader course folder (nbgrader_config.py, source/<id>/<id>.ipynb) graded by the kit.
+    Needs the kit's nbgrader extra, which a student's install leaves out."""
+    require_extra("nbgrader", "the nbgrader export")
     from .integrations.nbgrader import export_nbgrader
 
     return export_nbgrader(out_dir=out_dir, config_path=config_path,
