@@ -46,7 +46,10 @@ KIT_KEYS: dict[str, Key] = {
 LIMIT_KEYS: dict[str, Key] = {
     "load_seconds": Key(60.0, "time to start Python, import torch and load the submission's definitions"),
     "step_seconds": Key(60.0, "time for one question to the submission (build, forward, backward, call)"),
-    "train_seconds": Key(300.0, "time for one training run, test predictions included"),
+    "train_tflop": Key(20.0, "work one training run may take, in TFLOP (forward and backward of every step and "
+                             "every image evaluated, counted before it starts): the budget is work, never time"),
+    "train_watchdog_seconds": Key(1800.0, "a watchdog against hangs for one training run, far above what the "
+                                          "budget takes: a run it stops is the grader's fault, never a score"),
     "memory_gib": Key(6.0, "resident memory the submission's processes may use together"),
     "output_kib": Key(64, "stdout and stderr kept from a submission; the rest is dropped"),
     "processes": Key(256, "processes and threads a submission may run at once (pids cgroup)"),
@@ -105,6 +108,8 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 # Keys grading.toml took once and no longer does, with what replaces them.
 RETIRED_KEYS: dict[str, str] = {
+    "train_seconds": "a training run is bounded by its steps and by [limits] train_tflop, never by time; the "
+                     "wall-clock limit is train_watchdog_seconds, a watchdog only",
     "forbidden_ops": "by hand is now an allow-list: replace forbidden_ops by allowed_ops, the op groups "
                      "of [kit.op_groups] and single ops the function or module may use",
 }

@@ -27,7 +27,8 @@ class Key:
 class Limits:
     load_seconds: float
     step_seconds: float
-    train_seconds: float
+    train_tflop: float
+    train_watchdog_seconds: float
     memory_gib: float
     output_kib: int
     processes: int

@@ -502,6 +502,9 @@ class Sandbox:
                                      f"while {label}", started)
                 now = time.monotonic()
                 if now >= deadline:
+                    if self.options.program == "executor":      # runs the grader's code only: its fault
+                        return self._die(f"the grader's executor timed out after {timeout:g} s while {label} "
+                                         "(the grader's own watchdog)", started)
                     return self._die(f"timed out after {timeout:g} s while {label}", started)
                 if now >= self.next_poll:
                     self.next_poll = now + POLL_SECONDS

@@ -46,7 +46,7 @@ def test_training_defaults_and_limit_override(tmp_path):
     tiny = load_config(write_config(tmp_path, text)).assignment("tiny")
     assert tiny.training["lr"] == 1.0 and isinstance(tiny.training["lr"], float)
     assert tiny.training["batch_size"] == TRAINING_KEYS["batch_size"].default
-    assert tiny.limits.step_seconds == 5.0 and tiny.limits.train_seconds == 300.0
+    assert tiny.limits.step_seconds == 5.0 and tiny.limits.train_watchdog_seconds == 1800.0
 
 
 def test_unknown_check_param_names_the_key_with_a_hint(tmp_path):

@@ -123,3 +123,45 @@ def test_two_graders_at_once_give_the_scores_each_gives_alone(tmp_path):
         assert rows["reference"]["status"] == "graded" and rows["stub"]["status"] == "graded", output
         assert float(rows["reference"]["score"]) == float(rows["reference"]["max_score"]), output
         assert float(rows["stub"]["score"]) == 0, output
+
+
+# ----------------------------------------------------------------- the budget is work, never time
+
+def test_a_training_run_over_the_work_budget_is_refused_before_it_starts():
+    import importlib.util
+
+    from autograder.executor.measure import MeasureFailure, _within_work_budget
+    from autograder.executor.program import CompiledModel, Limits
+    from autograder.worker.compile import compile_module
+
+    spec = importlib.util.spec_from_file_location("reference_task1_cnn", REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    compiled = compile_module(module.Net(), [1, 28, 28], [4, 64], ["train", "eval"], REFERENCE.name)
+    net = CompiledModel(compiled, "cpu", Limits())
+    recipe = {"batch_size": 64, "max_steps": 3000, "eval_every": 100, "validation_size": 2000, "max_tflop": 20.0}
+    _within_work_budget(net, recipe, [1, 28, 28], 10_000, "cpu")        # about 0.5 TFLOP: within
+    with pytest.raises(MeasureFailure, match=r"takes about 0\.\d TFLOP \(0\.1\d GFLOP a step at batch 64\); the "
+                                             r"grader's budget is 0\.1 TFLOP \(\[limits\] train_tflop\)"):
+        _within_work_budget(net, {**recipe, "max_tflop": 0.1}, [1, 28, 28], 10_000, "cpu")
+
+
+def test_the_same_file_gets_the_same_grade_beside_a_cpu_hog(tmp_path):
+    """Training is bounded by steps and work, so a busy machine changes the time, never the score."""
+    reference = ROOT / "solutions" / "linear_mlp" / "linear_mlp.py"
+
+    def graded(name: str):
+        return grade_submissions(assignment_id="linear_mlp", submissions=[reference], out_dir=tmp_path / name,
+                                 config_path=ROOT / "grading.toml", device="cpu", jobs=1)[0]
+
+    quiet = graded("quiet")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(2, os.cpu_count() or 2))]
+    try:
+        busy = graded("busy")
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert quiet.status == busy.status == "graded"
+    assert [(c.name, c.points) for c in busy.checks] == [(c.name, c.points) for c in quiet.checks]
+    assert busy.score == quiet.score == quiet.max_score

@@ -61,7 +61,7 @@ allow_download = true
 [limits]
 load_seconds = {LOAD}
 step_seconds = {STEP}
-train_seconds = {TRAIN}
+train_watchdog_seconds = {TRAIN}
 memory_gib = {MEMORY_GIB:g}
 output_kib = 16
 processes = 128

@@ -21,7 +21,7 @@ from ..config_types import Assignment, CheckSpec, Key
 from ..sandbox import Answer
 
 # Which limit in grading.toml bounds a probe's time.
-LOAD, STEP, TRAIN = "load_seconds", "step_seconds", "train_seconds"
+LOAD, STEP, TRAIN = "load_seconds", "step_seconds", "train_watchdog_seconds"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class TestAccuracy(CheckKind):
                 f"{check.params['min_test_accuracy'] * 100:g}% accuracy on its test set")
 
     def probes(self, check, assignment):
-        recipe = assignment.training
+        recipe = {**assignment.training, "max_tflop": assignment.limits.train_tflop}
         return [Probe(
             "train",
             {"model": model_spec(assignment), "recipe": recipe, "input_shape": assignment.input_shape},

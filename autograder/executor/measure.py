@@ -167,6 +167,39 @@ def backward(state: ExecutorState, model: dict, input: torch.Tensor, weights: to
     return {"grads": grads, "loss_requires_grad": bool(loss.requires_grad)}
 
 
+def _within_work_budget(net: CompiledModel, recipe: dict, input_shape: list[int], test_images: int,
+                        device: str) -> None:
+    """Count the work the whole run may take (every step at the batch size, every image evaluated) from
+    one counted training step and one counted evaluation, and refuse a run over ``recipe["max_tflop"]``:
+    the budget is work, the same on any machine, never time."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    budget = recipe.get("max_tflop")
+    if not budget:
+        return
+    net.train()
+    x = torch.zeros(recipe["batch_size"], *input_shape, device=device)
+    with FlopCounterMode(display=False) as counter:
+        out = net(x)
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            out.float().sum().backward()
+    step = counter.get_total_flops()
+    net.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(x[:1])
+    image = counter.get_total_flops()
+    net.train()
+    net.restore(net.initial_state)        # statistics and gradients as they were; initialised after this
+    evaluations = recipe["max_steps"] // max(1, recipe["eval_every"]) + 1
+    images = evaluations * recipe["validation_size"] + test_images
+    total = recipe["max_steps"] * step + images * image
+    if total > budget * 1e12:
+        raise MeasureFailure(
+            f"training this network for {recipe['max_steps']:,} steps takes about {total / 1e12:,.1f} TFLOP "
+            f"({step / 1e9:,.2f} GFLOP a step at batch {recipe['batch_size']}); the grader's budget is "
+            f"{budget:g} TFLOP ([limits] train_tflop): use fewer or smaller layers")
+
+
 @handles("train")
 def train(state: ExecutorState, model: dict, recipe: dict, input_shape: list[int]) -> dict:
     """Train from PyTorch's default initialisation with the assignment's recipe; predict the test images."""
@@ -175,8 +208,9 @@ def train(state: ExecutorState, model: dict, recipe: dict, input_shape: list[int
     if state.data is None:
         raise MeasureFailure("the grader gave no training data to this check")
     net = _model(state, model)
-    net.reset_to_default_init(state.seed)
     try:
+        _within_work_budget(net, recipe, input_shape, len(state.data["test_images"]), state.device)
+        net.reset_to_default_init(state.seed)
         return train_and_predict(net, state.data, recipe, input_shape, state.device, state.seed)
     finally:
         net.restore(net.initial_state)
