@@ -262,15 +262,16 @@ STUDENTS = {"reference": "source", "untouched": "release", "patched": "patched"}
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
+def course(tmp_path_factory, fast_config):
     """One course for every assignment: released, handed in, autograded and exported at once (one run
-    of each nbgrader command; the assignments that train read MNIST, or the suite's own digits)."""
+    of each nbgrader command; the assignments that train read MNIST, or the suite's own digits, with
+    the suite's shorter recipe: same checks and points)."""
     course = tmp_path_factory.mktemp("nbgrader") / "course"
-    export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=ALL)
+    export_nbgrader(out_dir=course, config_path=fast_config, assignment_ids=ALL)
     for assignment_id in ALL:
         name = f"{assignment_id}/{assignment_id}.ipynb"
         patched_release(course / "source" / name, course / "patched" / name)
-    rows, autograde = nbgrader_round_trip(course, ALL, STUDENTS, config=CONFIG)
+    rows, autograde = nbgrader_round_trip(course, ALL, STUDENTS, config=fast_config)
     return course, rows, autograde
 
 
