@@ -54,6 +54,12 @@ class KitGroup(click.Group):
             close_unused()
 
 
+def toml_value(value) -> str:
+    from .authoring import toml_value as written
+
+    return written(value)
+
+
 def common_options(func):
     func = click.option("--config", "config_path", type=click.Path(dir_okay=False),
                         help="grading.toml to use (default: found from the current folder)")(func)
@@ -85,6 +91,32 @@ def list_command(config_path):
             table.add_row(check.name, f"{check.points:g}", check.description)
         table.add_row("[bold]total[/bold]", f"[bold]{assignment.max_score:g}[/bold]", "")
         console.print(table)
+
+
+@main.command("kinds")
+@click.argument("names", nargs=-1)
+def kinds_command(names):
+    """List the check kinds grading.toml can use (or NAMES): keys, defaults, descriptions, an example."""
+    from rich.text import Text
+
+    console = Console()
+    for info in _kit().list_kinds(names=names or None):
+        title = Text.assemble((info.name, "bold"), f": {info.summary}",
+                              " (reads the [training] recipe's dataset)" if info.needs_data else "")
+        table = Table(title=title, title_justify="left")
+        table.add_column("key")
+        table.add_column("default", overflow="fold")
+        table.add_column("what it means", overflow="fold")
+        for key in info.keys:
+            choices = f" (one of: {', '.join(toml_value(c) for c in key.choices)})" if key.choices else ""
+            table.add_row(key.name, "required" if key.required else toml_value(key.default),
+                          key.description + choices)
+        if info.keys:
+            console.print(table)
+        else:
+            console.print(title, Text("(no keys of its own)", style="dim"))
+        console.print(Text("example:", style="dim"))
+        console.print(Text(info.example), highlight=False)
 
 
 @main.command("check")

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import plots
+from .authoring import KindInfo, kind_infos
 from .batch import default_jobs, grade_safely as _grade_safely, grading_setup, resolve_device  # noqa: F401 (re-exported)
 from .bulk_download import BulkDownloads
 from .class_report import write_class_report
@@ -32,6 +33,12 @@ from .submission import find_submission
 
 def list_assignments(*, config_path: str | Path | None = None) -> list[Assignment]:
     return list(load_config(config_path).assignments.values())
+
+
+def list_kinds(*, names: Sequence[str] | None = None) -> list[KindInfo]:
+    """Every check kind grading.toml can use (or those in ``names``): its keys with their defaults,
+    descriptions and the values they can take, and one example check."""
+    return kind_infos(list(names) if names else None)
 
 
 def default_submission(assignment: Assignment) -> Path:

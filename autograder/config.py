@@ -30,8 +30,9 @@ KIT_KEYS: dict[str, Key] = {
     "bulk_unpacked_mib": Key(512.0, "most a bulk download (.zip) may unpack to; unpacking stops there (zip bombs)"),
     "bulk_max_files": Key(20000, "most files a bulk download may hold; a zip with more is refused"),
     "bulk_duplicates": Key("newest", "several submissions of one student in a bulk download: 'newest' grades the "
-                                     "newest, 'all' grades each; the others are listed either way"),
-    "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'"),
+                                     "newest, 'all' grades each; the others are listed either way",
+                           choices=("newest", "all")),
+    "device": Key("auto", "'auto' (GPU when present), 'cpu' or 'cuda'", choices=("auto", "cpu", "cuda")),
     "allow_download": Key(True, "download missing datasets with torchvision into the cache when online"),
     "warm_start": Key(True, "fork each submission's process from a warm one per grading thread (needs bubblewrap); "
                             "false starts every one afresh"),
@@ -64,10 +65,13 @@ LIMIT_KEYS: dict[str, Key] = {
                                 "(they count toward max_carried_values)"),
 }
 
+# The datasets a training check can read (data.py's DATASETS, which imports torch, loads them).
+TRAINING_DATASETS = ("mnist",)
+
 # [assignments.<id>.training]: the assignment's own recipe and the early-stop rule.
 TRAINING_KEYS: dict[str, Key] = {
-    "dataset": Key("mnist", "dataset the training check uses"),
-    "optimizer": Key("sgd", "'sgd' or 'adam', as the assignment's script uses"),
+    "dataset": Key("mnist", "dataset the training check uses", choices=TRAINING_DATASETS),
+    "optimizer": Key("sgd", "'sgd' or 'adam', as the assignment's script uses", choices=("sgd", "adam")),
     "lr": Key(0.01, "learning rate"),
     "momentum": Key(0.0, "SGD momentum"),
     "batch_size": Key(64, "training batch size"),
@@ -93,17 +97,18 @@ ASSIGNMENT_KEYS: dict[str, Key] = {
     "checks": Key({}, "the checks, in the order they run and are reported", required=True),
 }
 
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
 # Keys every check has, whatever its kind.
 COMMON_CHECK_KEYS: dict[str, Key] = {
     "kind": Key("", "check kind from autograder.checks (defaults to the check's own name)"),
     "points": Key(1.0, "points the check is worth"),
-    "visibility": Key("visible", "Gradescope visibility: visible, hidden, after_due_date or after_published"),
+    "visibility": Key("visible", "Gradescope visibility: visible, hidden, after_due_date or after_published",
+                      choices=VISIBILITIES),
     "description": Key("", "what the check verifies, in one line (defaults to the kind's summary)"),
     "requires": Key([], "checks of the same assignment that must pass for this one to count (e.g. the "
                         "training check requires the architecture's structure check)"),
 }
-
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 # Keys grading.toml took once and no longer does, with what replaces them.
@@ -151,6 +156,19 @@ def _check_type(where: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
+def _check_choice(where: str, key: str, value: Any, spec: Key) -> Any:
+    """Reject a value the grader cannot run: one outside the key's ``choices`` (for a list: any item)."""
+    if not spec.choices:
+        return value
+    for item in value if isinstance(value, list) else [value]:
+        if item not in spec.choices:
+            close = difflib.get_close_matches(str(item), [str(c) for c in spec.choices], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"grading.toml: '{where}{key}' is {item!r}, which the grader cannot run{hint} "
+                              f"(it runs {', '.join(repr(c) for c in spec.choices)})")
+    return value
+
+
 def resolve_table(where: str, table: dict[str, Any], keys: dict[str, Key],
                   base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate one TOML table against its declared keys and fill in defaults.
@@ -166,7 +184,7 @@ def resolve_table(where: str, table: dict[str, Any], keys: dict[str, Key],
     resolved: dict[str, Any] = {}
     for key, spec in keys.items():
         if key in table:
-            resolved[key] = _check_type(where, key, table[key], spec.default)
+            resolved[key] = _check_choice(where, key, _check_type(where, key, table[key], spec.default), spec)
         elif spec.required:
             raise ConfigError(f"grading.toml: '{where}{key}' is required ({spec.description})")
         elif base is not None and key in base:

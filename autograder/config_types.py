@@ -21,6 +21,8 @@ class Key:
     description: str
     # Set when the value must be given in grading.toml (no sensible default).
     required: bool = False
+    # The only values the grader can run (of a list: of each item); empty: any value of the default's type.
+    choices: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ class MatchesTorchModule(CheckKind):
         "input_shape": Key([8, 3, 4, 4], "shape of each batch, batch dimension included"),
         "input_scale": Key(1.0, "inputs are standard normal times this..."),
         "input_shift": Key(0.0, "...plus this, so batch statistics are far from 0 and 1"),
-        "modes": Key(["train", "train", "eval"], "mode of each successive batch"),
+        "modes": Key(["train", "train", "eval"], "mode of each successive batch", choices=("train", "eval")),
         "gradients": Key(True, "also compare the input's gradient in train-mode batches"),
         "attributes": Key([], "tensor attributes compared after each batch, e.g. running_mean"),
         "tolerance": Key(1e-4, "largest absolute difference allowed (outputs, gradients, attributes)"),
@@ -73,6 +73,16 @@ class MatchesTorchModule(CheckKind):
         "allowed_ops": Key([], "by hand: the only ops forward() may use, as op groups of [kit.op_groups] and "
                                "single ops, e.g. [\"elementwise\", \"reduce\", \"var\"] (empty: any op)"),
     }
+
+    def validate(self, params):
+        reference = getattr(torch.nn, params["reference"], None)
+        if not (isinstance(reference, type) and issubclass(reference, torch.nn.Module)):
+            import difflib
+
+            modules = [n for n, v in vars(torch.nn).items() if isinstance(v, type) and issubclass(v, torch.nn.Module)]
+            close = difflib.get_close_matches(params["reference"], modules, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"reference '{params['reference']}' is not a torch.nn module the grader can build{hint}")
 
     def required_names(self, check, assignment):
         return [check.params["module"]]

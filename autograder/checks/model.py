@@ -191,7 +191,8 @@ class OutputKind(CheckKind):
     name = "output_kind"
     summary = "forward() returns the kind of output the loss expects"
     params = {
-        "expect": Key("log_probabilities", "'log_probabilities', 'probabilities', or 'any'"),
+        "expect": Key("log_probabilities", "'log_probabilities', 'probabilities', or 'any'",
+                      choices=("log_probabilities", "probabilities", "any")),
         "batch_size": Key(16, "batch size of the test"),
     }
 
