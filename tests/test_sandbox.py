@@ -1,17 +1,22 @@
-"""The sandbox's own parts: folder removal, the bubblewrap layout, and the child's process tree."""
+"""The sandbox's own parts: folder removal, the bubblewrap layout, the child's process tree, and the
+system call filter and namespaces a sandboxed child gives itself."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from autograder import isolation
+from autograder import isolation, syscall_filter
 from autograder.sandbox import process_tree_rss_bytes, remove_tree
+from autograder.worker import confine
 
 
 def test_remove_tree_handles_deep_chains_locked_folders_and_links(tmp_path):
@@ -160,3 +165,118 @@ def test_the_child_sees_nothing_of_the_host_under_bubblewrap(tmp_path):
                                    *box.parts[1:2]}
     assert "No space left on device" in done.stderr          # 16 MiB into an 8 MiB /tmp
     assert not list(box.iterdir())                            # nothing written on the host
+
+
+def test_every_refused_call_is_known_on_x86_64_and_aarch64():
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, OSError, RuntimeError) as exc:
+        pytest.skip(f"no libseccomp here ({exc})")
+    missing = {arch: {name for name in syscall_filter.REFUSED
+                      if seccomp.resolve_syscall(getattr(seccomp.Arch, arch), name) < 0}
+               for arch in ("X86_64", "AARCH64")}
+    assert missing["X86_64"] == set()
+    # x86's port I/O, and old calls aarch64 never had
+    assert missing["AARCH64"] == {"iopl", "ioperm", "_sysctl", "sysfs", "uselib", "ustat"}
+
+
+# Run in a sandboxed child once it has confined itself as a submission's child does: its capabilities
+# and filters, the kernel's answers to a program of its own (which the naming of refused calls in
+# Python does not reach), and the refusal a ctypes call gets.
+RAW = """
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def answer(result):
+    return "ok" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+answers = dict(keyctl=answer(libc.syscall(KEYCTL, 0, -4, 0)),
+               add_key=answer(libc.syscall(ADD_KEY, b"user", b"k", b"v", 1, -4)),
+               mq_open=answer(libc.mq_open(b"/q", os.O_CREAT | os.O_RDWR, 0o600, None)),
+               ptrace=answer(libc.ptrace(0x7FFF, 0, None, None)),        # no such request or process
+               unshare=answer(libc.unshare(0x08000000)),
+               clone3=answer(libc.syscall(435, None, 0)))
+made = libc.syscall(CLONE, 0x10000000 | 17, 0, 0, 0, 0)         # a new user namespace; SIGCHLD
+if made == 0:
+    os._exit(0)
+answers["clone_newuser"] = answer(made)
+print(" ".join(f"{k}={v}" for k, v in answers.items()))
+"""
+CHILD = """
+import ctypes, json, os, subprocess, sys, threading
+numbers = {"x86_64": (250, 248, 56), "aarch64": (219, 217, 220)}[os.uname().machine]
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+libc = ctypes.CDLL(None, use_errno=True)
+try:
+    named = str(libc.syscall(numbers[0], 0, -4, 0))
+except PermissionError as exc:
+    named = str(exc)
+thread = threading.Thread(target=lambda: None)
+thread.start()
+thread.join()
+given = "KEYCTL, ADD_KEY, CLONE = %d, %d, %d\\n" % numbers
+raw = subprocess.run([sys.executable, "-c", given + sys.argv[1]], capture_output=True, text=True)
+print(json.dumps({"caps": [status[k].strip() for k in ("CapEff", "CapPrm", "CapBnd")],
+                  "no_new_privs": status["NoNewPrivs"].strip(), "filters": status["Seccomp_filters"].strip(),
+                  "named": named, "raw": raw.stdout.strip() + raw.stderr[-300:],
+                  "user_ns": os.readlink("/proc/self/ns/user"), "ipc_ns": os.readlink("/proc/self/ns/ipc")}))
+"""
+
+
+def run_confined_child(mode: str) -> dict:
+    """CHILD's findings, run in a sandbox of ``mode`` as the unprivileged user, confined as a cold child is."""
+    box = Path(tempfile.mkdtemp(prefix="autograder-"))
+    try:
+        shutil.copytree(Path(confine.__file__).parent, box / "grader" / "worker",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (box / "grader" / "__init__.py").write_text("")
+        iso = isolation.Isolation(box, 0.0, probing=True)
+        iso.mode, iso.user = mode, 65534
+        (box / confine.SETTINGS).write_text(json.dumps(iso.confinement()))
+        for folder, _, files in os.walk(box):       # the unshare sandbox's child is given its folder
+            for name in [".", *files]:
+                os.chown(os.path.join(folder, name), 65534, 65534)
+        start = (f"import sys; sys.path.insert(0, {str(box)!r}); from grader.worker.confine import start; "
+                 f"start({str(box)!r}, 'worker')\n")
+        done = subprocess.run(iso.wrap([sys.executable, "-I", "-c", start + CHILD, RAW]), cwd=box,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout.splitlines()[-1])
+    finally:
+        remove_tree(box)
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "unshare"])
+@pytest.mark.parametrize("filtered", [True, False])
+def test_a_sandboxed_child_confines_itself_before_any_submission_code(mode, filtered, monkeypatch):
+    """Its own user and IPC namespace, no capability, and with the filter: EPERM from the kernel for
+    every refused call, ENOSYS for clone3, threads still start, and a ctypes call names what was refused.
+    Without libseccomp the namespaces hold all the same and the record says why there is no filter."""
+    reason = isolation.bwrap_fails() if mode == "bwrap" else isolation.namespaces_available()
+    if reason:
+        pytest.skip(reason)
+    if filtered and syscall_filter.programs()[0] is None:
+        pytest.skip(f"no system call filter here: {syscall_filter.programs()[1]}")
+    if not filtered:
+        monkeypatch.setattr(syscall_filter, "programs", lambda: (None, "switched off for this test"))
+    refused = isolation.own_namespaces_fail(mode, 65534)
+    if refused:
+        pytest.skip(f"this kernel gives a sandboxed child no namespaces of its own: {refused}")
+    child = run_confined_child(mode)
+    assert child["user_ns"] != os.readlink("/proc/self/ns/user")
+    assert child["ipc_ns"] != os.readlink("/proc/self/ns/ipc")
+    assert child["caps"] == ["0000000000000000"] * 3 and child["no_new_privs"] == "1"
+    if filtered:
+        assert child["filters"] == "2"
+        assert child["named"] == ("the submission tried a forbidden system call (keyctl), which the grader's "
+                                  "sandbox refuses")
+        assert child["raw"] == ("keyctl=EPERM add_key=EPERM mq_open=EPERM ptrace=EPERM unshare=EPERM "
+                                "clone3=ENOSYS clone_newuser=EPERM"), child["raw"]
+    else:
+        assert child["filters"] == "0"
+        # keys can be made; a message queue cannot (its owner is not mapped into the child's user namespace)
+        assert child["raw"].startswith("keyctl=ok add_key=ok mq_open=EOVERFLOW ptrace=ESRCH"), child["raw"]
+        # nor a user namespace of its own (the kernel wants its owner mapped), whatever the call
+        assert child["raw"].endswith("unshare=EPERM clone3=EINVAL clone_newuser=EPERM"), child["raw"]
+        record = isolation.Isolation(Path(tempfile.gettempdir()), 0.0, probing=True)
+        record.mode, record.user = mode, 65534
+        assert record.record()["seccomp"] == "no: switched off for this test"
+        assert "namespace of its own" in record.record()["keyring"]

@@ -1,8 +1,10 @@
 """Warm start: each grading thread forks submissions' processes from one warm process, and nothing
-of one submission reaches the next (files, processes, System V objects, modules, output)."""
+of one submission reaches the next (files, processes, System V objects, POSIX message queues, keys,
+modules, output); calls the system call filter refuses are named."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,83 @@ def test_the_zygotes_own_memory_leaves_each_child_its_whole_limit():
         assert limit - held <= 1.2 * 2**30, "the cgroup still stops what outruns the poll"
     finally:
         zygote.close()
+
+
+# ---------------------------------------------------------------- queues, keys and refused calls
+
+HOSTILE = HERE / "hostile"
+LEAVER, LOOKER, FORBIDDEN = (HOSTILE / f"{name}.py" for name in
+                             ("keys_and_queues", "looks_for_keys_and_queues", "forbidden_call"))
+REFERENCE = ROOT / "solutions" / "lenet5" / "lenet5.py"
+
+
+def grade_batch(config: Path, out: Path, files: list[Path], jobs: int):
+    from autograder.commands import grade_submissions
+
+    results = grade_submissions(assignment_id="lenet5", submissions=files, out_dir=out, config_path=config,
+                                device="cpu", jobs=jobs)
+    if results[0].extra["isolation"].get("sandbox") != "bwrap":
+        pytest.skip("warm start needs bubblewrap, which cannot run here")
+    return results
+
+
+def looked(result) -> tuple[str, str]:
+    """(the looker's folder in its warm process, what it found), from its output."""
+    match = re.search(r"LOOKER CHILD (\S+) FOUND (\[.*\])", result.output)
+    assert match, result.output
+    return match.group(1), match.group(2)
+
+
+def assert_full_marks(result) -> None:
+    assert result.score == result.max_score, [(c.name, c.message) for c in result.checks if not c.passed]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_refused_calls_are_named_and_nothing_reaches_the_next_child(fast_config, tmp_path, jobs):
+    """With the filter: the queue and the key are refused (by name through ctypes, with EPERM from the
+    kernel otherwise), a call left uncaught is named in the report, and the reference graded after
+    them in the same warm processes keeps full marks."""
+    files = [LEAVER] * jobs + [LOOKER] * jobs + [FORBIDDEN, REFERENCE]
+    results = grade_batch(fast_config, tmp_path / "out", files, jobs)
+    record = results[0].extra["isolation"]
+    if not record["seccomp"].startswith("on"):
+        pytest.skip(f"no system call filter here: {record['seccomp']}")
+    for name in ("keyctl", "add_key", "mq_open", "ptrace", "unshare", "setns", "bpf", "perf_event_open"):
+        assert name in record["seccomp"]
+    for leaver in results[:jobs]:
+        assert "warm_start" in leaver.extra["isolation"]
+        assert "QUEUE refused: the submission tried a forbidden system call (mq_open)" in leaver.output
+        assert "KEY refused: the submission tried a forbidden system call (add_key)" in leaver.output
+        assert "RAW mq_open=EPERM add_key=EPERM" in leaver.output, leaver.output
+    for looker in results[jobs:2 * jobs]:
+        folder, found = looked(looker)
+        assert folder != "submission-1", "a leaver was forked before it from the same warm process"
+        assert found == "[]"
+    forbidden = {check.name: check for check in results[-2].checks}
+    assert not forbidden["builds"].passed
+    assert "forbidden system call (keyctl)" in forbidden["builds"].message, forbidden["builds"].message
+    assert "forbidden_call.py, line" in forbidden["builds"].message
+    assert_full_marks(results[-1])
+    assert "warm_start" in results[-1].extra["isolation"]
+
+
+def test_without_the_filter_each_child_still_has_its_own_queues_and_keys(fast_config, tmp_path, monkeypatch):
+    """A machine without libseccomp: the key is made (a queue cannot be: no user is mapped into the child's
+    own user namespace), yet the next child of the same warm process, and the other thread's, finds
+    neither, in its keyrings or in /proc/keys; the record says why there is no filter."""
+    from autograder import syscall_filter
+
+    monkeypatch.setattr(syscall_filter, "programs", lambda: (None, "libseccomp is switched off for this test"))
+    files = [LEAVER, LEAVER, LOOKER, LOOKER, REFERENCE]
+    results = grade_batch(fast_config, tmp_path / "out", files, jobs=2)
+    record = results[0].extra["isolation"]
+    assert record["seccomp"] == "no: libseccomp is switched off for this test"
+    assert "namespace of its own" in record["keyring"] and "shared" not in record["keyring"], record["keyring"]
+    for leaver in results[:2]:
+        assert "KEY made" in leaver.output and "RAW mq_open=EOVERFLOW add_key=made" in leaver.output, leaver.output
+        assert "refused" not in leaver.output
+    for looker in results[2:4]:
+        folder, found = looked(looker)
+        assert folder != "submission-1"
+        assert found == "[]"
+    assert_full_marks(results[-1])

@@ -83,9 +83,10 @@ def _drop_capabilities() -> None:
 
 
 def _own_namespaces() -> None:
-    """A new user namespace, which owns a new IPC namespace. No user is mapped into it (mapping root
-    would need a capability the sandbox does not have), so inside, ids read as the overflow id 65534;
-    the kernel still checks every access against the real ones."""
+    """A new user namespace, which owns a new IPC namespace. No user is mapped into it: its ids read as
+    the overflow id 65534 inside, while the kernel checks every access against the real ones. Unmapped,
+    the child sees no other child's keys in /proc/keys (which lists the keys of mapped users, whatever
+    their namespace), and cannot make a POSIX message queue at all (EOVERFLOW)."""
     if _libc.unshare(CLONE_NEWUSER | CLONE_NEWIPC) != 0:
         raise _failed("a user and IPC namespace of its own could not be made")
     _drop_capabilities()
@@ -114,6 +115,8 @@ def _name_refused_calls(calls: dict[int, str]) -> None:
         if name != "syscall" and call not in refused:
             return function
 
+        base = library._FuncPtr
+
         def checked(self, *args):
             number = getattr(args[0], "value", args[0]) if args else None
             made = call if name != "syscall" else calls.get(number) if isinstance(number, int) else None
@@ -121,8 +124,9 @@ def _name_refused_calls(calls: dict[int, str]) -> None:
                 raise refusal(made)
             return base.__call__(self, *args)
 
-        base = library._FuncPtr
-        named = type("Checked", (base,), {"_flags_": base._flags_, "_restype_": base._restype_, "__call__": checked})
+        # ctypes wants a function class's own _flags_ and _restype_
+        named = type("Checked", (base,), {"_flags_": base._flags_, "_restype_": base._restype_,
+                                          "__call__": checked})
         return named((name, library))
 
     ctypes.CDLL.__getitem__ = getitem
