@@ -33,7 +33,7 @@ def test_list_shows_each_checks_own_description(fast_config):
     assert done.returncode == 0, done.stderr
     text = " ".join(done.stdout.split())
     assert "validation_split" in text and "random_state=1212" in text
-    assert "drives x to 2" in text                      # minimize_quadratic, not the kind's summary
+    assert "drives x to target" in text                 # minimize_quadratic, not the kind's summary
     assert "a function returns the expected value" not in text
 
 

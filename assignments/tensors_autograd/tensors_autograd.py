@@ -90,44 +90,56 @@ def two_vjps(x, v1, v2):
     raise NotImplementedError("two_vjps is not implemented yet")
 
 
-def quadratic(x):
-    """f(x) = (x - 2)² for a tensor x."""
-    return (x - 2) ** 2
+def quadratic(x, target=2.0):
+    """f(x) = (x - target)² for a tensor x; the exercise's (x - 2)² by default."""
+    return (x - target) ** 2
 
 
-def minimize_quadratic():
-    """Minimise ``quadratic`` starting from x = 0 with a torch optimizer (e.g. SGD);
-    return the final x (a tensor or a float), which should be 2 within 0.001."""
+def minimize_quadratic(start=0.0, target=2.0):
+    """Minimise ``quadratic(x, target)`` starting from x = ``start`` with a torch
+    optimizer (e.g. SGD); return the final x (a tensor or a float), which should
+    be ``target`` within 0.001.
+
+    The grader calls it with a start and a target it draws each run, e.g.
+    ``minimize_quadratic(start=-1.37, target=2.62)``: use both arguments.
+    """
     raise NotImplementedError("minimize_quadratic is not implemented yet")
 
 
-def wavy(x):
-    """f(x) = sin(x - 2)·(x + 2)² + sqrt(|cos x|) for a tensor x."""
-    return torch.sin(x - 2) * (x + 2) ** 2 + torch.sqrt(torch.abs(torch.cos(x)))
+def wavy(x, a=2.0):
+    """f(x) = sin(x - a)·(x + a)² + sqrt(|cos x|) for a tensor x; the exercise's
+    function is a = 2."""
+    return torch.sin(x - a) * (x + a) ** 2 + torch.sqrt(torch.abs(torch.cos(x)))
 
 
-def minimize_wavy(start):
-    """Minimise ``wavy`` starting from x = ``start`` (a float) with a torch optimizer;
-    return the final x (a tensor or a float).
+def minimize_wavy(start=0.0, a=2.0):
+    """Minimise ``wavy(x, a)`` starting from x = ``start`` (a float) with a torch
+    optimizer; return the final x (a tensor or a float).
 
-    f has many local minima; the grader accepts any point where no neighbour
-    0.01 away is lower and f is below f(start). From start = 0 plain SGD with
-    a small learning rate settles at the minimum near x = 1.06.
+    f has many local minima; the grader wants the one you reach by going
+    downhill from ``start`` (to within 0.005: no neighbour 0.01 away may be
+    lower). It draws ``start`` and ``a`` each run, e.g.
+    ``minimize_wavy(start=0.21, a=1.64)``. With a = 2 and start = 0, plain SGD
+    with a small learning rate settles at the minimum near x = 1.06.
     """
     raise NotImplementedError("minimize_wavy is not implemented yet")
 
 
-def two_variables(v):
-    """f(x, y) = exp(sin(x)²)/(x - y)² + (x - y)⁴ for a tensor v = [x, y]."""
+def two_variables(v, shift=0.0, weight=1.0):
+    """f(x, y) = exp(sin(x - shift)²)/(x - y)² + weight·(x - y)⁴ for a tensor
+    v = [x, y]; the exercise's function is shift = 0, weight = 1."""
     x, y = v[0], v[1]
-    return torch.exp(torch.sin(x) ** 2) / (x - y) ** 2 + (x - y) ** 4
+    return torch.exp(torch.sin(x - shift) ** 2) / (x - y) ** 2 + weight * (x - y) ** 4
 
 
-def minimize_two_variables():
-    """Minimise ``two_variables`` starting from (x, y) = (0.2, 10) with a torch
-    optimizer; return the final point as a tensor [x, y] (or a pair of floats).
+def minimize_two_variables(start=(0.2, 10.0), shift=0.0, weight=1.0):
+    """Minimise ``two_variables(v, shift, weight)`` starting from (x, y) = ``start``
+    with a torch optimizer; return the final point as a tensor [x, y] (or a pair
+    of floats).
 
-    The grader accepts a point where f is below its start value and no
+    The grader draws the start near (0.2, 10) and the shift and weight each
+    run, e.g. ``minimize_two_variables(start=[0.35, 9.81], shift=-0.72,
+    weight=1.08)``, and accepts a point where f is below its start value and no
     neighbour 0.01 away (along x, y or a diagonal) is lower. Mind the gradient
     at the start: it is in the thousands, so a learning rate that suits the end
     of the search throws the first step far away.

@@ -27,6 +27,7 @@ from ..config_types import Key
 from ..formula import Formula
 from .base import CheckKind, Probe, Verdict, by_hand_verdict, shape_text
 from .tensor_specs import literal, materialize, randn
+from .instances import check_bounds, instance_random, integer, seed_from, uniform
 from .registry import register
 
 
@@ -299,42 +300,70 @@ class AutogradGradcheck(CheckKind):
     summary = "a custom autograd function passes torch.autograd.gradcheck in float64 and matches a torch reference"
     params = {
         "function": Key("", "the function to check, e.g. 'MyReLU.apply'", required=True),
-        "input_shapes": Key([[4, 5]], "shape of each float64 input"),
-        "seed": Key(7, "seed of the random inputs"),
+        "input_shapes": Key([[4, 5]], "shape of each float64 input; with size_range, the pattern of the shapes "
+                                      "drawn each run"),
+        "size_range": Key([], "[low, high]: each run every distinct size in input_shapes is drawn afresh in this "
+                              "range, equal sizes staying equal (empty: the shapes as written)"),
+        "seed": Key(7, "mixed into the seed of the random inputs, which is drawn each run"),
         "reference": Key("", "a torch function with the same forward and backward, e.g. 'torch.relu'"),
         "tolerance": Key(1e-8, "largest difference from the reference allowed"),
         "hint": Key("", "what to look at when the backward pass is wrong"),
     }
 
+    def validate(self, params):
+        if params["size_range"]:
+            check_bounds("size_range", params["size_range"], integers=True)
+            if params["size_range"][0] < 1:
+                raise ValueError("size_range must start at 1 or more")
+
     def required_names(self, check, assignment):
         return [check.params["function"].split(".")[0]]
 
-    def _inputs(self, check):
-        return [randn(shape, check.params["seed"] + i) for i, shape in enumerate(check.params["input_shapes"])]
+    def _inputs(self, check) -> list[dict]:
+        """This run's inputs: random tensors of the drawn shapes, from the drawn seed."""
+        p = check.params
+        rng = instance_random(check)
+        shapes = [list(shape) for shape in p["input_shapes"]]
+        if p["size_range"]:
+            sizes = {size: integer(rng, p["size_range"]) for size in sorted({s for shape in shapes for s in shape})}
+            shapes = [[sizes[s] for s in shape] for shape in shapes]
+        seed = (seed_from(rng) + p["seed"]) % 2**31
+        return [randn(shape, seed + i) for i, shape in enumerate(shapes)]
 
     def probes(self, check, assignment):
-        return [Probe("gradcheck_function", {"function": check.params["function"], "inputs": self._inputs(check)},
-                      f"running gradcheck on {check.params['function']}")]
+        inputs = self._inputs(check)
+        shapes = " and ".join(shape_text(x["shape"]) for x in inputs)
+        return [Probe("gradcheck_function", {"function": check.params["function"], "inputs": inputs},
+                      f"running gradcheck on {check.params['function']} with random inputs of shape {shapes}")]
 
     def judge(self, check, assignment, answers, context):
         p = check.params
         got = answers[0].value
         hint = f": {p['hint']}" if p["hint"] else ""
+        inputs = self._inputs(check)
+        shapes = " and ".join(shape_text(x["shape"]) for x in inputs)
         if not got["ok"]:
-            return Verdict(False, f"torch.autograd.gradcheck fails for {p['function']} in float64 "
-                                  f"({got['reason']}){hint}")
+            return Verdict(False, f"torch.autograd.gradcheck fails for {p['function']} in float64 on random inputs "
+                                  f"of shape {shapes} ({got['reason']}){hint}")
         if p["reference"]:
-            xs = [x.double().requires_grad_(True) for x in materialize(self._inputs(check))]
+            xs = [x.double().requires_grad_(True) for x in materialize(inputs)]
             out = _trusted(p["reference"])(*xs)
             out.sum().backward()
             problem = _compare(got["output"], out.detach(), p["tolerance"], f"{p['function']}'s output")
             if problem:
-                return Verdict(False, f"{problem} (compared with {p['reference']})")
+                return Verdict(False, f"{problem} (compared with {p['reference']} on random inputs of shape "
+                                      f"{shapes})")
+            grads = got["grads"] if isinstance(got.get("grads"), list) else []
             for i, x in enumerate(xs):
-                problem = _compare(got["grads"][i], x.grad, p["tolerance"], f"the gradient of input {i + 1}")
+                grad = grads[i] if i < len(grads) else None
+                if grad is None:
+                    return Verdict(False, f"no gradient reached input {i + 1} of {p['function']}: backward must "
+                                          f"return one gradient per input{hint}")
+                problem = _compare(grad, x.grad, p["tolerance"], f"the gradient of input {i + 1}")
                 if problem:
-                    return Verdict(False, f"{problem} (compared with {p['reference']}){hint}")
-        return Verdict(True, f"{p['function']} passes gradcheck in float64"
+                    return Verdict(False, f"{problem} (compared with {p['reference']} on random inputs of shape "
+                                          f"{shapes}){hint}")
+        return Verdict(True, f"{p['function']} passes gradcheck in float64 on random inputs of shape {shapes}"
                              + (f" and matches {p['reference']}" if p["reference"] else ""))
 
 
@@ -344,39 +373,61 @@ class DatasetProtocol(CheckKind):
     summary = "a Dataset class over arrays has the right length and returns the right (features, target) pairs"
     params = {
         "dataset": Key("", "the submission's Dataset class", required=True),
-        "samples": Key(13, "number of samples"),
-        "features": Key(4, "features per sample"),
-        "indices": Key([0, 5, -1], "indices read back"),
-        "seed": Key(3, "seed of the random arrays"),
+        "samples": Key(13, "number of samples (when samples_range is empty)"),
+        "features": Key(4, "features per sample (when features_range is empty)"),
+        "samples_range": Key([], "[low, high]: the number of samples is drawn in this range each run"),
+        "features_range": Key([], "[low, high]: the number of features is drawn in this range each run"),
+        "indices": Key([0, 5, -1], "indices always read back (negative ones count from the end)"),
+        "random_indices": Key(0, "indices drawn each run and read back as well"),
+        "seed": Key(3, "mixed into the seed of the random arrays, which is drawn each run"),
     }
+
+    def validate(self, params):
+        for key in ("samples_range", "features_range"):
+            if params[key]:
+                check_bounds(key, params[key], integers=True)
+                if params[key][0] < 1:
+                    raise ValueError(f"{key} must start at 1 or more")
+        if params["random_indices"] < 0:
+            raise ValueError("random_indices cannot be negative")
 
     def required_names(self, check, assignment):
         return [check.params["dataset"]]
 
-    def _arrays(self, check):
+    def _instance(self, check) -> tuple[int, int, list[int], list[dict]]:
+        """This run's sample count, feature count, indices read back, and arrays (X, y)."""
         p = check.params
-        return [randn([p["samples"], p["features"]], p["seed"]), randn([p["samples"]], p["seed"] + 1)]
+        rng = instance_random(check)
+        samples = integer(rng, p["samples_range"]) if p["samples_range"] else p["samples"]
+        features = integer(rng, p["features_range"]) if p["features_range"] else p["features"]
+        seed = (seed_from(rng) + p["seed"]) % 2**31
+        indices = [i % samples for i in p["indices"]]
+        indices += [rng.randrange(samples) for _ in range(p["random_indices"])]
+        return samples, features, indices, [randn([samples, features], seed), randn([samples], seed + 1)]
 
     def probes(self, check, assignment):
         p = check.params
-        indices = [i % p["samples"] for i in p["indices"]]
-        return [Probe("dataset_items", {"cls": p["dataset"], "args": self._arrays(check), "indices": indices},
-                      f"building {p['dataset']}(X, y) with X of shape {shape_text([p['samples'], p['features']])}")]
+        samples, features, indices, arrays = self._instance(check)
+        return [Probe("dataset_items", {"cls": p["dataset"], "args": arrays, "indices": indices},
+                      f"building {p['dataset']}(X, y) with X of shape {shape_text([samples, features])}")]
 
     def judge(self, check, assignment, answers, context):
         p = check.params
         got = answers[0].value
-        X, y = materialize(self._arrays(check))
+        samples, features, indices, arrays = self._instance(check)
+        X, y = materialize(arrays)
         name = p["dataset"]
-        if got["length"] != p["samples"]:
-            return Verdict(False, f"len({name}(X, y)) is {got['length']}; expected {p['samples']} (one per row "
-                                  "of X): check __len__")
-        for i, (features, target) in zip([i % p["samples"] for i in p["indices"]], got["items"]):
-            for value, want, what in ((features, X[i], "features"), (target, y[i], "target")):
+        if got["length"] != samples:
+            return Verdict(False, f"len({name}(X, y)) is {got['length']} for X of shape "
+                                  f"{shape_text([samples, features])}; expected {samples} (one per row of X): "
+                                  "check __len__")
+        for i, (features_got, target) in zip(indices, got["items"]):
+            for value, want, what in ((features_got, X[i], "features"), (target, y[i], "target")):
                 problem = _compare(value, want, 1e-6, f"the {what} of {name}(X, y)[{i}]")
                 if problem:
                     return Verdict(False, f"{problem}: __getitem__(i) must return (X[i], y[i])")
-        return Verdict(True, f"len() is {p['samples']} and items {p['indices']} are (X[i], y[i])")
+        return Verdict(True, f"len() is {samples} for X of shape {shape_text([samples, features])} and items "
+                             f"{indices} are (X[i], y[i])")
 
 
 @register
@@ -385,39 +436,56 @@ class SvmlightMatchesSklearn(CheckKind):
     summary = "a libsvm-format loader reads a generated file exactly as scikit-learn's load_svmlight_file"
     params = {
         "function": Key("", "the submission's loader, called with the file's path", required=True),
-        "rows": Key(12, "rows in the generated file"),
-        "features": Key(6, "number of features (indices 1..features)"),
+        "rows": Key(12, "rows in the generated file (when rows_range is empty)"),
+        "features": Key(6, "number of features, indices 1..features (when features_range is empty)"),
+        "rows_range": Key([], "[low, high]: the number of rows is drawn in this range each run"),
+        "features_range": Key([], "[low, high]: the number of features is drawn in this range each run"),
         "density": Key(0.5, "chance that a feature is written on a row"),
-        "seed": Key(11, "seed of the generated file"),
+        "seed": Key(11, "mixed into the seed of the generated file, which is drawn each run"),
         "tolerance": Key(1e-5, "largest absolute difference allowed"),
     }
+
+    def validate(self, params):
+        for key in ("rows_range", "features_range"):
+            if params[key]:
+                check_bounds(key, params[key], integers=True)
+                if params[key][0] < 1:
+                    raise ValueError(f"{key} must start at 1 or more")
 
     def required_names(self, check, assignment):
         return [check.params["function"]]
 
-    def _text(self, check) -> str:
+    def _instance(self, check) -> tuple[int, int, str]:
+        """This run's row count, feature count and file text. The first row always names the last
+        feature, so the widest index is the feature count."""
         p = check.params
-        rng = random.Random(p["seed"])
+        draw = instance_random(check)
+        rows = integer(draw, p["rows_range"]) if p["rows_range"] else p["rows"]
+        features = integer(draw, p["features_range"]) if p["features_range"] else p["features"]
+        rng = random.Random((seed_from(draw) + p["seed"]) % 2**31)
         lines = []
-        for row in range(p["rows"]):
+        for row in range(rows):
             label = rng.choice([-1, 1])
-            cols = [j for j in range(1, p["features"] + 1) if rng.random() < p["density"] or
-                    (row == 0 and j == p["features"])]
+            cols = [j for j in range(1, features + 1) if rng.random() < p["density"] or
+                    (row == 0 and j == features)]
             pairs = " ".join(f"{j}:{rng.uniform(-5, 5):.4f}" for j in cols)
             lines.append(f"{label} {pairs}".rstrip())
-        return "\n".join(lines) + "\n"
+        return rows, features, "\n".join(lines) + "\n"
 
     def probes(self, check, assignment):
-        return [Probe("load_text_file", {"function": check.params["function"], "text": self._text(check),
+        rows, features, text = self._instance(check)
+        return [Probe("load_text_file", {"function": check.params["function"], "text": text,
                                           "filename": "data.libsvm"},
-                      f"calling {check.params['function']}(path) on a {check.params['rows']}-row libsvm file")]
+                      f"calling {check.params['function']}(path) on a {rows}-row libsvm file with {features} "
+                      "features")]
 
     def judge(self, check, assignment, answers, context):
         from sklearn.datasets import load_svmlight_file
 
         p = check.params
         got = answers[0].value
-        X, y = load_svmlight_file(io.BytesIO(self._text(check).encode()), n_features=p["features"])
+        rows, features, text = self._instance(check)
+        X, y = load_svmlight_file(io.BytesIO(text.encode()), n_features=features)
         name = p["function"]
         if not isinstance(got, list) or len(got) != 2:
             return Verdict(False, f"{name}(path) must return a pair (X, y); it returned {str(got)[:60]}")
@@ -425,8 +493,9 @@ class SvmlightMatchesSklearn(CheckKind):
         if not problem:
             problem = _compare(got[1], torch.from_numpy(y), p["tolerance"], f"the y returned by {name}")
         if problem:
-            return Verdict(False, f"{problem}: indices in the file start at 1 and name column index-1; "
-                                  "features a row leaves out are 0")
+            return Verdict(False, f"{problem} (on a {rows}-row file whose largest index is {features}): indices "
+                                  "in the file start at 1 and name column index-1; the widest index gives the "
+                                  "number of columns; features a row leaves out are 0")
         return Verdict(True, f"{name} reads X {shape_text(X.shape)} and y exactly as load_svmlight_file")
 
 
@@ -437,6 +506,35 @@ def _point_text(variables: list[str], point: torch.Tensor) -> str:
     return f"({', '.join(variables)}) = ({', '.join(values)})"
 
 
+def _descend(f, start: torch.Tensor, max_move: float, max_steps: int = 20000) -> torch.Tensor:
+    """The local minimum the grader reaches by going downhill from ``start``: steepest descent in
+    float64 with a backtracking line search (each step lowers f enough), no step longer than
+    ``max_move`` along any variable. Short steps that always go down follow the slope the way
+    gradient flow does, so the descent stays in the basin that holds the start."""
+    x = start.clone()
+    t = None
+    for _ in range(max_steps):
+        xg = x.clone().requires_grad_(True)
+        value = f(xg)
+        (grad,) = torch.autograd.grad(value, xg)
+        value = float(value.detach())
+        largest = float(grad.abs().max())
+        if not (math.isfinite(value) and math.isfinite(largest)) or largest == 0.0:
+            break
+        t = max_move / largest if t is None else min(2.0 * t, max_move / largest)
+        decrease = float(grad @ grad)
+        while True:
+            candidate = x - t * grad
+            lower = float(f(candidate))
+            if lower <= value - 1e-4 * t * decrease:
+                break
+            t /= 2.0
+            if t * largest < 1e-13:         # no step, however short, goes down: x is the minimum
+                return x
+        x = candidate
+    return x
+
+
 @register
 class MinimizesObjective(CheckKind):
     name = "minimizes_objective"
@@ -444,41 +542,103 @@ class MinimizesObjective(CheckKind):
     params = {
         "function": Key("", "the submission's minimiser; it returns the final point (a number, or one per "
                             "variable)", required=True),
-        "args": Key([], "positional arguments of the minimiser (e.g. the starting point)"),
+        "args": Key([], "positional arguments of the minimiser"),
         "kwargs": Key({}, "keyword arguments of the minimiser"),
-        "objective": Key("", "the objective as a formula of the variables, which the grader evaluates itself, "
-                             "e.g. 'sin(x - 2) * (x + 2)**2' (see autograder/formula.py)", required=True),
+        "objective": Key("", "the objective as a formula of the variables and coefficients, which the grader "
+                             "evaluates itself, e.g. 'sin(x - a) * (x + a)**2' (see autograder/formula.py)",
+                         required=True),
         "variables": Key(["x"], "names of the objective's variables, in the order the minimiser returns them"),
-        "start": Key([], "the starting point, one number per variable: the result must be lower there "
-                         "(empty: not compared)"),
+        "start": Key([], "a fixed starting point, one number per variable, when start_range is empty: the "
+                         "result must be lower there (empty: not compared)"),
+        "start_range": Key([], "[low, high] per variable: the start is drawn in this box each run and passed to "
+                               "the minimiser as the keyword argument start_keyword"),
+        "start_keyword": Key("start", "the keyword argument a drawn start is passed under (a number for one "
+                                      "variable, a list for several)"),
+        "coefficients": Key({}, "name = [low, high]: numbers of the objective drawn each run, passed to the "
+                                "minimiser as keyword arguments of the same names"),
+        "decimals": Key(2, "decimal places of each drawn number (so a message shows the exact call)"),
+        "instances": Key(1, "problems drawn and posed in one run; the minimiser must solve each"),
         "step": Key(0.01, "the objective at the result must not be higher than at any neighbour this far "
                           "away along each variable and diagonal: a local minimum to about step/2"),
+        "tolerance": Key(0.0, "when positive, the result must also lie this close, along every variable, to "
+                              "the local minimum the grader reaches itself by going downhill from the start "
+                              "(0: any local minimum lower than the start passes)"),
+        "descent_step": Key(0.05, "the longest step the grader's own descent takes along any variable"),
         "hint": Key("", "what to look at when the result is not a minimum"),
     }
 
     def validate(self, params):
-        Formula(params["objective"], params["variables"])
+        names = list(params["coefficients"])
+        for name in names:
+            if name in params["variables"]:
+                raise ValueError(f"coefficient '{name}' is also a variable")
+            check_bounds(f"coefficients.{name}", params["coefficients"][name])
+        Formula(params["objective"], [*params["variables"], *names])
         if params["start"] and len(params["start"]) != len(params["variables"]):
             raise ValueError(f"start has {len(params['start'])} numbers for {len(params['variables'])} variables")
+        if params["start_range"]:
+            if len(params["start_range"]) != len(params["variables"]):
+                raise ValueError(f"start_range has {len(params['start_range'])} ranges for "
+                                 f"{len(params['variables'])} variables")
+            for i, bounds in enumerate(params["start_range"]):
+                check_bounds(f"start_range[{i}]", bounds)
         if params["step"] <= 0:
             raise ValueError("step must be positive")
+        if params["tolerance"] < 0 or params["descent_step"] <= 0:
+            raise ValueError("tolerance cannot be negative and descent_step must be positive")
+        if params["tolerance"] and not (params["start"] or params["start_range"]):
+            raise ValueError("tolerance needs a start (start or start_range): the grader descends from it")
+        if params["instances"] < 1:
+            raise ValueError("instances must be 1 or more")
 
     def required_names(self, check, assignment):
         return [check.params["function"].split(".")[0]]
 
+    def _instances(self, check) -> list[tuple[list[float], dict[str, float], dict]]:
+        """This run's problems: each a start (empty when none is known), the drawn coefficients, and the
+        keyword arguments the minimiser is called with."""
+        p = check.params
+        rng = instance_random(check)
+        problems = []
+        for _ in range(p["instances"]):
+            kwargs = dict(p["kwargs"])
+            start = [float(v) for v in p["start"]]
+            if p["start_range"]:
+                start = [uniform(rng, bounds, p["decimals"]) for bounds in p["start_range"]]
+                kwargs[p["start_keyword"]] = start[0] if len(start) == 1 else list(start)
+            coefficients = {name: uniform(rng, bounds, p["decimals"]) for name, bounds in p["coefficients"].items()}
+            kwargs.update(coefficients)
+            problems.append((start, coefficients, kwargs))
+        return problems
+
     def probes(self, check, assignment):
         p = check.params
-        args = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
-                "backward": False, "calls": 1}
-        return [Probe("call_function", args, f"calling {_call_text(p['function'], p['args'], p['kwargs'])}")]
+        probes = []
+        for _, _, kwargs in self._instances(check):
+            args = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(kwargs),
+                    "backward": False, "calls": 1}
+            probes.append(Probe("call_function", args, f"calling {_call_text(p['function'], p['args'], kwargs)}"))
+        return probes
 
     def judge(self, check, assignment, answers, context):
-        p = check.params
-        call = _call_text(p["function"], p["args"], p["kwargs"])
+        details: dict = {"problems": []}
+        for (start, coefficients, kwargs), answer in zip(self._instances(check), answers):
+            verdict = self._judge_one(check.params, start, coefficients, kwargs, answer.value["result"])
+            details["problems"].append(verdict.details)
+            if not verdict.passed:
+                return Verdict(False, verdict.message, details)
+        message = verdict.message
+        if len(answers) > 1:
+            message = f"each of {len(answers)} drawn problems is solved; the last: {message}"
+        return Verdict(True, message, details)
+
+    def _judge_one(self, p: dict, start: list[float], coefficients: dict[str, float], kwargs: dict,
+                   result) -> Verdict:
+        call = _call_text(p["function"], p["args"], kwargs)
         hint = f": {p['hint']}" if p["hint"] else ""
         variables = p["variables"]
-        objective = Formula(p["objective"], variables)
-        result = answers[0].value["result"]
+        objective = Formula(p["objective"], [*variables, *coefficients])
+        constants = {name: torch.tensor(value, dtype=torch.float64) for name, value in coefficients.items()}
         point = _as_tensor(result)
         if point is None:
             shown = result.get("__repr__", result) if isinstance(result, dict) else result
@@ -492,30 +652,41 @@ class MinimizesObjective(CheckKind):
             return Verdict(False, f"{call} returned {_point_text(variables, point)}: the iterates diverged; "
                                   f"take smaller steps (a lower learning rate){hint}")
 
-        def f(q: torch.Tensor) -> float:
-            return float(objective(list(q.unbind())))
+        def f(q: torch.Tensor) -> torch.Tensor:
+            return objective({**dict(zip(variables, q.unbind())), **constants})
 
-        value = f(point)
+        value = float(f(point))
         where = _point_text(variables, point)
-        details = {"point": point.tolist(), "objective": value}
+        if coefficients:        # the drawn numbers, so a minimiser that ignores them sees why it missed
+            where += " (the objective with " + ", ".join(f"{k} = {v:g}" for k, v in coefficients.items()) + ")"
+        details = {"point": point.tolist(), "objective": value, "start": start, "coefficients": coefficients}
         if not math.isfinite(value):
             return Verdict(False, f"{call} returned {where}, where the objective is {value}{hint}", details)
-        if p["start"]:
-            start = torch.tensor(p["start"], dtype=torch.float64)
-            at_start = f(start)
+        start_point = torch.tensor(start, dtype=torch.float64) if start else None
+        if start_point is not None:
+            at_start = float(f(start_point))
             details["objective_at_start"] = at_start
             if not value < at_start:
                 return Verdict(False, f"{call} returned {where}, where f = {value:.6g}, not lower than at the start "
-                                      f"{_point_text(variables, start)} (f = {at_start:.6g}): the steps went uphill "
-                                      f"or nowhere; step against the gradient{hint}", details)
+                                      f"{_point_text(variables, start_point)} (f = {at_start:.6g}): the steps went "
+                                      f"uphill or nowhere; step against the gradient{hint}", details)
         for offset in itertools.product((-1.0, 0.0, 1.0), repeat=len(variables)):
             if not any(offset):
                 continue
             neighbour = point + p["step"] * torch.tensor(offset, dtype=torch.float64)
-            lower = f(neighbour)
+            lower = float(f(neighbour))
             if lower < value - 1e-12 * (1.0 + abs(value)):
                 return Verdict(False, f"{call} returned {where}, where f = {value:.6g}, but f is lower nearby "
                                       f"(f = {lower:.6g} at {_point_text(variables, neighbour)}): not a minimum yet; "
                                       f"take more steps or adjust the learning rate{hint}", details)
-        start_text = f", down from {details['objective_at_start']:.6g} at the start" if p["start"] else ""
+        if p["tolerance"] and start_point is not None:
+            reached = _descend(lambda q: f(q).sum(), start_point, p["descent_step"])
+            details["descent_minimum"] = reached.tolist()
+            if float((point - reached).abs().max()) > p["tolerance"]:
+                return Verdict(False, f"{call} returned {where}, but going downhill from the start "
+                                      f"{_point_text(variables, start_point)} ends at "
+                                      f"{_point_text(variables, reached)} (f = {float(f(reached)):.6g}); yours is "
+                                      f"more than {p['tolerance']:g} away: start from the start given and minimise "
+                                      f"the objective with the coefficients given{hint}", details)
+        start_text = f", down from {details['objective_at_start']:.6g} at the start" if start_point is not None else ""
         return Verdict(True, f"{call} returned {where}, a local minimum (f = {value:.6g}{start_text})", details)

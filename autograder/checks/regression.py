@@ -3,7 +3,9 @@
 ``recovers_coefficients`` hands the submission's fit function data from
 scikit-learn's ``make_regression`` (the true coefficients stay in the parent),
 evaluates the returned model at 0 and at each unit vector, and compares the
-slopes it reads off with the true coefficients.
+slopes it reads off with the true coefficients. The data's ``random_state`` is
+drawn afresh each run (checks/instances.py), so a model whose weights were
+written into the file fits no data it is given.
 
 ``beats_linear_fit`` trains the submission's model with the grader's own recipe
 on a nonlinear target written as a formula in grading.toml, and compares its
@@ -20,6 +22,7 @@ import torch
 from ..config_types import Key
 from ..formula import Formula
 from .base import TRAIN, CheckKind, Probe, Verdict
+from .instances import instance_random, seed_from
 from .registry import register
 from .tensor_specs import literal
 
@@ -41,7 +44,7 @@ class RecoversCoefficients(CheckKind):
         "features": Key(10, "features (columns) of the data"),
         "informative": Key(3, "features with a non-zero coefficient"),
         "noise": Key(0.0, "standard deviation of the noise make_regression adds to y"),
-        "data_seed": Key(0, "make_regression's random_state"),
+        "data_seed": Key(0, "mixed into make_regression's random_state, which is drawn each run"),
         "tolerance": Key(0.5, "largest difference allowed between an informative coefficient and its true value"),
         "zero_tolerance": Key(0.5, "largest size allowed for the coefficient of a feature that is not informative"),
         "hint": Key("", "what to look at when the coefficients are wrong"),
@@ -54,12 +57,17 @@ class RecoversCoefficients(CheckKind):
     def required_names(self, check, assignment):
         return [check.params["function"]]
 
-    def _data(self, p: dict):
+    def _random_state(self, check) -> int:
+        """This run's random_state of make_regression."""
+        return (seed_from(instance_random(check)) + check.params["data_seed"]) % 2**31
+
+    def _data(self, check):
         from sklearn.datasets import make_regression
 
+        p = check.params
         X, y, coef = make_regression(n_samples=p["samples"], n_features=p["features"],
                                      n_informative=p["informative"], noise=p["noise"], coef=True,
-                                     random_state=p["data_seed"])
+                                     random_state=self._random_state(check))
         return torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(coef)
 
     def _call(self, p: dict) -> str:
@@ -68,17 +76,17 @@ class RecoversCoefficients(CheckKind):
 
     def probes(self, check, assignment):
         p = check.params
-        X, y, _ = self._data(p)
+        X, y, _ = self._data(check)
         inputs = torch.cat([torch.zeros(1, p["features"]), torch.eye(p["features"])])   # 0, then e_1 .. e_d
         args = {"function": p["function"], "args": [literal(X), literal(y)], "kwargs": p["kwargs"],
                 "inputs": literal(inputs)}
         label = (f"calling {self._call(p)} on make_regression({p['samples']}, {p['features']}, "
-                 f"n_informative={p['informative']}, random_state={p['data_seed']}) data")
+                 f"n_informative={p['informative']}, random_state={self._random_state(check)}) data")
         return [Probe("fit_and_evaluate", args, label, limit=TRAIN)]
 
     def judge(self, check, assignment, answers, context):
         p = check.params
-        _, _, coef = self._data(p)
+        _, _, coef = self._data(check)
         hint = f": {p['hint']}" if p["hint"] else ""
         call = self._call(p)
         out = answers[0].value["outputs"]

@@ -19,7 +19,7 @@ WORKER: dict[str, tuple[str, ...]] = {
     "dataset_items": ("cls", "args", "indices"),
     "load_text_file": ("function", "text", "filename"),
     "training_scenario": ("scenario", "dataset", "samples", "batch_size", "epochs", "total_epochs", "every",
-                          "lr", "scores", "y_true", "y_scores", "data_seed"),
+                          "lr", "scores", "y_true", "y_scores", "data_seed", "model_seed"),
     "fit_and_evaluate": ("function", "args", "kwargs", "inputs"),
 }
 

@@ -1,7 +1,7 @@
 """Questions about reusable training code, and a short overfitting run for a model.
 
-The child calls the submission's training functions on small fixed data sets
-(two moons, breast cancer) with a small model, watching each call of the loss
+The child calls the submission's training functions on small data sets (two
+moons, breast cancer; the parent draws their seed each run) with a small model, watching each call of the loss
 function, and reports what happened: the results it returned, the checkpoint
 files it wrote, the losses and modes it ran in. The parent judges.
 scikit-learn is imported only inside the probes that need it.
@@ -130,9 +130,11 @@ def _scores(names: list[str]) -> dict:
 def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: int, batch_size: int,
                       epochs: int, total_epochs: int = 0, every: int = 0, lr: float = 0.1,
                       scores: list[str] | None = None, y_true: torch.Tensor | None = None,
-                      y_scores: torch.Tensor | None = None, data_seed: int = 0) -> dict:
+                      y_scores: torch.Tensor | None = None, data_seed: int = 0,
+                      model_seed: int | None = None) -> dict:
     """Run one scenario with the submission's training functions (see the parent's
-    ``training_function`` kind for what each scenario checks)."""
+    ``training_function`` kind for what each scenario checks). The model starts from
+    ``model_seed`` (the grading seed when not given)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"scenario-{scenario}-"))   # under the sandbox's TMPDIR
     if scenario == "auc":
         func = get_name(state, "auc_score")
@@ -141,7 +143,8 @@ def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: 
 
     data = make_dataset(dataset, samples, data_seed)
     train_loader, test_loader = _loaders(data, batch_size)
-    model = small_model(data["x_train"].shape[1], state.seed)
+    seed = state.seed if model_seed is None else int(model_seed)
+    model = small_model(data["x_train"].shape[1], seed)
     loss = WatchedLoss(model)
     score_funcs = _scores(scores or [])
     answer: dict = {"train_batches": len(train_loader), "test_batches": len(test_loader)}
@@ -214,7 +217,7 @@ def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: 
         answer["first_results"] = _plain_results(first)
         saved = _read_checkpoint(checkpoint)
         answer["saved_state"] = saved.get("model_state_dict") if isinstance(saved, dict) else None
-        fresh = small_model(data["x_train"].shape[1], state.seed + 1)
+        fresh = small_model(data["x_train"].shape[1], seed + 1)
         fresh_loss = WatchedLoss(fresh)
         seen = {}
 

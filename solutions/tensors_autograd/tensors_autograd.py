@@ -83,41 +83,43 @@ def minimize(function, start, lr=0.1, steps=500):
     return x.detach()
 
 
-def quadratic(x):
-    """f(x) = (x - 2)²."""
-    return (x - 2) ** 2
+def quadratic(x, target=2.0):
+    """f(x) = (x - target)²; the exercise's (x - 2)² by default."""
+    return (x - target) ** 2
 
 
-def minimize_quadratic():
-    """Minimise f(x) = (x - 2)² from x = 0 with a torch optimizer; return x."""
-    return minimize(quadratic, 0.0, lr=0.1, steps=200)
+def minimize_quadratic(start=0.0, target=2.0):
+    """Minimise ``quadratic`` from x = start with a torch optimizer; return x (close to target)."""
+    return minimize(lambda x: quadratic(x, target), float(start), lr=0.1, steps=200)
 
 
-def wavy(x):
-    """f(x) = sin(x - 2)·(x + 2)² + sqrt(|cos x|)."""
-    return torch.sin(x - 2) * (x + 2) ** 2 + torch.sqrt(torch.abs(torch.cos(x)))
+def wavy(x, a=2.0):
+    """f(x) = sin(x - a)·(x + a)² + sqrt(|cos x|); the exercise's function is a = 2."""
+    return torch.sin(x - a) * (x + a) ** 2 + torch.sqrt(torch.abs(torch.cos(x)))
 
 
-def minimize_wavy(start):
-    """Minimise ``wavy`` from x = start with SGD; return x (a local minimum)."""
-    return minimize(wavy, float(start), lr=0.05, steps=500)
+def minimize_wavy(start=0.0, a=2.0):
+    """Minimise ``wavy`` (with this a) from x = start with SGD; return x (a local minimum)."""
+    return minimize(lambda x: wavy(x, a), float(start), lr=0.05, steps=500)
 
 
-def two_variables(v):
-    """f(x, y) = exp(sin(x)²)/(x - y)² + (x - y)⁴ for v = [x, y]."""
+def two_variables(v, shift=0.0, weight=1.0):
+    """f(x, y) = exp(sin(x - shift)²)/(x - y)² + weight·(x - y)⁴ for v = [x, y]; the exercise's
+    function is shift = 0, weight = 1."""
     x, y = v[0], v[1]
-    return torch.exp(torch.sin(x) ** 2) / (x - y) ** 2 + (x - y) ** 4
+    return torch.exp(torch.sin(x - shift) ** 2) / (x - y) ** 2 + weight * (x - y) ** 4
 
 
-def minimize_two_variables():
-    """Minimise ``two_variables`` from (x, y) = (0.2, 10); return the tensor [x, y].
+def minimize_two_variables(start=(0.2, 10.0), shift=0.0, weight=1.0):
+    """Minimise ``two_variables`` (with this shift and weight) from (x, y) = start; return the tensor [x, y].
 
-    The gradient at the start is about 3,800, so large steps would throw the
+    The gradient at the start is in the thousands, so large steps would throw the
     point far away: 300 small SGD steps (lr 0.001) close most of the gap
     between x and y, then 700 larger ones (lr 0.02) let (x, y) settle.
     """
-    v = minimize(two_variables, [0.2, 10.0], lr=0.001, steps=300)
-    return minimize(two_variables, v.tolist(), lr=0.02, steps=700)
+    objective = lambda v: two_variables(v, shift, weight)
+    v = minimize(objective, [float(s) for s in start], lr=0.001, steps=300)
+    return minimize(objective, v.tolist(), lr=0.02, steps=700)
 
 
 class ArrayDataset(Dataset):
