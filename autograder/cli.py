@@ -180,6 +180,25 @@ def verify_command(assignments, config_path, data_dir, device, seed):
     sys.exit(0 if all(o.ok for o in outcomes) else 1)
 
 
+@main.command("audit")
+@click.argument("assignments", nargs=-1, required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="folder for audit.json, audit.html and the mutants (default: the console summary only)")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="mutants graded at once  [default: one per usable core]")
+@click.option("--max-mutants", type=click.IntRange(1, None), default=None,
+              help="grade at most N mutants per assignment, spread evenly over the operators  [default: all]")
+@click.option("--operator", "operators", multiple=True,
+              help="only this mutation operator (repeatable; default: every one)")
+@common_options
+def audit_command(assignments, out_dir, jobs, max_mutants, operators, config_path, data_dir, device, seed):
+    """Prove each ASSIGNMENT's checks catch the mistakes students make: grade mutants of its reference
+    solution and report the mutation score, operator by operator, with every surviving mutant."""
+    _kit().audit_assignments(assignment_ids=assignments, out_dir=out_dir, config_path=config_path,
+                             data_dir=data_dir, device=device, seed=seed, jobs=jobs, max_mutants=max_mutants,
+                             operators=operators or None, console=Console())
+
+
 @main.group("export", cls=KitGroup)
 def export_group():
     """Export the assignments to nbgrader or Gradescope."""

@@ -344,3 +344,18 @@ def archived_data(archive: str | Path) -> list[str]:
     with zipfile.ZipFile(archive) as z:
         names = z.namelist()
     return sorted({name.split("/")[1] for name in names if name.startswith("data/") and name.count("/") > 1})
+
+
+def audit_assignments(*, assignment_ids: Sequence[str], out_dir: str | Path | None = None,
+                      config_path: str | Path | None = None, data_dir: str | Path | None = None,
+                      device: str | None = None, seed: int | None = None, jobs: int | None = None,
+                      max_mutants: int | None = None, operators: Sequence[str] | None = None,
+                      console: Console | None = None) -> list:
+    """Grade mutants of each assignment's reference solution (the mistakes students make, see
+    mutations.py) in one warm batch per assignment and report the mutation score: the share of
+    non-equivalent mutants that lost at least one point. With ``out_dir``: DIR/audit.json,
+    DIR/audit.html and the mutants. See audit.py."""
+    from .audit import audit_assignments as audit
+
+    return audit(assignment_ids=assignment_ids, out_dir=out_dir, config_path=config_path, data_dir=data_dir,
+                 device=device, seed=seed, jobs=jobs, max_mutants=max_mutants, operators=operators, console=console)
