@@ -33,7 +33,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from autograder import isolation
+from autograder import isolation, syscall_filter
 from autograder.commands import grade_submissions
 from autograder.data import cache_dir
 from autograder.reports import MAX_RESULTS_BYTES, print_result
@@ -427,8 +427,10 @@ def test_isolation_is_recorded(batch):
         data = json.loads((batch["out"] / name / "results.json").read_text())
         record = data["extra_data"]["isolation"]
         assert set(record) >= {"sandbox", "network", "pid_namespace", "ipc_namespace", "memory", "processes",
-                               "disk", "lifetime", "user", "filesystem"}
+                               "disk", "lifetime", "user", "filesystem", "seccomp", "keyring"}
         assert record["sandbox"] in ("bwrap", "unshare", "none")
+        if record["sandbox"] != "none" and syscall_filter.programs()[0] is not None:
+            assert record["seccomp"].startswith("on: ") and "keyctl" in record["seccomp"]
 
 
 def test_degraded_mode_still_limits_time_and_memory(tmp_path, monkeypatch):
@@ -666,8 +668,8 @@ def test_killing_the_grader_kills_every_child(tmp_path):
 
 
 def test_without_bubblewrap_the_namespace_measures_still_hold(tmp_path, monkeypatch):
-    """The fallback where bubblewrap is missing: namespaces, IPC, PID and read-only mounts, and the
-    sandbox folder (a deep chain in it included) removed afterwards."""
+    """The fallback where bubblewrap is missing: namespaces, IPC, PID and read-only mounts, the system
+    call filter, and the sandbox folder (a deep chain in it included) removed afterwards."""
     if isolation.namespaces_available():
         pytest.skip("no namespaces here: " + isolation.namespaces_available())
     monkeypatch.setattr(isolation, "bwrap_fails", lambda: "switched off for this test")
@@ -677,7 +679,8 @@ def test_without_bubblewrap_the_namespace_measures_still_hold(tmp_path, monkeypa
     config = write_config(tmp_path / "kit")
     try:
         results = grade_submissions(assignment_id="lenet5", out_dir=tmp_path / "out", config_path=config,
-                                    submissions=[HOSTILE / f"{n}.py" for n in ("sysv_ipc", "deep_folders", "daemon")],
+                                    submissions=[HOSTILE / f"{n}.py" for n in ("sysv_ipc", "deep_folders", "daemon",
+                                                                               "forbidden_call")],
                                     data_dir=data_dir(), device="cpu", jobs=2)
         time.sleep(0.5)
         assert marker_processes(tmp_path / "work") == []
@@ -691,4 +694,8 @@ def test_without_bubblewrap_the_namespace_measures_still_hold(tmp_path, monkeypa
     assert record["sandbox"] == "unshare" and "no bubblewrap: switched off" in record["filesystem"]
     assert "SHM" in by_name["sysv_ipc"].output
     assert "DEEP-WRITTEN" in by_name["deep_folders"].output      # on the host's disk this time
+    if syscall_filter.programs()[0] is not None:
+        assert record["seccomp"].startswith("on: ")
+        builds = next(check for check in by_name["forbidden_call"].checks if check.name == "builds")
+        assert "forbidden system call (keyctl)" in builds.message, builds.message
     assert list((tmp_path / "work").iterdir()) == []
