@@ -20,13 +20,13 @@ The best level the machine allows is used, decided once per grader process:
 
 On every level: a memory cgroup and a pids cgroup where writable, and a
 parent-death signal so that the child never outlives the grader.
+``Isolation.record`` says exactly which measures were in force, for
+``results.json``; whatever is missing is said too.
 
 On ``bwrap`` and ``unshare``, the sandboxed process also confines itself as it
 starts (``worker/confine.py``, with what ``confinement`` hands it): a system
 call filter (``syscall_filter.py``), and, for a submission's child, a user and
 IPC namespace and a session keyring of its own.
-``Isolation.record`` says exactly which measures were in force, for
-``results.json``; whatever is missing is said too.
 """
 
 from __future__ import annotations

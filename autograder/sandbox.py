@@ -12,8 +12,8 @@ question is answered with the reason.
 
 ``isolation.py`` adds the operating-system measures the machine allows
 (bubblewrap or namespaces, cgroups, an unprivileged user, death with the
-grader, a system call filter); the sandbox records which were in force. ``interrupt_all`` stops
-every live sandbox at once (Ctrl-C of a batch).
+grader, a system call filter); the sandbox records which were in force.
+``interrupt_all`` stops every live sandbox at once (Ctrl-C of a batch).
 """
 
 from __future__ import annotations
