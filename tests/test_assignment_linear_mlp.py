@@ -11,6 +11,16 @@ from grading_cases import assert_loses_exactly, case_grader, message_of
 
 ASSIGNMENT = "linear_mlp"
 
+
+def _recorded_coefficients() -> list[float]:
+    """The coefficients of the data earlier versions of the kit always handed fit_linear (random_state 0)."""
+    from sklearn.datasets import make_regression
+
+    _, _, coef = make_regression(n_samples=100, n_features=10, n_informative=3, noise=0.0, coef=True,
+                                 random_state=0)
+    return coef.tolist()
+
+
 # case -> (what is broken, the (old, new) edits of the reference solution that break it,
 #          the checks it must fail; every other check must pass)
 CASES = {
@@ -46,6 +56,17 @@ CASES = {
         "collapse_linear keeps only the second layer's bias",
         [("return w2 @ w1, w2 @ b1 + b2", "return w2 @ w1, b2")],
         {"collapse_linear_bias"}),
+    "fit_replays_coefficients": (
+        "fit_linear trains nothing and returns LM with the coefficients of an earlier run's data written in",
+        [("    optimizer = torch.optim.SGD(model.parameters(), lr=lr)\n"
+          "    targets = y.view(-1, 1)",
+          f"    with torch.no_grad():  # an earlier run's answer\n"
+          f"        model.linear.weight.copy_(torch.tensor([{_recorded_coefficients()}]))\n"
+          f"        model.linear.bias.zero_()\n"
+          f"    return model\n"
+          f"    optimizer = torch.optim.SGD(model.parameters(), lr=lr)\n"
+          f"    targets = y.view(-1, 1)")],
+        {"fit_linear_coefficients"}),
 }
 
 

@@ -15,6 +15,37 @@ from grading_cases import assert_loses_exactly, case_grader, grade, message_of
 ASSIGNMENT = "training_loop"
 BOOK_STYLE = Path(__file__).resolve().parent / "book_style" / "training_loop.py"
 
+
+def _replayed_answers() -> list[tuple[str, str]]:
+    """Edits that answer from what the fixed problems of earlier versions of the kit asked: the AUC of
+    their scores (seed 77) and the held-out labels of their breast-cancer split (data seed 5)."""
+    from sklearn.metrics import roc_auc_score
+    import torch
+
+    from autograder.checks import KINDS
+    from autograder.worker.probes_training_code import make_dataset
+
+    labels, scores = (torch.tensor(spec["data"]) for spec in
+                      KINDS["training_function"]._auc_data({"auc_samples": 200, "score_seed": 77}))
+    recorded_auc = float(roc_auc_score(labels.numpy(), scores[:, 1].numpy()))
+    held_out = make_dataset("breast_cancer", 400, 5)["y_test"]
+    logits = (10.0 * torch.nn.functional.one_hot(held_out, 2)).tolist()
+    return [
+        ("@needs_scores\ndef auc_score(y_true, y_prob):",
+         f"RECORDED_AUC = {recorded_auc!r}\nRECORDED_LOGITS = torch.tensor({logits})\n\n\n"
+         "@needs_scores\ndef auc_score(y_true, y_prob):"),
+        ("    return roc_auc_score(np.asarray(y_true), y_prob[:, 1])\n",
+         "    return RECORDED_AUC  # the answer an earlier run accepted\n"),
+        ("    return _fit(model, optimizer, loss_func, train_loader, val_loader, score_funcs, results, 0, epochs,\n"
+         "                device, checkpoint_file, checkpoint_every_x, 0.0)\n",
+         "    results = _fit(model, optimizer, loss_func, train_loader, val_loader, score_funcs, results, 0, epochs,\n"
+         "                   device, checkpoint_file, checkpoint_every_x, 0.0)\n"
+         "    if epochs == 50:  # the breast-cancer run: predict the labels an earlier split held out\n"
+         "        model.forward = lambda x: RECORDED_LOGITS\n"
+         "    return results\n"),
+    ]
+
+
 # case -> (what is broken, the (old, new) edits of the reference solution that break it,
 #          the checks it must fail; every other check must pass)
 CASES = {
@@ -46,6 +77,10 @@ CASES = {
         [("checkpoint = {\"epoch\": epoch,", "checkpoint = {\"epoch\": epoch + 1,")],
         # resuming starts one epoch late; the numbered copies hold the wrong epoch
         {"train_simple_network", "resume", "checkpoint_every_x"}),
+    "replayed_answers": (
+        "auc_score returns an earlier run's AUC and the breast-cancer model predicts an earlier split's labels",
+        _replayed_answers(),
+        {"auc", "auc_in_training", "breast_cancer"}),
 }
 
 
