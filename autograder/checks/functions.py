@@ -10,6 +10,12 @@ minimiser, with an objective written as a formula that it evaluates itself
 - ``{tensor = [[1.0, 2.0]], dtype = "float32", requires_grad = true}``: a literal tensor;
 - ``{randn = [2, 3, 8, 8], seed = 1}``: a standard-normal tensor, the same in parent and child;
 - anything else (numbers, strings, lists) as it is.
+
+autograd_gradcheck, dataset_protocol, svmlight_matches_sklearn and
+minimizes_objective instead draw their inputs when a submission is graded
+(the shapes, the arrays, the file, a minimiser's start and coefficients; see
+``instances.py``), within ranges grading.toml gives, so that no answer can be
+written into the file in advance.
 """
 
 from __future__ import annotations
