@@ -24,12 +24,21 @@ from .results import SubmissionResult
 COMMON_FAILURES = 15        # rows in the table of most common failure messages
 
 REPORT_STYLE = """
+body { max-width: 76rem; }
 .bar { background: #e6e9ef; height: .8rem; width: 12rem; display: inline-block; vertical-align: middle; }
 .bar span { background: #3b82c4; height: 100%; display: block; }
-.bar.time span { background: #9aa5b5; }
+.bar.time { width: 100%; } .bar.time span { background: #9aa5b5; }
 .summary td { border: 0; padding: .1rem .8rem .1rem 0; }
-td.name { min-width: 9rem; } td.failed-checks { font-size: .82rem; }
+td.failed-checks { font-size: .82rem; }
+.consequences { color: #5b6677; font-size: .85rem; margin-top: .3rem; }
+table.fixed { table-layout: fixed; }
 """
+
+
+def _columns(*percent: int) -> str:
+    """Column widths of a table laid out by them alone (``table.fixed``), never by what its cells hold: a
+    long message or name wraps inside its column and cannot squeeze the status to one letter a line."""
+    return "<colgroup>" + "".join(f"<col style=\"width:{p}%\">" for p in percent) + "</colgroup>"
 
 NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?%?", re.IGNORECASE)
 
@@ -90,33 +99,56 @@ def _pass_rates(results: list[SubmissionResult]) -> str:
             f"<th>pass rate</th></tr>{''.join(rows)}</table>")
 
 
+def _failures_of(result: SubmissionResult) -> list[tuple[str, str, list[str]]]:
+    """A submission's failures as (message, first check, checks): the checks its root cause explains
+    (those saying "same cause as ..." and those waiting for it through requires) are one failure under
+    the cause's message, not one each."""
+    failed = [c for c in result.checks if not c.passed]
+    cause = data.root_cause(result)
+    explained = set(cause.checks) if cause is not None else set()
+    failures = []
+    if cause is not None and any(c.name in explained for c in failed):
+        names = [data.text(c.name, 200) for c in failed if c.name in explained]
+        failures.append((cause.message, names[0], names))
+    failures += [(data.text(c.message, 500), data.text(c.name, 200), [data.text(c.name, 200)])
+                 for c in failed if c.name not in explained]
+    return failures
+
+
 def _common_failures(results: list[SubmissionResult]) -> str:
     """Failure messages grouped by their wording (numbers aside), counted in submissions, with the checks
-    they failed: one crash that fails every check of a submission is one row, not one per check."""
+    they failed: one crash that fails every check of a submission is one row, not one per check, and the
+    checks a root cause explains are listed under it rather than as failures of their own."""
     groups: dict[str, dict] = {}
     for index, result in enumerate(results):
-        for check in result.checks:
-            if check.passed:
-                continue
-            group = groups.setdefault(failure_pattern(check.message),
+        for message, first, names in _failures_of(result):
+            group = groups.setdefault(failure_pattern(message),
                                       {"submissions": set(), "checks": [], "messages": set()})
             group["submissions"].add(index)
-            if check.name not in group["checks"]:
-                group["checks"].append(data.text(check.name, 200))
-            group["messages"].add(data.text(check.message, 500))
-            group.setdefault("example", data.text(check.message, 500))
+            for name in names:
+                if name not in group["checks"]:
+                    group["checks"].append(name)
+            group["messages"].add(data.text(message, 500))
+            group.setdefault("example", data.text(message, 500))
+            group.setdefault("first", first)
     if not groups:
         return "<h2>Most common failures</h2>" + not_available("No check failed.")
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]["submissions"]), item[0]))[:COMMON_FAILURES]
     rows = []
     for _, group in ranked:
         varies = " <span class=\"muted\">(numbers vary)</span>" if len(group["messages"]) > 1 else ""
-        checks = ", ".join(f"<code>{esc(name)}</code>" for name in group["checks"][:20])
-        rows.append(f"<tr><td class=\"num\">{len(group['submissions']):,}</td><td>{checks}</td>"
-                    f"<td class=\"message\">{esc(group['example'])}{varies}</td></tr>")
+        first, rest = group["checks"][0], group["checks"][1:20]
+        checks = f"<code>{esc(first)}</code>"
+        if rest:
+            checks += ("<div class=\"consequences\">and, from the same cause: "
+                       + ", ".join(f"<code>{esc(name)}</code>" for name in rest) + "</div>")
+        rows.append(f"<tr><td class=\"num\">{len(group['submissions']):,}</td><td class=\"checks-failed\">"
+                    f"{checks}</td><td class=\"message\">{esc(group['example'])}{varies}</td></tr>")
     more = len(groups) - len(ranked)
     tail = f"<p class=\"muted\">{more:,} rarer failure messages are not listed.</p>" if more > 0 else ""
-    return ("<h2>Most common failures</h2>\n<table><tr><th class=\"num\">submissions</th><th>checks failed</th>"
+    return ("<h2>Most common failures</h2>\n<p class=\"muted\">One row per cause: where one mistake failed "
+            "several checks of a submission, the checks it explains are listed under it.</p>\n"
+            f"<table class=\"fixed\">{_columns(10, 30, 60)}<tr><th class=\"num\">submissions</th><th>checks failed</th>"
             f"<th>message (first seen)</th></tr>{''.join(rows)}</table>{tail}")
 
 
@@ -132,7 +164,7 @@ def _submissions(results: list[SubmissionResult], out_dir: Path | None) -> str:
         score, top = data.finite(result.score), data.finite(result.max_score)
         failed = ", ".join(esc(c.name) for c in result.checks if not c.passed) or "-"
         rows.append(f"<tr><td class=\"name\">{link}</td><td class=\"num {score_class(score, top)}\">{data.points(score)} / "
-                    f"{data.points(top)}</td><td class=\"message\">{esc(result.status)}</td>"
+                    f"{data.points(top)}</td><td class=\"message status\">{esc(result.status)}</td>"
                     f"<td class=\"num\">{seconds:.1f} s</td><td>{_bar(seconds / slowest, 'time')}</td>"
                     f"<td class=\"failed-checks\">{failed}</td></tr>")
     summary = ""
@@ -140,7 +172,7 @@ def _submissions(results: list[SubmissionResult], out_dir: Path | None) -> str:
         summary = (f"<p class=\"muted\">Grading time: {sum(times):.0f} s in all, median {statistics.median(times):.1f} s, "
                    f"longest {max(times):.1f} s per submission.</p>")
     return ("<h2>Submissions</h2>\n" + summary +
-            "<table><tr><th>submission</th><th class=\"num\">score</th><th>status</th>"
+            f"<table class=\"fixed\">{_columns(17, 8, 18, 9, 7, 41)}<tr><th>submission</th><th class=\"num\">score</th><th>status</th>"
             "<th class=\"num\">grading time</th><th></th><th>failed checks</th></tr>"
             f"{''.join(rows)}</table>")
 

@@ -20,6 +20,7 @@ from typing import Callable
 from . import feedback_data as data
 from . import plots
 from .results import SubmissionResult
+from .root_cause import ROOT_CAUSE_NOTE
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 60rem;
@@ -120,7 +121,7 @@ def _checks(result: SubmissionResult) -> str:
     executed_by = result.extra.get("executed_by") if isinstance(result.extra, dict) else None
     show_runner = isinstance(executed_by, dict) and bool(executed_by)
     head = "<tr><th>check</th><th class=\"num\">points</th><th>status</th><th>message</th>"
-    head += "<th title=\"the grader's own process, or the submission's\">run by</th></tr>" if show_runner else "</tr>"
+    head += "<th title=\"the grader's own process, or the submission's\">run&nbsp;by</th></tr>" if show_runner else "</tr>"
     rows = []
     not_run = result.extra.get("not_run") if isinstance(result.extra, dict) else None
     not_run = not_run if isinstance(not_run, dict) else {}
@@ -242,8 +243,16 @@ def _confusion(result: SubmissionResult) -> str:
     return "\n".join(parts)
 
 
+def shown_notes(result: SubmissionResult) -> list[str]:
+    """The notes a page lists: the one naming the root cause is left out where "Start here" says it."""
+    notes = [data.text(n) for n in result.notes if data.text(n).strip()] if isinstance(result.notes, list) else []
+    if data.root_cause(result) is not None:
+        notes = [n for n in notes if not n.startswith(ROOT_CAUSE_NOTE)]
+    return notes
+
+
 def _notes(result: SubmissionResult) -> str:
-    notes = [n for n in result.notes if data.text(n).strip()] if isinstance(result.notes, list) else []
+    notes = shown_notes(result)
     if not notes:
         return ""
     items = "".join(f"<li class=\"message\">{esc(note)}</li>" for note in notes[:100])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from . import feedback_data as data
-from .feedback_page import most_confused, training_summary
+from .feedback_page import most_confused, shown_notes, training_summary
 from .results import SubmissionResult
 
 MAX_CURVE_ROWS = 20          # rows of the training table; the curve is sampled evenly down to this
@@ -83,6 +83,16 @@ def _checks(result: SubmissionResult) -> list[str]:
 
 def _layers(result: SubmissionResult) -> list[str]:
     found = data.layers(result)
+    measured = data.measured_layers(result) if found is None else None
+    if measured is not None:
+        rows = [[str(i), layer.op, "the error happened here" if layer.failed else layer.output_shape,
+                 "" if layer.parameters is None else f"{layer.parameters:,}"]
+                for i, layer in enumerate(measured.layers, start=1)]
+        batch = f" on a batch of {measured.batch}" if measured.batch else ""
+        return ["### Model", "", md("The grader could not compile forward(), so it ran no layer itself. These were "
+                                    "measured in the submission's own process, running forward() as PyTorch does"
+                                    f"{batch}, up to the error; they count toward no check."),
+                *_block(_text_table(["#", "layer or call", "output shape", "parameters"], rows, right={0, 3}))]
     if found is None:
         return ["### Model", "", "Layer table not available: the grader recorded no model layers for this submission."]
     rows = [[str(i), layer.op, layer.output_shape, "" if layer.parameters is None else f"{layer.parameters:,}"]
@@ -132,7 +142,7 @@ def feedback_markdown(result: SubmissionResult, *, output_kib: int = 16) -> str:
         except Exception as exc:      # odd data costs one section, never the whole text
             lines += ["", f"(this section could not be shown: {md(type(exc).__name__, 100)})"]
         lines.append("")
-    notes = [data.text(n) for n in result.notes if data.text(n).strip()] if isinstance(result.notes, list) else []
+    notes = shown_notes(result)
     if notes:
         lines += ["### Notes", *_block("\n".join(f"- {note}" for note in notes[:MAX_NOTES]))]
     shown, cut = data.capped_output(result.output, output_kib)

@@ -108,14 +108,28 @@ def confusion_matrix(matrix: Sequence[Sequence[int]]) -> str:
     return _data_uri(figure)
 
 
+def score_bars(scores: Sequence[float], max_score: float) -> tuple[list[float], list[int], float]:
+    """The histogram's bars: each score that occurs (clipped to 0 .. the maximum), how many submissions
+    have it, and a bar width that keeps neighbouring scores apart (19 and 20 are two bars)."""
+    from collections import Counter
+
+    top = max_score if math.isfinite(max_score) and max_score > 0 else max(scores, default=1.0) or 1.0
+    counts = Counter(round(min(max(s, 0.0), top), 3) for s in scores if math.isfinite(s))
+    values = sorted(counts)
+    gaps = [b - a for a, b in zip(values, values[1:])]
+    return values, [counts[v] for v in values], 0.8 * min([1.0, *gaps])
+
+
 def score_histogram(scores: Sequence[float], max_score: float) -> str:
-    """How the batch's scores spread, from 0 to the maximum."""
+    """How the batch's scores spread, from 0 to the maximum: one bar per score."""
     figure = _figure(7.0, 3.0)
     axis = figure.add_subplot()
     top = max_score if math.isfinite(max_score) and max_score > 0 else max(scores, default=1.0) or 1.0
-    bins = min(20, max(int(top), 1))
-    axis.hist([min(max(s, 0.0), top) for s in scores], bins=bins, range=(0, top), color="tab:blue",
-              edgecolor="white")
+    values, counts, width = score_bars(scores, max_score)
+    axis.bar(values, counts, width=width, color="tab:blue", edgecolor="white")
+    axis.set_xlim(-0.5 * max(width, 1.0), top + 0.5 * max(width, 1.0))
+    if top <= 30 and float(top).is_integer():
+        axis.set_xticks(range(int(top) + 1))
     axis.set_xlabel(f"score (out of {top:g})")
     axis.set_ylabel("submissions")
     axis.yaxis.get_major_locator().set_params(integer=True)

@@ -36,6 +36,13 @@ class PageVisit:
     url: str
     errors: list[str] = field(default_factory=list)     # console errors, uncaught exceptions, failed loads
     screenshot: Path | None = None
+    measured: object = None                              # what the ``measure`` expression returned
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG, from its header."""
+    header = path.read_bytes()[:24]
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
 
 
 class Chromium:
@@ -99,7 +106,9 @@ class Chromium:
                 return message.get("result", {})
             self.pending.append(message)
 
-    def visit(self, path: Path, screenshot: Path | None = None) -> PageVisit:
+    def visit(self, path: Path, screenshot: Path | None = None, measure: str | None = None) -> PageVisit:
+        """Open ``path``; with ``measure``, a JavaScript expression evaluated by the browser once the page
+        has loaded (through DevTools, not by the page, which runs no script): its value is ``measured``."""
         url = path.resolve().as_uri()
         visit = PageVisit(url)
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -127,6 +136,9 @@ class Chromium:
             if event.get("sessionId") == session:
                 visit.errors += _errors_in(event)
         self.pending.clear()
+        if measure is not None:
+            found = self.call("Runtime.evaluate", {"expression": measure, "returnByValue": True}, session=session)
+            visit.measured = found.get("result", {}).get("value")
         if screenshot is not None:
             size = self.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
             shot = self.call("Page.captureScreenshot", {
