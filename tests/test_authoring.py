@@ -77,6 +77,10 @@ def assignment_with(training: str = "", check: str = "") -> str:
      ["reference 'BatchNorm' is not a torch.nn module", "did you mean"]),
     ("", '[assignments.my_cnn.checks.bn]\nkind = "matches_torch_module"\nmodule = "MyBN"\nreference = "BatchNorm2d"\n'
          'modes = ["train", "evaluate"]\n', ["'evaluate'", "did you mean 'eval'?"]),
+    ("", '[assignments.my_cnn.checks.loop]\nkind = "training_function"\nscenario = "run_epoch"\ndataset = "moonz"\n',
+     ["'moonz'", "did you mean 'moons'?"]),
+    ("", '[assignments.my_cnn.checks.loop]\nkind = "training_function"\nscenario = "runepoch"\n',
+     ["'runepoch'", "did you mean 'run_epoch'?"]),
 ])
 def test_a_value_the_grader_cannot_run_is_refused_at_load_time(tmp_path, training, check, words):
     path = write_config(tmp_path, assignment_with(training, check))

@@ -88,8 +88,9 @@ class TrainingFunction(CheckKind):
     name = "training_function"
     summary = "a reusable training function records, checkpoints and resumes as specified"
     params = {
-        "scenario": Key("", f"what to call and check: {', '.join(SCENARIOS)}", required=True),
-        "dataset": Key("moons", "'moons' (make_moons, noise 0.4) or 'breast_cancer'; split 80/20"),
+        "scenario": Key("", f"what to call and check: {', '.join(SCENARIOS)}", required=True, choices=SCENARIOS),
+        "dataset": Key("moons", "'moons' (make_moons, noise 0.4) or 'breast_cancer'; split 80/20",
+                       choices=("moons", "breast_cancer")),
         "samples": Key(400, "samples drawn for the moons data set"),
         "batch_size": Key(32, "batch size of the loaders"),
         "epochs": Key(3, "epochs of the (first) training call"),
