@@ -38,7 +38,7 @@ CASES = {
         [("        keep = (torch.rand_like(x) >= self.p).to(x.dtype)   # 1 where the element survives\n"
           "        return x * keep / (1.0 - self.p)\n",
           "        return torch.nn.functional.dropout(x, self.p, True)\n")],
-        {"dropout"}),
+        {"dropout", "dropout_gradient"}),
     "batchnorm_calls_torch": (
         "MyBatchNorm2d hands the work to F.batch_norm",
         [("        shape = (1, -1, 1, 1)\n",
