@@ -220,7 +220,9 @@ def measure(request: dict, emit) -> None:
     import torch
 
     from .config import load_config
+    from .worker.main import _load_extra_probes
 
+    _load_extra_probes()        # the questions of probes_*.py register themselves when imported
     torch.set_num_threads(max(1, int(request.get("threads", 1))))
     config = load_config(request["config"])
     assignment = config.assignment(request["assignment"])

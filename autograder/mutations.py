@@ -348,7 +348,7 @@ def _minus_one(ctx):
             yield replace(ctx, node, str(node.value - 1))
 
 
-@operator("layer_number_doubled", "a layer's size doubled")
+@operator("layer_number_doubled", "a layer's size (channels, features, kernel size, stride or padding) doubled")
 def _doubled(ctx):
     for node in _layer_numbers(ctx):
         if node.value >= 2:
@@ -432,7 +432,7 @@ def _pooling_swapped(ctx):
             yield replace(ctx, call, ast.unparse(new))
 
 
-@operator("pooling_removed", "a pooling layer left out")
+@operator("pooling_removed", "a pooling layer left out (nn.Identity() in its place, or its input passed on)")
 def _pooling_removed(ctx):
     for _, call in ctx.calls():
         name = library_call(call)
@@ -490,7 +490,7 @@ DROPOUT_FUNCTIONS = {"dropout", "dropout2d", "dropout1d", "alpha_dropout", "feat
 DROPOUT_MODULES = {"Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"}
 
 
-@operator("dropout_removed", "a dropout left out")
+@operator("dropout_removed", "a dropout left out (F.dropout's input passed on, nn.Identity() for nn.Dropout)")
 def _dropout_removed(ctx):
     for _, call in ctx.calls():
         name = library_call(call)
@@ -642,7 +642,19 @@ def _detach_inserted(ctx):
         if (scope.is_forward and is_self_call(call)) or library_call(call) in (
                 ACTIVATION_FUNCTIONS | SOFTMAXES | set(POOL_SWAPS) | DROPOUT_FUNCTIONS | {"exp", "log", "flatten", "sqrt"}):
             first = call.args[0]
+            if scope.is_forward and not scope.by_hand and _is_the_input(scope, first):
+                continue        # a trained model's input carries no gradient anyway: not a mistake
             yield replace(ctx, first, f"{expression_text(ctx, first)}.detach()")
+
+
+def _is_the_input(scope: Scope, node: ast.AST) -> bool:
+    """``node`` is forward()'s input as it came in (no assignment to its name before this line)."""
+    params = [a.arg for a in scope.node.args.args[1:]]
+    if not params or not (isinstance(node, ast.Name) and node.id == params[0]):
+        return False
+    assigned = [n.lineno for n in ast.walk(scope.node) if isinstance(n, ast.Name) and n.id == node.id
+                and isinstance(n.ctx, ast.Store)]
+    return not assigned or node.lineno <= min(assigned)
 
 
 def _literal(node: ast.AST) -> bool:
