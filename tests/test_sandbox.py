@@ -280,3 +280,16 @@ def test_a_sandboxed_child_confines_itself_before_any_submission_code(mode, filt
         record.mode, record.user = mode, 65534
         assert record.record()["seccomp"] == "no: switched off for this test"
         assert "namespace of its own" in record.record()["keyring"]
+
+
+def test_without_pyseccomp_a_sandbox_still_starts_and_says_why_it_has_no_filter(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)         # import pyseccomp raises ImportError
+    syscall_filter.programs.cache_clear()
+    try:
+        assert syscall_filter.programs() == (None, "pyseccomp is not installed (pip install pyseccomp)")
+        iso = isolation.Isolation(Path(tempfile.gettempdir()), 0.0, probing=True)
+        assert iso.confinement() is None                         # no sandbox: nothing to install
+        iso.mode = "bwrap"
+        assert iso.confinement() == {"own_namespaces": True, "filter": None}
+    finally:
+        syscall_filter.programs.cache_clear()
