@@ -37,19 +37,27 @@ from .instances import check_bounds, instance_random, integer, seed_from, unifor
 from .registry import register
 
 
-def _spec(value: Any) -> Any:
-    """grading.toml inputs -> probe arguments (random tensors become parent-side specs)."""
+def _spec(value: Any, draw: int = 0) -> Any:
+    """grading.toml inputs -> probe arguments (random tensors become parent-side specs, their seed
+    mixed with ``draw``)."""
     if isinstance(value, dict):
         if "randn" in value:
-            spec = {"tensor": randn(value["randn"], value.get("seed", 0))}
+            spec = {"tensor": randn(value["randn"], (value.get("seed", 0) + draw) % 2**31)}
             for key in ("dtype", "requires_grad"):
                 if key in value:
                     spec[key] = value[key]
             return spec
-        return {k: _spec(v) for k, v in value.items()}
+        return {k: _spec(v, draw) for k, v in value.items()}
     if isinstance(value, list):
-        return [_spec(v) for v in value]
+        return [_spec(v, draw) for v in value]
     return value
+
+
+def _input_draw(check) -> int:
+    """A check judged against a reference function draws its random inputs afresh each run (the
+    reference is computed on the same draw), so no recorded output matches; one with a fixed
+    ``expect`` keeps the inputs its expectation was computed on."""
+    return seed_from(instance_random(check)) if check.params["reference"] else 0
 
 
 def _build(value: Any) -> Any:
@@ -101,10 +109,10 @@ def _graph_inputs(params: dict) -> list[int]:
     return sorted({first, *wanted})
 
 
-def _input_spec(value: dict) -> dict:
+def _input_spec(value: dict, draw: int = 0) -> dict:
     """A grading.toml tensor argument as a tensor spec the parent materialises (with its shape, for planning)."""
     if "randn" in value:
-        return randn(value["randn"], value.get("seed", 0))
+        return randn(value["randn"], (value.get("seed", 0) + draw) % 2**31)
     return literal(value["tensor"], value.get("dtype", "float32"))
 
 
@@ -227,6 +235,7 @@ class FunctionValue(CheckKind):
 
     def probes(self, check, assignment):
         p = check.params
+        draw = _input_draw(check)
         label = f"calling {_call_text(p['function'], p['args'], p['kwargs'])}"
         if p["allowed_ops"]:
             # By hand: the child compiles the function with one tensor argument as the graph's input
@@ -234,12 +243,12 @@ class FunctionValue(CheckKind):
             # compared, the first graph also giving the value.
             probes = []
             for index in _graph_inputs(p):
-                spec = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
+                spec = {"function": p["function"], "args": _spec(p["args"], draw), "kwargs": _spec(p["kwargs"], draw),
                         "input_index": index, "seed": 0}
-                probes.append(Probe("call_graph", {"model": spec, "input": _input_spec(p["args"][index]),
+                probes.append(Probe("call_graph", {"model": spec, "input": _input_spec(p["args"][index], draw),
                                                    "backward": p["backward"], "calls": p["calls"]}, label))
             return probes
-        args = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(p["kwargs"]),
+        args = {"function": p["function"], "args": _spec(p["args"], draw), "kwargs": _spec(p["kwargs"], draw),
                 "backward": p["backward"], "calls": p["calls"]}
         return [Probe("call_function", args, label)]
 
@@ -257,8 +266,9 @@ class FunctionValue(CheckKind):
             got = {"result": got["result"], "grads": [grads.get(i) for i in range(len(p["args"]))]}
         want = p["expect"]
         if p["reference"]:
-            ref_args = _build(_spec(p["args"] if p["reference_args"] is None else p["reference_args"]))
-            ref_kwargs = _build(_spec(p["kwargs"] if p["reference_kwargs"] is None else p["reference_kwargs"]))
+            draw = _input_draw(check)
+            ref_args = _build(_spec(p["args"] if p["reference_args"] is None else p["reference_args"], draw))
+            ref_kwargs = _build(_spec(p["kwargs"] if p["reference_kwargs"] is None else p["reference_kwargs"], draw))
             with torch.no_grad():
                 want = _trusted(p["reference"])(*ref_args, **ref_kwargs)
         result = got["result"]
