@@ -599,7 +599,9 @@ def compile_module(module: nn.Module, input_shape: list[int], batch_sizes: list[
             if "Constraints violated" not in str(exc) and "specialized" not in str(exc):
                 raise _worded_failure(exc, module, example, filename, mode) from None
             if specialized_line is None:
-                specialized_line = _batch_specialized_line(module, example, filename)
+                with _labelled_output(f"compiled forward() in {mode} mode with a batch of {len(example)} to find "
+                                      "where it fixes the batch size"):
+                    specialized_line = _batch_specialized_line(module, example, filename)
         graphs[mode] = []
         for batch in sorted(set(batch_sizes)):
             concrete = torch.randn(batch, *input_shape)
