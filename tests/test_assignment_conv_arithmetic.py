@@ -33,7 +33,8 @@ CASES = {
         [('    """Max pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""\n',
           '    """Max pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""\n'
           '    return torch.nn.functional.max_pool2d(x, kernel_size, stride)\n')],
-        {"max_pool_lab_example", "max_pool_matches_torch", "max_pool_overlapping"}),
+        {"max_pool_lab_example", "max_pool_matches_torch", "max_pool_overlapping",
+         "max_pool_gradient"}),
     "avg_pool_calls_torch": (
         "avg_pool2d hands the work to nn.AvgPool2d",
         [('    """Average pooling of an (N, C, H, W) tensor with loops; stride defaults to kernel_size."""\n',
