@@ -66,9 +66,34 @@ def questions(assignment, reference: Path, seed: int) -> list[tuple[str, str, An
 
 
 def _plain_graph(graph: dict) -> dict:
-    """A compiled graph without what does not change what it computes (the source line of each op)."""
-    return {"inputs": graph["inputs"], "outputs": graph["outputs"], "dynamic": graph["dynamic"],
-            "batch": graph["batch"], "nodes": [{k: v for k, v in node.items() if k != "line"} for node in graph["nodes"]]}
+    """A compiled graph without what does not change what it computes: the source line of each op, and
+    a torch.no_grad() block with no op inside (one around a line that only computes sizes)."""
+    from .worker import graph_format as fmt
+
+    nodes, first = graph["nodes"], len(graph["inputs"])
+    empty = set()
+    for i, (node, after) in enumerate(zip(nodes, nodes[1:])):
+        if (node["op"] == fmt.GRAD_DISABLE and after["op"] == fmt.GRAD_RESTORE
+                and after["args"] == [{fmt.REF: first + i}]):
+            empty.update((i, i + 1))
+    renumber, kept = {}, []
+    for i, node in enumerate(nodes):
+        if i not in empty:
+            renumber[first + i] = first + len(kept)
+            kept.append(node)
+
+    def refs(value):
+        if isinstance(value, list):
+            return [refs(v) for v in value]
+        if isinstance(value, dict) and set(value) == {fmt.REF}:
+            return {fmt.REF: renumber.get(value[fmt.REF], value[fmt.REF])}
+        if isinstance(value, dict):
+            return {k: refs(v) for k, v in value.items()}
+        return value
+
+    return {"inputs": graph["inputs"], "outputs": refs(graph["outputs"]), "dynamic": graph["dynamic"],
+            "batch": graph["batch"],
+            "nodes": [{"op": n["op"], "args": refs(n["args"]), "kwargs": refs(n["kwargs"])} for n in kept]}
 
 
 def _fixed_input(shape: list[int], seed: int):
