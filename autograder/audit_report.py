@@ -127,6 +127,12 @@ def _list(audit: AssignmentAudit, status: str, title: str, intro: str, column: s
             f"{rows}</table></details>")
 
 
+def _apart(outcome: MutantOutcome) -> str:
+    """What the equivalence measurement found (or why it could not measure)."""
+    words = f"not equivalent: {outcome.equivalence}" if outcome.equivalence else outcome.note
+    return f"<br><span class=\"muted\">{esc(words)}</span>" if words else ""
+
+
 def _checks(names: Sequence[str]) -> str:
     return ", ".join(f"<code>{esc(name)}</code>" for name in names) or "-"
 
@@ -136,9 +142,8 @@ def _assignment(audit: AssignmentAudit) -> str:
              _operators(audit)]
     parts.append(_list(audit, SURVIVED, "Surviving mutants",
                        "Full marks although the code is broken: strengthen a check, or say in the assignment's "
-                       "README why the kit accepts it.", "checks it passed (and the equivalence measurement)",
-                       lambda o: _checks(o.passed_checks) + (f"<br><span class=\"muted\">{esc(o.equivalence or o.note)}"
-                                                             "</span>" if (o.equivalence or o.note) else ""), True))
+                       "README why the kit accepts it.", "checks it passed, and what sets it apart from the reference",
+                       lambda o: _checks(o.passed_checks) + _apart(o), True))
     parts.append(_list(audit, EQUIVALENT, "Equivalent mutants",
                        "Measured: every answer to the checks' questions equals the reference's, so no check could "
                        "tell them apart; left out of the score.", "measurement", lambda o: esc(o.equivalence), False))
