@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 from urllib.parse import quote
 
 from . import feedback_data as data
+from . import leaderboard
 from . import plots
 from .feedback_page import guarded, esc, not_available, page, score_class
 from .results import SubmissionResult
@@ -32,6 +33,7 @@ body { max-width: 76rem; }
 td.failed-checks { font-size: .82rem; }
 .consequences { color: #5b6677; font-size: .85rem; margin-top: .3rem; }
 table.fixed { table-layout: fixed; }
+.extra-credit { color: #3b5bdb; font-size: .8rem; font-weight: 600; }
 """
 
 
@@ -63,6 +65,12 @@ def _summary(results: list[SubmissionResult]) -> str:
             ("median score", f"{statistics.median(scores):g} / {data.points(top)}" if scores else "-"),
             ("full marks", f"{full:,}"),
             ("grading stopped early", f"{stopped:,}")]
+    extras = [data.extra_credit(r) for r in results]
+    if any(extras):
+        earned = sum(1 for extra in extras if extra and extra[0] > 0)
+        most = max(extra[1] for extra in extras if extra)
+        rows.append(("earned extra credit", f"{earned:,} (up to {data.points(most)} points on top of the total; "
+                                            "scores include it)"))
     cells = "".join(f"<tr><td>{name}</td><td><strong>{value}</strong></td></tr>" for name, value in rows)
     return f"<table class=\"summary\" style=\"width:auto\">{cells}</table>"
 
@@ -77,26 +85,32 @@ def _histogram(results: list[SubmissionResult]) -> str:
 
 def _pass_rates(results: list[SubmissionResult]) -> str:
     order: list[str] = []
-    passed, seen, points = Counter(), Counter(), {}
+    passed, partial, seen, points, extra = Counter(), Counter(), Counter(), {}, set()
     for result in results:
         for check in result.checks:
             name = data.text(check.name, 200)
             if name not in seen:
                 order.append(name)
                 points[name] = data.finite(check.max_points)
+            if getattr(check, "extra_credit", False) is True:
+                extra.add(name)
             seen[name] += 1
             passed[name] += bool(check.passed)
+            partial[name] += data.outcome(check) == "partial"
     if not order:
         return "<h2>Checks</h2>" + not_available("No check was run.")
     rows = []
     for name in order:
         rate = passed[name] / seen[name]
-        rows.append(f"<tr><td><code>{esc(name)}</code></td><td class=\"num\">{data.points(points[name])}</td>"
+        label = " <span class=\"extra-credit\">extra credit</span>" if name in extra else ""
+        rows.append(f"<tr><td><code>{esc(name)}</code>{label}</td><td class=\"num\">{data.points(points[name])}</td>"
                     f"<td class=\"num\">{passed[name]:,} / {seen[name]:,}</td>"
+                    f"<td class=\"num\">{partial[name]:,}</td>"
                     f"<td>{_bar(rate)} {rate * 100:.0f}%</td></tr>")
-    return ("<h2>Checks</h2>\n<p class=\"muted\">How many submissions passed each check.</p>\n"
+    return ("<h2>Checks</h2>\n<p class=\"muted\">How many submissions passed each check (full points), and how "
+            "many earned part of its points (partial credit). Extra-credit points are on top of the total.</p>\n"
             "<table><tr><th>check</th><th class=\"num\">points</th><th class=\"num\">passed</th>"
-            f"<th>pass rate</th></tr>{''.join(rows)}</table>")
+            f"<th class=\"num\">partial</th><th>pass rate</th></tr>{''.join(rows)}</table>")
 
 
 def _failures_of(result: SubmissionResult) -> list[tuple[str, str, list[str]]]:
@@ -162,9 +176,13 @@ def _submissions(results: list[SubmissionResult], out_dir: Path | None) -> str:
         link = (f"<a href=\"{esc(quote(name, safe=''))}/feedback.html\">{esc(name)}</a>" if has_page
                 else f"{esc(name)} <span class=\"muted\">(no page)</span>")
         score, top = data.finite(result.score), data.finite(result.max_score)
-        failed = ", ".join(esc(c.name) for c in result.checks if not c.passed) or "-"
+        failed = ", ".join(esc(c.name) + (" (partial)" if data.outcome(c) == "partial" else "")
+                           for c in result.checks if not c.passed) or "-"
+        extra = data.extra_credit(result)
+        bonus = (f"<div class=\"extra-credit\">incl. {data.points(extra[0])} extra</div>"
+                 if extra and extra[0] > 0 else "")
         rows.append(f"<tr><td class=\"name\">{link}</td><td class=\"num {score_class(score, top)}\">{data.points(score)} / "
-                    f"{data.points(top)}</td><td class=\"message status\">{esc(result.status)}</td>"
+                    f"{data.points(top)}{bonus}</td><td class=\"message status\">{esc(result.status)}</td>"
                     f"<td class=\"num\">{seconds:.1f} s</td><td>{_bar(seconds / slowest, 'time')}</td>"
                     f"<td class=\"failed-checks\">{failed}</td></tr>")
     summary = ""
@@ -175,6 +193,23 @@ def _submissions(results: list[SubmissionResult], out_dir: Path | None) -> str:
             f"<table class=\"fixed\">{_columns(17, 8, 18, 9, 7, 41)}<tr><th>submission</th><th class=\"num\">score</th><th>status</th>"
             "<th class=\"num\">grading time</th><th></th><th>failed checks</th></tr>"
             f"{''.join(rows)}</table>")
+
+
+def _leaderboard(results: list[SubmissionResult]) -> str:
+    """The ranking on the values grading.toml's leaderboard names (empty when the assignment has none)."""
+    columns, rows = leaderboard.ranked(results)
+    if not columns:
+        return ""
+    head = "".join(f"<th class=\"num\">{esc(column)}</th>" for column in columns)
+    body = []
+    for place, (result, values) in enumerate(rows[:500], start=1):
+        cells = "".join(f"<td class=\"num\">{'-' if values.get(c) is None else f'{values[c]:,}'}</td>"
+                        for c in columns)
+        body.append(f"<tr><td class=\"num\">{place}</td><td class=\"name\">{esc(data.text(result.name, 300))}</td>"
+                    f"{cells}<td class=\"num\">{data.points(data.finite(result.score))}</td></tr>")
+    return ("<h2>Leaderboard</h2>\n<p class=\"muted\">Ranked by " + esc(", then ".join(columns)) +
+            " (a value not measured ranks last).</p>\n<table class=\"leaderboard\"><tr><th class=\"num\">#</th>"
+            f"<th>submission</th>{head}<th class=\"num\">score</th></tr>{''.join(body)}</table>")
 
 
 def _refused(refused: Sequence[str]) -> str:
@@ -218,6 +253,7 @@ def class_report_html(results: Iterable[SubmissionResult], *, assignment: str,
         (lambda: _histogram(results), "score histogram"),
         (lambda: _pass_rates(results), "pass rates"),
         (lambda: _common_failures(results), "common failures"),
+        (lambda: _leaderboard(results), "leaderboard"),
         (lambda: _submissions(results, folder), "table of submissions"),
     ]
     body = "\n".join(guarded(render, what) for render, what in sections)

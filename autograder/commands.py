@@ -87,7 +87,8 @@ def _with_checks_not_run(result: SubmissionResult, assignment: Assignment, not_r
               "README's Quickstart says where it comes from: a download, AUTOGRADER_DATA or --data-dir)")
     graded = {check.name: check for check in result.checks}
     result.checks = [graded.get(check.name) or CheckResult(check.name, check.description, check.points, False,
-                                                            reason, check.visibility)
+                                                            reason, check.visibility,
+                                                            extra_credit=check.extra_credit)
                      for check in assignment.checks]
     worth = sum(check.points for check in assignment.checks if check.name in not_run)
     result.notes.insert(0, f"{len(not_run)} check{'s' if len(not_run) != 1 else ''} ({', '.join(not_run)}; "
@@ -265,8 +266,10 @@ class VerifyOutcome:
 
     @property
     def ok(self) -> bool:
+        """The solution earns the regular maximum (extra credit is optional on top); the stub earns nothing,
+        extra credit included."""
         if self.role == "solution":
-            return self.result.score == self.result.max_score
+            return self.result.regular_score == self.result.max_score
         return self.result.score == 0
 
 
@@ -295,8 +298,9 @@ def verify_kit(*, config_path: str | Path | None = None, data_dir: str | Path | 
                     mark = "[green]ok[/green]" if outcome.ok else "[red]FAIL[/red]"
                     want = "full marks" if role == "solution" else "zero"
                     r = outcome.result
-                    console.print(f"{mark} {assignment_id} {role}: {r.score:g}/{r.max_score:g} "
-                                  f"(wants {want}, {r.seconds:.1f} s)")
+                    extra = f" (+{r.extra_score:g} of {r.extra_max:g} extra credit)" if r.extra_max else ""
+                    console.print(f"{mark} {assignment_id} {role}: {r.regular_score:g}/{r.max_score:g}"
+                                  f"{extra} (wants {want}, {r.seconds:.1f} s)")
                     if not outcome.ok:
                         print_result(r, console)
     return outcomes

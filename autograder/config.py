@@ -16,6 +16,7 @@ from typing import Any
 
 from .config_types import Assignment, CheckSpec, Config, Key, Limits
 from .errors import ConfigError
+from .leaderboard import LEADERBOARD_VALUES, ORDERS
 
 __all__ = ["Assignment", "CheckSpec", "Config", "Key", "Limits", "find_config", "load_config"]
 
@@ -95,6 +96,15 @@ ASSIGNMENT_KEYS: dict[str, Key] = {
     "training": Key({}, "the training recipe (see TRAINING_KEYS)"),
     "limits": Key({}, "overrides of [limits] for this assignment"),
     "checks": Key({}, "the checks, in the order they run and are reported", required=True),
+    "leaderboard": Key({}, "what Gradescope's leaderboard and report.html rank submissions on (see "
+                           "LEADERBOARD_KEYS); none when absent"),
+}
+
+# [assignments.<id>.leaderboard]
+LEADERBOARD_KEYS: dict[str, Key] = {
+    "rank": Key([], "the measured values to rank on, first decides, e.g. [{value = \"test_accuracy\", order = "
+                    "\"desc\"}, {value = \"parameters\", order = \"asc\"}]; values: "
+                    + ", ".join(f"{name} ({text})" for name, (_, text) in LEADERBOARD_VALUES.items())),
 }
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -106,8 +116,13 @@ COMMON_CHECK_KEYS: dict[str, Key] = {
     "visibility": Key("visible", "Gradescope visibility: visible, hidden, after_due_date or after_published",
                       choices=VISIBILITIES),
     "description": Key("", "what the check verifies, in one line (defaults to the kind's summary)"),
-    "requires": Key([], "checks of the same assignment that must pass for this one to count (e.g. the "
-                        "training check requires the architecture's structure check)"),
+    "requires": Key([], "checks of the same assignment that must pass, with full points, for this one to count "
+                        "(e.g. the training check requires the architecture's structure check)"),
+    "partial_credit_from": Key(None, "for a kind with a pass mark (a number the measured value is compared with): "
+                                     "the value at which points start; 0 points there and beyond, full points at "
+                                     "the pass mark, linear in between (for a mark where lower is better, such as "
+                                     "max_mse_ratio, it lies above the mark); unset: all or nothing"),
+    "extra_credit": Key(False, "the check's points count in the score but not in the maximum"),
 }
 
 
@@ -223,6 +238,7 @@ def _parse_checks(where: str, table: dict[str, Any], kit: dict[str, Any]) -> lis
             kind.validate(params)
         except ValueError as exc:
             raise ConfigError(f"grading.toml: '{here.rstrip('.')}': {exc}") from None
+        start = _partial_credit_from(here, kind, params, values["partial_credit_from"])
         checks.append(CheckSpec(
             name=name,
             kind=kind_name,
@@ -231,6 +247,8 @@ def _parse_checks(where: str, table: dict[str, Any], kit: dict[str, Any]) -> lis
             description=values["description"],       # empty: filled in by describe() below
             params=params,
             requires=tuple(values["requires"]),
+            partial_credit_from=start,
+            extra_credit=values["extra_credit"],
         ))
     names = [check.name for check in checks]
     for check in checks:
@@ -239,6 +257,52 @@ def _parse_checks(where: str, table: dict[str, Any], kit: dict[str, Any]) -> lis
                 raise ConfigError(f"grading.toml: '{where}{check.name}.requires' names '{needed}', which is not "
                                   "a check listed before it in the same assignment")
     return checks
+
+
+def _partial_credit_from(here: str, kind, params: dict[str, Any], start: Any) -> float | None:
+    """``partial_credit_from`` checked against the kind's pass mark: a number on the losing side of it."""
+    if start is None:
+        return None
+    if not kind.pass_mark:
+        from .checks import KINDS
+
+        graded = ", ".join(sorted(name for name, k in KINDS.items() if k.pass_mark))
+        raise ConfigError(f"grading.toml: '{here}partial_credit_from' is set, but a {kind.name} check compares no "
+                          f"measured number with a pass mark, so it has nothing to grade between (kinds that "
+                          f"do: {graded})")
+    if isinstance(start, bool) or not isinstance(start, (int, float)) or start != start:
+        raise ConfigError(f"grading.toml: '{here}partial_credit_from' should be a number, got {start!r}")
+    mark = params[kind.pass_mark]
+    if kind.lower_is_better and not start > mark:
+        raise ConfigError(f"grading.toml: '{here}partial_credit_from' is {start:g}, but lower is better for "
+                          f"{kind.pass_mark} ({mark:g}): points start at a value above the pass mark")
+    if not kind.lower_is_better and not start < mark:
+        raise ConfigError(f"grading.toml: '{here}partial_credit_from' is {start:g}, but it should be below the "
+                          f"pass mark {kind.pass_mark} ({mark:g}): points start there and grow up to the mark")
+    return float(start)
+
+
+def _leaderboard(where: str, table: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``[assignments.<id>.leaderboard]`` as (value, order) pairs, each value one the grader measures."""
+    values = resolve_table(where, table, LEADERBOARD_KEYS)
+    ranked = []
+    for entry in values["rank"]:
+        if not isinstance(entry, dict) or set(entry) - {"value", "order"} or "value" not in entry:
+            raise ConfigError(f"grading.toml: '{where}rank' should list tables like {{value = \"test_accuracy\", "
+                              f"order = \"desc\"}}, got {entry!r}")
+        value, order = entry["value"], entry.get("order", LEADERBOARD_VALUES.get(entry["value"], ("desc",))[0])
+        if value not in LEADERBOARD_VALUES:
+            close = difflib.get_close_matches(str(value), list(LEADERBOARD_VALUES), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"grading.toml: '{where}rank' names {value!r}, which the grader does not measure"
+                              f"{hint} (it measures {', '.join(LEADERBOARD_VALUES)})")
+        if order not in ORDERS:
+            raise ConfigError(f"grading.toml: '{where}rank' orders {value} {order!r}; the order is 'asc' (lowest "
+                              "first) or 'desc' (highest first)")
+        ranked.append((value, order))
+    if table and not ranked:
+        raise ConfigError(f"grading.toml: '{where}rank' names no value to rank on")
+    return tuple(ranked)
 
 
 def _with_descriptions(assignment: Assignment) -> Assignment:
@@ -251,6 +315,8 @@ def _with_descriptions(assignment: Assignment) -> Assignment:
     checks = [dataclasses.replace(check, description=f"{check.description} (counts only when "
                                                      f"{' and '.join(check.requires)} passes)")
               if check.requires else check for check in checks]
+    checks = [dataclasses.replace(check, description=f"Extra credit, on top of the total: {check.description}")
+              if check.extra_credit else check for check in checks]
     return dataclasses.replace(assignment, checks=checks)
 
 
@@ -327,7 +393,11 @@ def load_config(path: Path | str | None = None, *, checks: bool = True) -> Confi
             training=training,
             limits=Limits(**own_limits),
             checks=specs,
+            leaderboard=_leaderboard(where + "leaderboard.", values["leaderboard"]),
         )
+        if checks and specs and all(check.extra_credit for check in specs):
+            raise ConfigError(f"grading.toml: every check of '{where}checks' is extra credit: the assignment "
+                              "needs a regular check for a maximum score to be earned against")
         assignments[aid] = _with_descriptions(assignment) if checks else assignment
     return Config(path=path.resolve(), root=path.resolve().parent, kit=kit,
                   limits=limits, assignments=assignments)

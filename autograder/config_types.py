@@ -54,6 +54,10 @@ class CheckSpec:
     description: str
     params: dict[str, Any]
     requires: tuple[str, ...] = ()
+    # Partial credit: the measured value at which points start (None: all or nothing); see checks/base.py.
+    partial_credit_from: float | None = None
+    # Extra credit: the points count in the score but not in the maximum.
+    extra_credit: bool = False
     # This grading run's draw for the checks that pose a fresh problem each run (checks/instances.py):
     # the grading seed mixed with the submission's bytes; None outside a grading run.
     draw: int | None = None
@@ -71,10 +75,17 @@ class Assignment:
     training: dict[str, Any]
     limits: Limits
     checks: list[CheckSpec]
+    # What the leaderboard ranks on, in order: (value, "asc" | "desc") pairs (config.LEADERBOARD_VALUES).
+    leaderboard: tuple[tuple[str, str], ...] = ()
 
     @property
     def max_score(self) -> float:
-        return sum(c.points for c in self.checks)
+        """The regular maximum: extra credit is on top of it."""
+        return sum(c.points for c in self.checks if not c.extra_credit)
+
+    @property
+    def extra_credit_points(self) -> float:
+        return sum(c.points for c in self.checks if c.extra_credit)
 
 
 @dataclass(frozen=True)

@@ -225,12 +225,34 @@ def root_cause(result: SubmissionResult) -> RootCause | None:
     return RootCause(message=text(message), checks=names, fix=text(fix) if isinstance(fix, str) else "")
 
 
+def earned(check: Any) -> float:
+    """The points a check earned (partial credit included), 0 for anything odd."""
+    value = getattr(check, "points", 0.0)
+    value = number(value) if not isinstance(value, bool) else None
+    return value if value is not None and math.isfinite(value) else 0.0
+
+
+def outcome(check: Any) -> str:
+    """'passed', 'partial' (some points, not all) or 'failed'."""
+    if bool(getattr(check, "passed", False)):
+        return "passed"
+    return "partial" if earned(check) > 0 else "failed"
+
+
+def extra_credit(result: Any) -> tuple[float, float] | None:
+    """(points earned, most possible) of the extra-credit checks; None when there are none."""
+    checks = [c for c in getattr(result, "checks", []) if getattr(c, "extra_credit", False) is True]
+    if not checks:
+        return None
+    return sum(earned(c) for c in checks), sum(finite(getattr(c, "max_points", 0)) for c in checks)
+
+
 def points(value: Any) -> str:
-    """A score as people write it: 3, 2.5, 0.333."""
+    """A score as people write it: 3, 2.5, 3.72 (to 0.01, as partial credit is counted)."""
     x = number(value)
     if x is None or not math.isfinite(x):
         return "?"
-    return str(int(x)) if x.is_integer() else f"{x:.3g}"
+    return str(int(x)) if x.is_integer() else f"{round(x, 2):g}"
 
 
 def capped_output(output: Any, limit_kib: int) -> tuple[str, int]:

@@ -39,6 +39,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 td.passed { color: #16794a; font-weight: 600; white-space: nowrap; }
 td.failed { color: #b42318; font-weight: 600; white-space: nowrap; }
 td.not-run { color: #9a6700; font-weight: 600; white-space: nowrap; }
+td.partial { color: #9a6700; font-weight: 600; white-space: nowrap; }
+.extra-credit { color: #3b5bdb; font-size: .8rem; font-weight: 600; white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 2px solid #c7ced9; }
 .message { white-space: pre-wrap; overflow-wrap: anywhere; } td.runner { white-space: nowrap; }
 .description { color: #5b6677; font-size: .85rem; }
@@ -92,9 +94,12 @@ def heading(result: SubmissionResult) -> str:
 
 def _header(result: SubmissionResult) -> str:
     score, max_score = data.finite(result.score), data.finite(result.max_score)
+    extra = data.extra_credit(result)
+    extra_line = (f"<p class=\"extra-credit\">including {data.points(extra[0])} extra-credit points (up to "
+                  f"{data.points(extra[1])} on top of the total)</p>" if extra else "")
     parts = [f"<h1>{esc(heading(result))}</h1>",
              f"<div class=\"score {score_class(score, max_score)}\">{data.points(score)} / "
-             f"{data.points(max_score)}</div>",
+             f"{data.points(max_score)}</div>{extra_line}",
              f"<p class=\"muted\">submitted file: <code>{esc(data.submitted_file(result))}</code> · graded in "
              f"{data.finite(result.seconds):.1f} s</p>"]
     if result.status != "graded":
@@ -114,7 +119,7 @@ def _root_cause(result: SubmissionResult) -> str:
             f"<p class=\"message\">{esc(cause.message)}</p>{fix}{broke}</div>")
 
 
-STATUS_WORDS = {"passed": "✓ passed", "failed": "✗ failed", "not-run": "– not run"}
+STATUS_WORDS = {"passed": "✓ passed", "partial": "◐ partial", "failed": "✗ failed", "not-run": "– not run"}
 
 
 def _checks(result: SubmissionResult) -> str:
@@ -126,13 +131,14 @@ def _checks(result: SubmissionResult) -> str:
     not_run = result.extra.get("not_run") if isinstance(result.extra, dict) else None
     not_run = not_run if isinstance(not_run, dict) else {}
     for check in result.checks:
-        passed = bool(getattr(check, "passed", False))
-        status = "passed" if passed else "not-run" if check.name in not_run else "failed"
+        outcome = data.outcome(check)
+        status = "not-run" if outcome == "failed" and check.name in not_run else outcome
         max_points = data.finite(getattr(check, "max_points", 0))
         description = getattr(check, "description", "")
+        extra = "<div class=\"extra-credit\">extra credit</div>" if getattr(check, "extra_credit", False) else ""
         row = (f"<tr><td><strong>{esc(check.name)}</strong>"
                + (f"<div class=\"description\">{esc(description)}</div>" if description else "")
-               + f"</td><td class=\"num\">{data.points(max_points if passed else 0)} / {data.points(max_points)}</td>"
+               + f"</td><td class=\"num\">{data.points(data.earned(check))} / {data.points(max_points)}{extra}</td>"
                f"<td class=\"{status}\">{STATUS_WORDS[status]}</td>"
                f"<td class=\"message\">{esc(getattr(check, 'message', ''))}</td>")
         if show_runner:

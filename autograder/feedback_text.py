@@ -74,8 +74,9 @@ def _checks(result: SubmissionResult) -> list[str]:
     for check in result.checks:
         passed = bool(getattr(check, "passed", False))
         top = data.finite(getattr(check, "max_points", 0))
-        mark = "✓" if passed else "✗"
-        lines.append(f"{mark} **{md(check.name, 200)}** ({data.points(top if passed else 0)}/{data.points(top)})")
+        mark = {"passed": "✓", "partial": "◐"}.get(data.outcome(check), "✗")
+        extra = ", extra credit" if getattr(check, "extra_credit", False) is True else ""
+        lines.append(f"{mark} **{md(check.name, 200)}** ({data.points(data.earned(check))}/{data.points(top)}{extra})")
         message = data.text(getattr(check, "message", ""))
         lines += _block(message) if not passed and message.strip() else [""]
     return lines
@@ -127,6 +128,10 @@ def feedback_markdown(result: SubmissionResult, *, output_kib: int = 16) -> str:
     """The page's text, in Markdown."""
     score, top = data.finite(result.score), data.finite(result.max_score)
     lines = [f"## {md(result.assignment, 100)}: {data.points(score)} / {data.points(top)}", ""]
+    extra = data.extra_credit(result)
+    if extra:
+        lines += [f"Including {data.points(extra[0])} extra-credit points (up to {data.points(extra[1])} on top of "
+                  "the total).", ""]
     if result.status != "graded":
         lines += ["**Grading stopped early:**", *_block(data.text(result.status))]
     cause = data.root_cause(result)

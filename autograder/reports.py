@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .leaderboard import recorded as leaderboard_entries
 from .results import MESSAGE_CHARS, NAME_CHARS, SubmissionResult, clean_text
 from .root_cause import ROOT_CAUSE_NOTE
 
@@ -35,16 +36,46 @@ def _points(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 3)
 
 
+def score_text(result: SubmissionResult) -> str:
+    """'17.5 / 20', or '21.5 / 20 (2 of it extra credit)' when extra credit earned points."""
+    text = f"{_points(result.score)} / {_points(result.max_score)}"
+    if result.extra_score:
+        text += f" ({_points(result.extra_score)} of it extra credit)"
+    return text
+
+
+def check_points(check) -> str:
+    """'3.7/6', or '1.5/2 extra' for an extra-credit check."""
+    return f"{_points(check.points)}/{_points(check.max_points)}" + (" extra" if check.extra_credit else "")
+
+
+def _test(check) -> dict:
+    """One check as a Gradescope test. Partial credit: its score below max_score, status "failed". Extra
+    credit: max_score 0 (its points are beyond the total), the score it earned, and a first line saying so."""
+    output = check.message
+    if check.extra_credit:
+        output = f"Extra credit: up to {_points(check.max_points)} points on top of the total.\n{output}"
+    return {
+        "name": check.name,
+        "score": _points(check.points),
+        "max_score": 0 if check.extra_credit else _points(check.max_points),
+        "status": check.status,
+        "output": output,
+        "visibility": check.visibility,
+    }
+
+
 def results_json(result: SubmissionResult) -> dict:
-    """Gradescope's autograder schema, with reproducibility facts in extra_data."""
+    """Gradescope's autograder schema, with reproducibility facts in extra_data. ``score`` counts extra
+    credit, so it may exceed the total; ``leaderboard`` is there when the assignment ranks submissions."""
     result.sanitize()
-    lines = [f"{result.assignment}: {_points(result.score)} / {_points(result.max_score)}"]
+    lines = [f"{result.assignment}: {score_text(result)}"]
     if result.status != "graded":
         lines.append(f"Grading stopped early: {result.status}")
     lines += result.notes
     if result.output.strip():
         lines.append("Output of your code (shortened):\n" + result.output.strip())
-    return {
+    data = {
         "score": _points(result.score),
         "execution_time": round(result.seconds, 3),
         "output": "\n".join(lines),
@@ -52,19 +83,13 @@ def results_json(result: SubmissionResult) -> dict:
         "output_format": "text",
         "test_output_format": "text",
         "test_name_format": "text",
-        "tests": [
-            {
-                "name": check.name,
-                "score": _points(check.points),
-                "max_score": _points(check.max_points),
-                "status": check.status,
-                "output": check.message,
-                "visibility": check.visibility,
-            }
-            for check in result.checks
-        ],
+        "tests": [_test(check) for check in result.checks],
         "extra_data": {**result.extra, "status": result.status, "submission": result.source},
     }
+    board = leaderboard_entries(result)
+    if board:
+        data["leaderboard"] = board
+    return data
 
 
 def results_text(result: SubmissionResult, data: dict | None = None) -> str:
@@ -104,8 +129,9 @@ def csv_cell(value: object) -> object:
 
 def write_grades_csv(results: Iterable[SubmissionResult], path: Path,
                      identities: Sequence[Mapping[str, str] | None] | None = None) -> Path:
-    """One row per submission: name, the platform's name, user id and entry (IDENTITY_COLUMNS), score,
-    max score, status, then one column per check. ``identities`` go with ``results`` one for one (None, or
+    """One row per submission: name, the platform's name, user id and entry (IDENTITY_COLUMNS), score
+    (extra credit included), max score (without it), status, ``extra_credit`` (the part of score from
+    extra-credit checks, when the assignment has any), then one column per check (points earned). ``identities`` go with ``results`` one for one (None, or
     left out: a submission that did not come from a platform's zip, whose platform columns stay empty)."""
     results = [result.sanitize() for result in results]
     identities = list(identities or [])
@@ -115,18 +141,22 @@ def write_grades_csv(results: Iterable[SubmissionResult], path: Path,
         for check in result.checks:
             if check.name not in check_names:
                 check_names.append(check.name)
+    # extra_credit: the part of score that extra-credit checks earned (a column only where there are some)
+    extra = any(check.extra_credit for result in results for check in result.checks)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".csv.partial")
     with open(partial, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow([csv_cell(cell) for cell in
-                         ["name", *IDENTITY_COLUMNS, "score", "max_score", "status", *check_names]])
+                         ["name", *IDENTITY_COLUMNS, "score", "max_score", "status",
+                          *(["extra_credit"] if extra else []), *check_names]])
         for result, identity in zip(results, identities):
             graded = result.extra.get("graded", True) is not False    # False: a grader fault, no score
             by_name = {c.name: _points(c.points) for c in result.checks} if graded else {}
             who = [clean_text((identity or {}).get(column, ""), NAME_CHARS * 4) for column in IDENTITY_COLUMNS]
+            credit = [(_points(result.extra_score) if graded else "")] if extra else []
             row = [result.name, *who, _points(result.score) if graded else "", _points(result.max_score),
-                   result.status, *(by_name.get(name, "") for name in check_names)]
+                   result.status, *credit, *(by_name.get(name, "") for name in check_names)]
             writer.writerow([csv_cell(cell) for cell in row])
     os.replace(partial, path)
     return path
@@ -176,7 +206,8 @@ def check_table(result: SubmissionResult) -> Table:
     table.add_column("message", overflow="fold")
     not_run = checks_not_run(result)
     for check in result.checks:
-        status = Text("passed", style="green") if check.passed else Text("failed", style="red")
+        status = (Text("passed", style="green") if check.passed else
+                  Text("partial", style="yellow") if check.partial else Text("failed", style="red"))
         message = Text(check.message)
         if not check.passed and check.name in not_run:
             status = Text("not run", style="yellow")
@@ -185,7 +216,7 @@ def check_table(result: SubmissionResult) -> Table:
             message = Text("not counted until the checks above pass: see Start here", style="yellow")
         elif not check.passed and check.name in explained:
             message = Text("see Start here", style="yellow")
-        table.add_row(Text(check.name), f"{_points(check.points)}/{_points(check.max_points)}", status, message)
+        table.add_row(Text(check.name), check_points(check), status, message)
     return table
 
 
@@ -222,7 +253,7 @@ def print_result(result: SubmissionResult, console: Console) -> None:
             console.print(Text.assemble(("note:", "yellow"), " ", note))
     if result.status != "graded":
         console.print(Text.assemble(("grading stopped early:", "red"), " ", result.status))
-    console.print(Text(f"total: {_points(result.score)} / {_points(result.max_score)}", style="bold"),
+    console.print(Text(f"total: {score_text(result)}", style="bold"),
                   Text(f"({result.seconds:.1f} s)"))
     not_run = checks_not_run(result)
     if not_run:
@@ -241,7 +272,9 @@ def summary_table(results: Iterable[SubmissionResult]) -> Table:
     table.add_column("status", overflow="fold")
     table.add_column("failed checks", overflow="fold")
     for result in results:
-        failed = ", ".join(c.name for c in result.checks if not c.passed) or "-"
-        table.add_row(Text(result.name), f"{_points(result.score)}/{_points(result.max_score)}",
+        failed = ", ".join(c.name + (" (partial)" if c.partial else "") for c in result.checks
+                           if not c.passed) or "-"
+        extra = f" (incl. {_points(result.extra_score)} extra)" if result.extra_score else ""
+        table.add_row(Text(result.name), f"{_points(result.score)}/{_points(result.max_score)}{extra}",
                       Text(result.status), Text(failed))
     return table

@@ -10,6 +10,7 @@ stay readable and small whatever the child did.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -63,6 +64,10 @@ class CheckResult:
     message: str
     visibility: str = "visible"
     seconds: float = 0.0
+    # Share of max_points earned by a check that did not pass (partial credit, 0 to 1): see ``points``.
+    share: float = 0.0
+    # Extra credit: its points count in the score but not in the maximum.
+    extra_credit: bool = False
 
     def __post_init__(self) -> None:
         self.sanitize()
@@ -76,11 +81,26 @@ class CheckResult:
 
     @property
     def points(self) -> float:
-        return self.max_points if self.passed else 0.0
+        """Points earned: all when passed, else the partial share (to 0.01; nothing for NaN or out of range)."""
+        if self.passed:
+            return self.max_points
+        share = self.share if isinstance(self.share, (int, float)) and math.isfinite(self.share) else 0.0
+        return round(self.max_points * min(max(share, 0.0), 1.0), 2)
+
+    @property
+    def partial(self) -> bool:
+        """Some points earned but not all: neither passed nor failed outright."""
+        return not self.passed and self.points > 0
 
     @property
     def status(self) -> str:
+        """Gradescope's status: "passed" only at full points (a partial check is "failed", with its score)."""
         return "passed" if self.passed else "failed"
+
+    @property
+    def outcome(self) -> str:
+        """What the kit's own reports show: "passed", "partial" or "failed"."""
+        return "passed" if self.passed else "partial" if self.partial else "failed"
 
 
 @dataclass
@@ -118,15 +138,33 @@ class SubmissionResult:
 
     @property
     def score(self) -> float:
-        return sum(c.points for c in self.checks)
+        """Every point earned, extra credit included: it may exceed ``max_score``."""
+        return round(sum(c.points for c in self.checks), 2)
 
     @property
     def max_score(self) -> float:
-        return sum(c.max_points for c in self.checks)
+        """The regular maximum: extra-credit checks are not part of it."""
+        return sum(c.max_points for c in self.checks if not c.extra_credit)
+
+    @property
+    def extra_score(self) -> float:
+        """The points earned by extra-credit checks (part of ``score``)."""
+        return round(sum(c.points for c in self.checks if c.extra_credit), 2)
+
+    @property
+    def regular_score(self) -> float:
+        """The points earned by regular checks, out of ``max_score``."""
+        return round(sum(c.points for c in self.checks if not c.extra_credit), 2)
+
+    @property
+    def extra_max(self) -> float:
+        """The most extra credit could add."""
+        return sum(c.max_points for c in self.checks if c.extra_credit)
 
 
 def every_check_failed(assignment, name: str, source: str, reason: str, **fields) -> SubmissionResult:
     """A result in which every check of ``assignment`` failed for one ``reason`` (also its status):
     no file to grade, a notebook that cannot be read, a fault of the grader itself."""
-    checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility) for c in assignment.checks]
+    checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility,
+                          extra_credit=getattr(c, "extra_credit", False)) for c in assignment.checks]
     return SubmissionResult(assignment.id, name, source, checks, status=reason, **fields)

@@ -28,6 +28,7 @@ from .checks.instances import submission_draw
 from .checks.tensor_specs import materialize
 from .config import Assignment, Config
 from .executor_pool import ExecutorPool
+from . import leaderboard
 from .feedback_data import MAX_CLASSES, MAX_HISTORY, MAX_LAYERS
 from .warm_start import ZygotePool
 from .results import CheckResult, SubmissionResult, every_check_failed
@@ -292,6 +293,21 @@ def _feedback_data(per_check, answers: dict[str, Answer], context: JudgeContext)
     return data
 
 
+def counted(check, passed: bool, share: float, message: str,
+            passed_by_name: dict[str, bool]) -> tuple[bool, float, str]:
+    """A verdict (passed, share of the points, message) as it counts, given which earlier checks passed.
+
+    A check counts for ``requires`` only at full points (``passed``): a required check is the ground the
+    points of the next stand on (the architecture asked for, a pass mark reached), and partial credit says
+    that ground is not reached. A check waiting for one earns nothing, partial credit included."""
+    failed_first = [name for name in check.requires if not passed_by_name.get(name, False)]
+    if (passed or share > 0) and failed_first:
+        message = (f"not counted: this check needs {', '.join(repr(n) for n in failed_first)} to pass first, "
+                   f"so that its points go to the architecture the assignment asks for (on its own: {message})")
+        return False, 0.0, message
+    return passed, share, message
+
+
 def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     """Grade one handed-in file or folder; never raises for a bad submission."""
     started = time.monotonic()
@@ -358,31 +374,28 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     passed_by_name: dict[str, bool] = {}
     for check, kind, probes in per_check:
         judge_started = time.monotonic()
+        share = 0.0
         if not loaded.ok:
             passed, message = False, load_failure_message(loaded, load, submission.path.name)
         else:
             try:
                 verdict = judge_within(assignment.limits.judge_seconds, kind.verdict, check, assignment, probes,
                                        [answers[p.key] for p in probes], context)
-                passed, message = verdict.passed, verdict.message
+                passed, message, share = verdict.passed, verdict.message, verdict.share
                 if verdict.details:
                     check_details[check.name] = verdict.details
             except JudgeTimeout as exc:
                 passed, message = False, str(exc)
             except Exception as exc:  # a judge that breaks must never pass a check
                 passed, message = False, f"the grader could not judge this check ({type(exc).__name__}: {exc})"
-        failed_first = [name for name in check.requires if not passed_by_name.get(name, False)]
-        if passed and failed_first:
-            passed = False
-            message = (f"not counted: this check needs {', '.join(repr(n) for n in failed_first)} to pass first, "
-                       f"so that its points go to the architecture the assignment asks for (on its own: {message})")
+        passed, share, message = counted(check, passed, share, message, passed_by_name)
         passed_by_name[check.name] = passed
         seconds = sum(answers[p.key].seconds for p in probes if p.key in answers)
         seconds += time.monotonic() - judge_started
         check_seconds[check.name] = round(seconds, 3)
         by[check.name] = executed_by(probes)
         results.append(CheckResult(check.name, check.description, check.points, passed, message,
-                                   check.visibility, seconds))
+                                   check.visibility, seconds, share=share, extra_credit=check.extra_credit))
 
     cause = apply_root_cause(results, requires={check.name: check.requires for check in assignment.checks})
     if cause is not None:
@@ -396,5 +409,8 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
         extra["root_cause"] = cause
     extra["isolation"] = isolation
     extra["submitted_file"] = submission.path.name
+    seconds = time.monotonic() - started
+    if assignment.leaderboard:
+        extra["leaderboard"] = leaderboard.entries(assignment.leaderboard, extra, seconds)
     return SubmissionResult(assignment.id, submission.name, str(path), results, status=status,
-                            seconds=time.monotonic() - started, output=output, notes=notes, extra=extra)
+                            seconds=seconds, output=output, notes=notes, extra=extra)

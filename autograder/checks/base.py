@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -44,6 +45,36 @@ class Verdict:
     passed: bool
     message: str
     details: dict = field(default_factory=dict)   # measured figures, kept in results.json extra_data
+    # Share of the check's points earned, 0 to 1; None: all (passed) or nothing. A verdict with a share
+    # strictly between 0 and 1 (partial credit) has not passed.
+    fraction: float | None = None
+
+    @property
+    def share(self) -> float:
+        if self.passed:
+            return 1.0
+        if self.fraction is None or not math.isfinite(self.fraction):
+            return 0.0
+        return min(max(float(self.fraction), 0.0), 1.0)
+
+
+def earned_points(points: float, share: float) -> float:
+    """The points a share of a check earns, as every report shows them (to 0.01)."""
+    return round(points * share, 2)
+
+
+def partial_share(value: float, mark: float, start: float, lower_is_better: bool = False) -> float:
+    """The share of a check's points a measured ``value`` earns: 0 at ``start`` and beyond, 1 at the pass
+    ``mark`` and beyond, linear in between. Where lower is better, ``start`` lies above ``mark``. NaN: 0."""
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        return 0.0
+    if lower_is_better:
+        value, mark, start = -value, -mark, -start
+    if value >= mark:
+        return 1.0
+    if value <= start:
+        return 0.0
+    return (value - start) / (mark - start)
 
 
 @dataclass
@@ -81,6 +112,32 @@ class CheckKind:
     sees_failures: ClassVar[bool] = False
     # Set when the check scores predictions against held-out labels.
     needs_data: ClassVar[bool] = False
+    # The parameter holding the number a measured value is compared with (its pass mark), for kinds that
+    # grade one: such a check takes ``partial_credit_from``. ``lower_is_better`` for marks such as an error
+    # ratio, which the value must stay at or under.
+    pass_mark: ClassVar[str] = ""
+    lower_is_better: ClassVar[bool] = False
+
+    def scored(self, check: CheckSpec, verdict: Verdict, value: float, what: str, shown,
+               detail: str = "") -> Verdict:
+        """``verdict`` (the all-or-nothing one) with partial credit applied when the check sets
+        ``partial_credit_from``: a verdict that did not pass earns the share its measured ``value`` is worth,
+        and its message starts with the number, the points and the rule, e.g. "test accuracy 87.2% → 3.7 / 6
+        points (0 at 80%, full at 90%)", then ``detail`` (default: the verdict's message). ``what`` names the
+        value, ``shown`` formats a number of its kind."""
+        start = check.partial_credit_from
+        if start is None or verdict.passed:
+            return verdict
+        mark = check.params[self.pass_mark]
+        share = partial_share(value, mark, start, self.lower_is_better)
+        if share >= 1.0:       # the all-or-nothing judge failed it for another reason: the value decides nothing
+            return verdict
+        earned = earned_points(check.points, share)
+        kind = "extra-credit points" if check.extra_credit else "points"
+        measured = "nan" if not isinstance(value, (int, float)) or math.isnan(value) else shown(value)
+        rule = (f"{what} {measured} → {earned:g} / {check.points:g} {kind} (0 at {shown(start)}, full at "
+                f"{shown(mark)})")
+        return Verdict(False, f"{rule}: {detail or verdict.message}", verdict.details, fraction=share)
 
     def configure(self, params: dict[str, Any], kit: dict[str, Any]) -> dict[str, Any]:
         """The parameters with what they take from ``[kit]`` filled in: a by-hand check's

@@ -117,6 +117,10 @@ class RecoversCoefficients(CheckKind):
                              f"the other {d - len(informative)} are within {p['zero_tolerance']:g} of 0", details)
 
 
+def _times(ratio: float) -> str:
+    return f"{ratio:.3g}×"
+
+
 @register
 class BeatsLinearFit(CheckKind):
     name = "beats_linear_fit"
@@ -140,9 +144,12 @@ class BeatsLinearFit(CheckKind):
                         choices=("constant", "linear")),
         "epochs": Key(10, "passes over the training rows"),
         "batch_size": Key(256, "rows per optimizer step"),
-        "max_mse_ratio": Key(0.1, "the model's held-out MSE must be at most this times the linear fit's"),
+        "max_mse_ratio": Key(0.1, "the model's held-out MSE must be at most this times the linear fit's (lower is "
+                                  "better: partial_credit_from lies above it)"),
         "hint": Key("", "what to look at when the model does no better than a line"),
     }
+    pass_mark = "max_mse_ratio"
+    lower_is_better = True
 
     def validate(self, params):
         Formula(params["target"], params["variables"])
@@ -217,9 +224,11 @@ class BeatsLinearFit(CheckKind):
         measured = (f"{name}, trained by the grader ({self._recipe_text(p)}), reaches a held-out MSE of "
                     f"{mse:.4g}; the best linear fit reaches {linear_mse:.4g}")
         if not math.isfinite(mse):
-            return Verdict(False, f"{name}, trained by the grader ({self._recipe_text(p)}), predicts nan or inf "
-                                  f"on held-out samples{hint}", details)
+            verdict = Verdict(False, f"{name}, trained by the grader ({self._recipe_text(p)}), predicts nan or inf "
+                                     f"on held-out samples{hint}", details)
+            return self.scored(check, verdict, math.nan, "MSE ratio to the linear fit", _times)
         if not ratio <= p["max_mse_ratio"]:
-            return Verdict(False, f"{measured} ({ratio:.3g} times it; at most {p['max_mse_ratio']:g} times "
-                                  f"needed){hint}", details)
+            verdict = Verdict(False, f"{measured} ({ratio:.3g} times it; at most {p['max_mse_ratio']:g} times "
+                                     f"needed){hint}", details)
+            return self.scored(check, verdict, ratio, "MSE ratio to the linear fit", _times, f"{measured}{hint}")
         return Verdict(True, f"{measured}: {ratio:.3g} times it (at most {p['max_mse_ratio']:g})", details)

@@ -19,18 +19,38 @@ from .registry import register
 class TestAccuracy(CheckKind):
     name = "test_accuracy"
     summary = "a short training run with the assignment's recipe reaches the test accuracy threshold"
-    params = {"min_test_accuracy": Key(0.95, "accuracy on the held-out test images needed to pass")}
+    params = {
+        "min_test_accuracy": Key(0.95, "accuracy on the held-out test images needed to pass (full points)"),
+        "recipe": Key({}, "changes to the assignment's [training] recipe for this check's own run, e.g. "
+                          "{stop_at_validation_accuracy = 0.99} to train the whole step budget; empty: the "
+                          "assignment's run, shared with its other training checks"),
+    }
     needs_data = True
+    pass_mark = "min_test_accuracy"
+
+    def validate(self, params):
+        from ..config import TRAINING_KEYS, resolve_table
+        from ..errors import ConfigError
+
+        try:
+            resolve_table("recipe.", params["recipe"], TRAINING_KEYS, base={})
+        except ConfigError as exc:
+            raise ValueError(str(exc.message).removeprefix("grading.toml: ")) from None
+
+    def _recipe(self, check, assignment) -> dict:
+        return {**assignment.training, **check.params["recipe"]}
 
     def describe(self, check, assignment):
-        recipe = assignment.training
+        recipe = self._recipe(check, assignment)
         optimizer = {"sgd": "SGD", "adam": "Adam"}.get(recipe.get("optimizer"), recipe.get("optimizer", "?"))
+        partial = (f" (points from {check.partial_credit_from * 100:g}%)"
+                   if check.partial_credit_from is not None else "")
         return (f"at most {recipe.get('max_steps', 0):,} {optimizer} steps (lr {recipe.get('lr')}, "
                 f"batch {recipe.get('batch_size')}) on {str(recipe.get('dataset', '?')).upper()} reach "
-                f"{check.params['min_test_accuracy'] * 100:g}% accuracy on its test set")
+                f"{check.params['min_test_accuracy'] * 100:g}% accuracy on its test set{partial}")
 
     def probes(self, check, assignment):
-        recipe = {**assignment.training, "max_tflop": assignment.limits.train_tflop}
+        recipe = {**self._recipe(check, assignment), "max_tflop": assignment.limits.train_tflop}
         return [Probe(
             "train",
             {"model": model_spec(assignment), "recipe": recipe, "input_shape": assignment.input_shape},
@@ -66,4 +86,10 @@ class TestAccuracy(CheckKind):
         elif accuracy < 0.2:
             hint = (": the model did not learn; check that forward() uses its input and that every "
                     "layer is connected")
-        return Verdict(False, f"test accuracy {accuracy:.2%} < {threshold * 100:g}% ({detail}){hint}", details)
+        verdict = Verdict(False, f"test accuracy {accuracy:.2%} < {threshold * 100:g}% ({detail}){hint}", details)
+        return self.scored(check, verdict, accuracy, "test accuracy", _percent, f"{detail}{hint}")
+
+
+def _percent(value: float) -> str:
+    """0.872 as '87.2%', 0.9 as '90%'."""
+    return f"{round(value * 100, 2):g}%"

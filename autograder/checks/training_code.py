@@ -458,10 +458,11 @@ class OverfitBatch(CheckKind):
         "lr": Key(0.003, "Adam learning rate"),
         "max_steps": Key(300, "optimizer steps allowed (full batch each)"),
         "check_every": Key(10, "steps between two accuracy measurements"),
-        "min_accuracy": Key(1.0, "training accuracy needed on the batch"),
+        "min_accuracy": Key(1.0, "training accuracy needed on the batch (full points)"),
         "data_seed": Key(11, "seed of the synthetic images"),
         "signal": Key(0.3, "synthetic images: class template times this, plus unit noise"),
     }
+    pass_mark = "min_accuracy"
 
     def probes(self, check, assignment):
         p = check.params
@@ -499,4 +500,6 @@ class OverfitBatch(CheckKind):
         hint = ("the loss became NaN" if got["history"] and last_loss is None else
                 "a network that trains should memorise a batch this small: check that every layer is "
                 "connected in forward() and that nothing is frozen or detached")
-        return Verdict(False, f"{text}; needed {p['min_accuracy']:.0%}: {hint}", details)
+        verdict = Verdict(False, f"{text}; needed {p['min_accuracy']:.0%}: {hint}", details)
+        return self.scored(check, verdict, accuracy, "batch accuracy", lambda v: f"{round(v * 100, 1):g}%",
+                           f"{text}: {hint}")
