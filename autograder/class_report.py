@@ -100,17 +100,20 @@ def _pass_rates(results: list[SubmissionResult]) -> str:
     if not order:
         return "<h2>Checks</h2>" + not_available("No check was run.")
     rows = []
+    any_partial = any(partial.values())       # the column only where some check earned partial credit
     for name in order:
         rate = passed[name] / seen[name]
         label = " <span class=\"extra-credit\">extra credit</span>" if name in extra else ""
         rows.append(f"<tr><td><code>{esc(name)}</code>{label}</td><td class=\"num\">{data.points(points[name])}</td>"
                     f"<td class=\"num\">{passed[name]:,} / {seen[name]:,}</td>"
-                    f"<td class=\"num\">{partial[name]:,}</td>"
-                    f"<td>{_bar(rate)} {rate * 100:.0f}%</td></tr>")
-    return ("<h2>Checks</h2>\n<p class=\"muted\">How many submissions passed each check (full points), and how "
-            "many earned part of its points (partial credit). Extra-credit points are on top of the total.</p>\n"
+                    + (f"<td class=\"num\">{partial[name]:,}</td>" if any_partial else "")
+                    + f"<td>{_bar(rate)} {rate * 100:.0f}%</td></tr>")
+    notes = (" Passed means full points; partial, some of them (partial credit)." if any_partial else "") + (
+        " Extra-credit points are on top of the total." if extra else "")
+    return ("<h2>Checks</h2>\n<p class=\"muted\">How many submissions passed each check." + notes + "</p>\n"
             "<table><tr><th>check</th><th class=\"num\">points</th><th class=\"num\">passed</th>"
-            f"<th class=\"num\">partial</th><th>pass rate</th></tr>{''.join(rows)}</table>")
+            + ("<th class=\"num\">partial</th>" if any_partial else "")
+            + f"<th>pass rate</th></tr>{''.join(rows)}</table>")
 
 
 def _failures_of(result: SubmissionResult) -> list[tuple[str, str, list[str]]]:
