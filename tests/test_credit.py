@@ -71,7 +71,7 @@ def test_task1_cnn_between_the_bounds_earns_part_of_the_points_with_the_rule():
     verdict = judge("training", run_with_accuracy(0.872))
     assert not verdict.passed and 0 < verdict.share < 1
     assert verdict.share == pytest.approx(0.72)
-    assert verdict.message.startswith("test accuracy 87.2% → 4.32 / 6 points (0 at 80%, full at 90%)")
+    assert verdict.message.startswith("test accuracy 87.20% → 4.32 / 6 points (0 at 80%, full at 90%)")
     assert "after 1200 steps" in verdict.message
     result = CheckResult("training", "", 6, verdict.passed, verdict.message, share=verdict.share)
     assert 0 < result.points < result.max_points and result.points == 4.32

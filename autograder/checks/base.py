@@ -119,12 +119,12 @@ class CheckKind:
     lower_is_better: ClassVar[bool] = False
 
     def scored(self, check: CheckSpec, verdict: Verdict, value: float, what: str, shown,
-               detail: str = "") -> Verdict:
+               detail: str = "", measured_shown=None) -> Verdict:
         """``verdict`` (the all-or-nothing one) with partial credit applied when the check sets
         ``partial_credit_from``: a verdict that did not pass earns the share its measured ``value`` is worth,
         and its message starts with the number, the points and the rule, e.g. "test accuracy 87.2% → 3.7 / 6
         points (0 at 80%, full at 90%)", then ``detail`` (default: the verdict's message). ``what`` names the
-        value, ``shown`` formats a number of its kind."""
+        value, ``shown`` formats a number of its kind (``measured_shown``, when given, the measured one)."""
         start = check.partial_credit_from
         if start is None or verdict.passed:
             return verdict
@@ -134,7 +134,8 @@ class CheckKind:
             return verdict
         earned = earned_points(check.points, share)
         kind = "extra-credit points" if check.extra_credit else "points"
-        measured = "nan" if not isinstance(value, (int, float)) or math.isnan(value) else shown(value)
+        measured = ("nan" if not isinstance(value, (int, float)) or math.isnan(value)
+                    else (measured_shown or shown)(value))
         rule = (f"{what} {measured} → {earned:g} / {check.points:g} {kind} (0 at {shown(start)}, full at "
                 f"{shown(mark)})")
         return Verdict(False, f"{rule}: {detail or verdict.message}", verdict.details, fraction=share)

@@ -87,7 +87,8 @@ class TestAccuracy(CheckKind):
             hint = (": the model did not learn; check that forward() uses its input and that every "
                     "layer is connected")
         verdict = Verdict(False, f"test accuracy {accuracy:.2%} < {threshold * 100:g}% ({detail}){hint}", details)
-        return self.scored(check, verdict, accuracy, "test accuracy", _percent, f"{detail}{hint}")
+        return self.scored(check, verdict, accuracy, "test accuracy", _percent, f"{detail}{hint}",
+                           measured_shown=lambda v: f"{v:.2%}")
 
 
 def _percent(value: float) -> str:
