@@ -67,6 +67,23 @@ def test_honest_networks_are_accepted(path, name):
     assert set(model.graphs) == {"train", "eval"}
 
 
+def test_per_size_graphs_of_one_network_are_accepted():
+    """x.squeeze() treats a batch of 1 apart (the output shape check's business): traced per size
+    or with a dynamic batch, it is one network."""
+    class Squeezed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 5)
+            self.fc = nn.Linear(4 * 12 * 12, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv(x)), 2)
+            return F.log_softmax(self.fc(torch.flatten(x, 1)), dim=1).squeeze()
+
+    install(Squeezed(), "squeezed.py")
+    install(load(ROOT / "tests/broken/lenet5/squeezed_output.py", "LeNet5")(10), "squeezed_output.py")
+
+
 def test_batch_norm_and_dropout_may_change_with_the_mode_and_statistics_start_from_defaults():
     net = BatchNormNet()
     with torch.no_grad():

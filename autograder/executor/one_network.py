@@ -45,17 +45,41 @@ def _where(node: dict | None) -> str:
 
 # ----------------------------------------------------------------- one network for every batch size
 
-def require_dynamic(graphs: dict[str, list[dict]], specialized_line: Any) -> None:
-    """One graph per mode, traced with a dynamic batch dimension."""
+def require_one_graph(graphs: dict[str, list[dict]], specialized_line: Any) -> None:
+    """One graph per mode with a dynamic batch dimension, or (where forward() fixes some size, as
+    x.squeeze() does for a batch of 1) one graph per batch size that is the same network up to
+    shapes: the same ops on the same values, with only whole numbers (sizes) allowed to differ."""
+    line = specialized_line if isinstance(specialized_line, int) and not isinstance(specialized_line, bool) else None
     for mode, options in graphs.items():
         if len(options) == 1 and options[0].get("dynamic") is True:
             continue
-        line = specialized_line if isinstance(specialized_line, int) and not isinstance(specialized_line, bool) else None
+        first = _up_to_sizes(options[0])
+        if all(_up_to_sizes(graph) == first for graph in options[1:]):
+            continue
         where = f" at line {line}" if line else ""
         raise NetworkRefused(
             f"forward() depends on the batch size{where}: the grader checks, trains and tests one network for "
             "every batch size, so forward() must not fix or test the batch size (write x.view(x.size(0), -1) "
             "or torch.flatten(x, 1), and no if on x.shape[0])")
+
+
+def _up_to_sizes(graph: dict) -> tuple:
+    """The graph with every whole number blanked: what per-size traces of one network share."""
+    def blank(value: Any) -> Any:
+        if isinstance(value, bool) or value is None or isinstance(value, (float, str)):
+            return value
+        if isinstance(value, int):
+            return "size"
+        if isinstance(value, (list, tuple)):
+            return tuple(blank(v) for v in value)
+        if isinstance(value, dict):
+            if fmt.REF in value:
+                return ("ref", value[fmt.REF])          # which value an argument is stays compared
+            return tuple(sorted((k, blank(v)) for k, v in value.items()))
+        return value
+    return (tuple((i["kind"], i["name"].split("/", 1)[-1]) for i in graph["inputs"]),
+            tuple((n["op"], blank(n["args"]), blank(n["kwargs"])) for n in graph["nodes"]),
+            blank(graph["outputs"]))
 
 
 def require_no_random_ops(graphs: dict[str, list[dict]]) -> None:
@@ -111,10 +135,12 @@ def check_batch_sizes(run, input_shape: list[int], batch_sizes: list[int], seed:
 
 
 def same_rows(batch: object, alone: torch.Tensor) -> bool:
-    """Every row of ``batch`` equals the single row ``alone``, up to float rounding."""
-    if not isinstance(batch, torch.Tensor) or batch.shape[1:] != alone.shape[1:]:
+    """Every row of ``batch`` equals the single row ``alone``, up to float rounding (a batch
+    dimension squeezed away from ``alone`` is put back)."""
+    if not isinstance(batch, torch.Tensor) or batch.dim() == 0 or alone.numel() * len(batch) != batch.numel():
         return False
-    want = alone.float().expand_as(batch)
+    batch = batch.reshape(len(batch), -1)
+    want = alone.float().reshape(1, -1).expand_as(batch)
     scale = max(1.0, float(alone.float().abs().max())) if alone.numel() else 1.0
     return torch.allclose(batch.float(), want, rtol=1e-4, atol=1e-4 * scale, equal_nan=True)
 

@@ -109,7 +109,7 @@ class CompiledModel(nn.Module):
         if limits.network:
             self._hold_to_one_network(compiled, limits)
         self.initial_state = self.snapshot()
-        self._without_dropout: fx.GraphModule | None = None
+        self._without_dropout: dict[int, fx.GraphModule] = {}
         if limits.network and limits.input_shape:
             try:
                 one_network.check_batch_sizes(self.deterministic_eval, list(limits.input_shape),
@@ -120,21 +120,30 @@ class CompiledModel(nn.Module):
                 self.restore(self.initial_state)
 
     def deterministic_eval(self, x: torch.Tensor):
-        """The eval-mode graph with every dropout an identity (a network held to one_network's rules)."""
-        if self._without_dropout is None:
-            graph = self.graphs["eval" if "eval" in self.graphs else "train"][0][0]
-            self._without_dropout = self._build(one_network.without_dropout(graph))
-        return self._without_dropout(x)
+        """The eval-mode graph for this batch with every dropout an identity (a network held to
+        one_network's rules)."""
+        was_training = self.training
+        self.eval()
+        try:
+            graph, _ = self.graph_for(x.shape[0])
+        finally:
+            self.train(was_training)
+        if id(graph) not in self._without_dropout:
+            self._without_dropout[id(graph)] = self._build(one_network.without_dropout(graph))
+        return self._without_dropout[id(graph)](x)
 
     def _hold_to_one_network(self, compiled: dict, limits: Limits) -> None:
         """One graph for every batch size, the same network in both modes, within the budget;
         batch-norm statistics start from their defaults (what the submission set carries nothing)."""
         try:
-            one_network.require_dynamic(compiled["graphs"], compiled.get("batch_specialized_line"))
+            one_network.require_one_graph(compiled["graphs"], compiled.get("batch_specialized_line"))
             one_network.require_no_random_ops(compiled["graphs"])
             if "train" in self.graphs and "eval" in self.graphs:
-                one_network.require_same_modes(self.graphs["train"][0][0], self.graphs["eval"][0][0],
-                                               compiled.get("constants") or {})
+                if len(self.graphs["train"]) != len(self.graphs["eval"]):
+                    raise one_network.NetworkRefused("forward() is traced at other batch sizes in eval mode than "
+                                                     "in training mode")
+                for (train, _), (eval_, _) in zip(self.graphs["train"], self.graphs["eval"]):
+                    one_network.require_same_modes(train, eval_, compiled.get("constants") or {})
             roles = self._roles()
             other_buffers = {}
             for (kind, name), attribute in self.attribute.items():
@@ -270,6 +279,11 @@ class CompiledModel(nn.Module):
         raise GraphRefused(f"forward() only works for batches of {sizes}: it fixes the batch size "
                            f"(e.g. x.view({sizes.split(',')[0]}, -1)); use x.view(x.size(0), -1) or "
                            "torch.flatten(x, 1)")
+
+    def fixed_batch_sizes(self) -> list[int]:
+        """Batch sizes of the graphs for the current mode, or [] when the batch size is dynamic."""
+        options = self.graphs.get("train" if self.training else "eval", [])
+        return [] if any(g["dynamic"] for g, _ in options) else sorted(g["batch"] for g, _ in options)
 
     def forward(self, x: torch.Tensor):
         return self.graph_for(x.shape[0])[1](x)

@@ -39,6 +39,17 @@ def _loss(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out, target)
 
 
+def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Class scores for a batch; a model traced per batch size gets its last, short batch padded."""
+    fixed = getattr(model, "fixed_batch_sizes", lambda: [])()
+    if fixed and len(x) not in fixed:
+        size = min((b for b in fixed if b > len(x)), default=None)
+        if size is not None:
+            padded = torch.cat([x, x.new_zeros(size - len(x), *x.shape[1:])])
+            return model(padded)[:len(x)]
+    return model(x)
+
+
 def _same_network_at_every_size(model: nn.Module, sample: torch.Tensor, size: int) -> None:
     """After training, a batch of ``size`` copies of one sample gives that sample's own output
     (eval mode): what was trained at one batch size is what the test scores at another."""
@@ -108,7 +119,7 @@ def train_and_predict(model: nn.Module, data: dict[str, torch.Tensor], recipe: d
         with torch.no_grad():
             for start in range(0, len(index), recipe["test_batch_size"]):
                 part = index[start:start + recipe["test_batch_size"]]
-                correct += (model(batch(images, part)).argmax(1) == labels[part]).sum().item()
+                correct += (_predict(model, batch(images, part)).argmax(1) == labels[part]).sum().item()
         model.train()
         return correct / len(index)
 
@@ -151,7 +162,7 @@ def train_and_predict(model: nn.Module, data: dict[str, torch.Tensor], recipe: d
     with torch.no_grad():
         for start in range(0, len(test_images), recipe["test_batch_size"]):
             index = order[start:start + recipe["test_batch_size"]]
-            predictions[index] = model(batch(test_images, index.to(device))).argmax(1).cpu()
+            predictions[index] = _predict(model, batch(test_images, index.to(device))).argmax(1).cpu()
     return {
         "steps": step,
         "history": history,
