@@ -69,10 +69,11 @@ class Programs:
     second: bytes
     refused: tuple[str, ...]        # the names this machine knows, in REFUSED's order
     numbers: dict[int, str]         # this machine's number of each refused call
+    seccomp: int                    # the number of the seccomp call itself
 
     def settings(self) -> dict:
         """For the sandbox's confinement.json."""
-        return {"first": self.first.hex(), "second": self.second.hex(),
+        return {"first": self.first.hex(), "second": self.second.hex(), "seccomp": self.seccomp,
                 "calls": {str(number): name for number, name in self.numbers.items()}}
 
     def words(self) -> str:
@@ -95,9 +96,8 @@ def _build(seccomp, names: tuple[str, ...], clone_rules: bool) -> bytes:
         return file.read()
 
 
-def _kernel_fails(seccomp) -> str:
+def _kernel_fails(number: int) -> str:
     """Empty when this kernel runs seccomp filters that answer with an errno, else why not."""
-    number = seccomp.resolve_syscall(seccomp.Arch.NATIVE, "seccomp")
     if number < 0:
         return "this architecture has no seccomp call"
     libc = ctypes.CDLL(None, use_errno=True)
@@ -117,7 +117,8 @@ def programs() -> tuple[Programs | None, str]:
     except (OSError, RuntimeError) as exc:       # pyseccomp loads libseccomp as it is imported
         return None, f"libseccomp could not be loaded ({exc}; Debian/Ubuntu: apt-get install libseccomp2)"
     try:
-        reason = _kernel_fails(seccomp)
+        call = seccomp.resolve_syscall(seccomp.Arch.NATIVE, "seccomp")
+        reason = _kernel_fails(call)
         if reason:
             return None, reason
         known = {name: seccomp.resolve_syscall(seccomp.Arch.NATIVE, name) for name in REFUSED}
@@ -126,4 +127,4 @@ def programs() -> tuple[Programs | None, str]:
         second = _build(seccomp, tuple(name for name in known if name in SETUP_CALLS), clone_rules=False)
     except (OSError, ValueError, AttributeError) as exc:
         return None, f"libseccomp could not build the filter ({exc})"
-    return Programs(first, second, tuple(known), {number: name for name, number in known.items()}), ""
+    return Programs(first, second, tuple(known), {number: name for name, number in known.items()}, call), ""
