@@ -14,7 +14,7 @@ from typing import Iterator
 import torch
 
 from .config import Assignment, Config
-from .data import TrainingData, training_data
+from .data import TrainingData, data_key, test_data_folder, training_data
 from .folders import resolve_data_dir
 from .errors import AutograderError
 from .executor_pool import ExecutorPool
@@ -59,10 +59,12 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
         data_file, test_labels = None, None
         if needs_data(assignment):
             name = assignment.training.get("dataset", "mnist")
-            cache = datasets if datasets is not None else {}
-            if name not in cache:
-                cache[name] = training_data(name, source, allow_download=config.kit["allow_download"])
-            data_file, test_labels = cache[name].executor_file, cache[name].test_labels
+            held = test_data_folder(assignment.training, config.root)
+            cache, key = (datasets if datasets is not None else {}), data_key(name, held)
+            if key not in cache:
+                cache[key] = training_data(name, source, allow_download=config.kit["allow_download"],
+                                           test_data=held)
+            data_file, test_labels = cache[key].executor_file, cache[key].test_labels
         executors = ExecutorPool(data_file) if warm else None
         try:
             yield GradingSetup(config=config, assignment=assignment, device=chosen_device,

@@ -20,12 +20,13 @@ from .batch import default_jobs, grade_safely as _grade_safely, grading_setup, r
 from .bulk_download import BulkDownloads
 from .class_report import write_class_report
 from .config import Assignment, load_config
-from .data import TrainingData, training_data
+from .data import TrainingData, data_key, test_data_folder, training_data
 from .errors import AutograderError, DataError
 from .folders import resolve_data_dir
 from .feedback_page import page_beside, write_feedback_page
 from .reports import print_result, summary_table, write_grades_csv, write_results_json
 from .results import CheckResult, SubmissionResult
+from .reference_weights import reference_submission
 from .runner import grade_submission, needs_data
 from .sandbox import interrupt_all, resume
 from .submission import find_submission
@@ -59,8 +60,10 @@ def _missing_data(config, assignment: Assignment, data_dir: str | Path | None,
         return None
     name = assignment.training.get("dataset", "mnist")
     source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
+    held = test_data_folder(assignment.training, config.root)
     try:
-        datasets[name] = training_data(name, source, allow_download=config.kit["allow_download"])
+        datasets[data_key(name, held)] = training_data(name, source, allow_download=config.kit["allow_download"],
+                                                       test_data=held)
     except DataError as exc:
         return exc.message
     return None
@@ -292,6 +295,9 @@ def verify_kit(*, config_path: str | Path | None = None, data_dir: str | Path | 
                 if not path.is_file():
                     raise AutograderError(f"{path} is missing: every assignment needs a stub in assignments/ "
                                           "and a reference solution in solutions/")
+                if role == "solution":     # a trained-weights reference: its model file and the weights
+                    path = reference_submission(assignment, path, setup.data_dir,
+                                                say=console.print if console is not None else None)
                 outcome = VerifyOutcome(assignment_id, role, grade_submission(setup, path))
                 outcomes.append(outcome)
                 if console is not None:

@@ -83,6 +83,9 @@ TRAINING_KEYS: dict[str, Key] = {
     "stop_at_validation_accuracy": Key(0.97, "stop early once validation accuracy reaches this"),
     "normalize_mean": Key(0.1307, "pixel mean subtracted after scaling to [0, 1]"),
     "normalize_std": Key(0.3081, "pixel standard deviation divided by after centring"),
+    "test_data": Key("", "folder of the instructor's own test split in MNIST's format (t10k-images-idx3-ubyte and "
+                         "t10k-labels-idx1-ubyte, raw or .gz), scored on instead of the dataset's public test set; "
+                         "a relative path is read from grading.toml's folder"),
 }
 
 # [assignments.<id>]: what the assignment is.

@@ -13,6 +13,7 @@ the error names the four files and where to put them.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import math
@@ -196,21 +197,97 @@ class TrainingData:
     test_labels: torch.Tensor
 
 
-def training_data(name: str, data_dir: Path, *, allow_download: bool = True) -> TrainingData:
+# An instructor-held test split ([assignments.<id>.training] test_data): MNIST's two test files.
+TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def test_data_folder(training: dict, config_root: Path) -> Path | None:
+    """The folder of an assignment's own test split (a relative path is read from grading.toml's
+    folder), or None when it scores on its dataset's public test set."""
+    written = training.get("test_data") or ""
+    if not written:
+        return None
+    path = Path(written).expanduser()
+    return path if path.is_absolute() else config_root / path
+
+
+def data_key(name: str, test_data: Path | None) -> str:
+    """The name a batch keeps one dataset under: its name, with the test split it is scored on."""
+    return name if test_data is None else f"{name}|{test_data.resolve()}"
+
+
+def _test_file_bytes(folder: Path, name: str) -> bytes:
+    plain, compressed = folder / name, folder / f"{name}.gz"
+    try:
+        if plain.is_file():
+            return plain.read_bytes()
+        if compressed.is_file():
+            with gzip.open(compressed, "rb") as f:
+                return f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"could not read {compressed if compressed.is_file() else plain}: {exc}. "
+                        "Replace it with a good copy of the file.") from None
+    raise DataError(f"the test split in {folder} ([training] test_data) lacks {name} (or {name}.gz): put "
+                    f"both {' and '.join(TEST_FILES)} there, in MNIST's IDX format, raw or .gz")
+
+
+def read_test_split(folder: Path, image_shape: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test images (N, H, W) uint8 and labels (N,) int64 from a folder in MNIST's format, checked
+    against the training images' size."""
+    if not folder.is_dir():
+        raise DataError(f"the test split folder {folder} ([training] test_data) does not exist: make it hold "
+                        f"{' and '.join(TEST_FILES)} (raw or .gz), or remove test_data to score on the "
+                        "dataset's own test set")
+    tensors = []
+    for name in TEST_FILES:
+        scratch = folder / name
+        data = _test_file_bytes(folder, name)
+        if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08:
+            raise DataError(f"{scratch}(.gz) is not an IDX file of unsigned bytes (MNIST's format)")
+        ndim = data[3]
+        shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+        if len(data) - 4 - 4 * ndim != math.prod(shape):
+            raise DataError(f"{scratch}(.gz) is truncated: its header says {shape}")
+        tensors.append(torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(shape))
+    images, labels = tensors
+    if images.dim() != 3 or tuple(images.shape[1:]) != tuple(image_shape) or labels.dim() != 1:
+        raise DataError(f"the test images in {folder} are {tuple(images.shape)}; expected (N, "
+                        f"{', '.join(str(n) for n in image_shape)}) like the training images, with labels (N,)")
+    if len(images) != len(labels) or not len(labels):
+        raise DataError(f"the test split in {folder} has {len(images)} images and {len(labels)} labels: "
+                        "it needs one label per image, and at least one image")
+    return images, labels.long()
+
+
+def _split_sums(folder: Path) -> str:
+    return " ".join(hashlib.md5(_test_file_bytes(folder, name)).hexdigest() for name in TEST_FILES)
+
+
+def training_data(name: str, data_dir: Path, *, allow_download: bool = True,
+                  test_data: Path | None = None) -> TrainingData:
     """The batch's training data, kept in the cache under a name drawn from the dataset's MD5 sums.
 
     Only the first batch reads the images and writes the two files (about half a second); the next
     ones read the test labels alone. Both files are named by the sums, so a cache shared by data
-    folders with different files never mixes them.
+    folders with different files never mixes them. ``test_data`` names a folder whose test images and
+    labels (MNIST's two test files) replace the dataset's own, so that the labels scored against
+    need never be public; its files' sums are part of the name too.
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)})")
     sums = " ".join(expected_sums(data_dir / "MNIST" / "raw").values())
+    if test_data is not None:
+        if not test_data.is_dir():
+            read_test_split(test_data, ())          # says what is missing
+        sums += " test " + _split_sums(test_data)
     stem = f"{name}-v1-{hashlib.sha256(sums.encode()).hexdigest()[:16]}"
     folder = cache_dir() / "MNIST"
     executor_file, labels_file = folder / f"{stem}-executor.pt", folder / f"{stem}-test-labels.pt"
     if not (executor_file.is_file() and labels_file.is_file()):
         dataset = load_dataset(name, data_dir, allow_download=allow_download)
+        if test_data is not None:
+            images, labels = read_test_split(test_data, tuple(dataset.train_images.shape[1:]))
+            dataset = dataclasses.replace(dataset, test_images=images, test_labels=labels)
         for path, write in ((executor_file, dataset.write_child_file),
                             (labels_file, lambda to: torch.save(dataset.test_labels, to))):
             partial = path.with_name(f"{path.name}.{os.getpid()}.partial")

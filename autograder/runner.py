@@ -186,7 +186,8 @@ def child_options(setup: GradingSetup, path: Path | str | None) -> SandboxOption
 
 # Questions about a network the grader trains or scores as a whole (not a hand-written layer or
 # function): its graphs are held to being one network that learns (executor/one_network.py).
-NETWORK_QUESTIONS = {"build", "forward", "backward", "train", "overfit_batch", "train_regression"}
+NETWORK_QUESTIONS = {"build", "forward", "backward", "train", "overfit_batch", "train_regression",
+                     "evaluate_weights"}
 
 
 def network_keys(probes: list[Probe]) -> set[str]:
@@ -232,6 +233,25 @@ def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: Gra
     return None
 
 
+def _with_submitted_files(args: dict, handed_in: Path | str) -> tuple[dict, Answer | None]:
+    """``args`` with each file a check reads beside the graded one (checks/weights.py's
+    ``submitted_file``) replaced by its bytes, as a uint8 tensor; or the failed answer saying why a file
+    cannot be sent. The parent only reads the bytes (bounded, checked before reading): it never
+    unpickles them, and the child never sees them."""
+    from .checks.weights import SUBMITTED_FILE
+    from .submission import read_companion
+
+    out = dict(args)
+    for key, value in args.items():
+        if isinstance(value, dict) and SUBMITTED_FILE in value:
+            data, problem = read_companion(handed_in, value[SUBMITTED_FILE], int(value["max_bytes"]))
+            if data is None:
+                return out, Answer(False, error={"failure": True, "message": problem})
+            out[key] = (torch.frombuffer(bytearray(data), dtype=torch.uint8) if data
+                        else torch.empty(0, dtype=torch.uint8))
+    return out, None
+
+
 def _confusion(predictions: torch.Tensor, labels: torch.Tensor) -> tuple[list[list[int]] | None, int, int]:
     """The confusion matrix of the test predictions, how many predictions are not a class, and how many
     classes there are. The size comes from the grader's own labels, never from an answer: a prediction
@@ -273,7 +293,7 @@ def _feedback_data(per_check, answers: dict[str, Answer], context: JudgeContext)
             if probe.op == "forward" and isinstance(calls, list) and calls and "layers" not in data:
                 data["layers"] = [{"op": call[0], "output_shape": call[1], "parameters": call[2]}
                                   for call in calls[:MAX_LAYERS] if isinstance(call, (list, tuple)) and len(call) == 3]
-            if probe.op == "train" and "training" not in data and context.test_labels is not None:
+            if probe.op in ("train", "evaluate_weights") and "training" not in data and context.test_labels is not None:
                 value, labels = answer.value, context.test_labels
                 predictions = value.get("predictions")
                 if isinstance(predictions, torch.Tensor) and predictions.shape == labels.shape:
@@ -358,9 +378,10 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                     # the model spec names an installed graph: it travels as written, never materialised
                     args = {**materialize({k: v for k, v in probe.args.items() if k != "model"}, setup.data_dir),
                             **({"model": probe.args["model"]} if "model" in probe.args else {})}
-                    answers[probe.key] = failure or runner.ask(probe.op, args,
-                                                               timeout=getattr(limits, probe.limit),
-                                                               label=probe.label)
+                    args, problem = _with_submitted_files(args, path)
+                    answers[probe.key] = failure or problem or runner.ask(probe.op, args,
+                                                                          timeout=getattr(limits, probe.limit),
+                                                                          label=probe.label)
                 else:
                     answers[probe.key] = box.ask(probe.op, materialize(probe.args, setup.data_dir),
                                                  timeout=getattr(limits, probe.limit), label=probe.label)

@@ -73,3 +73,40 @@ def find_submission(path: Path | str, expected_file: str) -> Submission:
         problem = _file_problem(path)
         return Submission(path.stem, None if problem else path, problem)
     return Submission(path.stem or str(path), None, f"{path} does not exist")
+
+
+def companion_folder(handed_in: Path | str) -> Path:
+    """Where files handed in beside the graded one live: the folder handed in, or the file's own folder."""
+    handed_in = Path(handed_in)
+    return handed_in if handed_in.is_dir() else handed_in.parent
+
+
+def read_companion(handed_in: Path | str, name: str, max_bytes: int) -> tuple[bytes | None, str]:
+    """The bytes of ``name`` beside the graded file (a trained model's weights), or None and why not.
+
+    Its size is checked before a byte is read, links and anything but a regular file are refused,
+    and the parent only reads the bytes: whatever they encode is the grader's executor's to read.
+    """
+    path = companion_folder(handed_in) / name
+    if not _exists(path):
+        return None, (f"no {name} was handed in: hand in a folder holding the model's file and {name} "
+                      f"(torch.save(model.state_dict(), '{name}'))")
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        return None, f"{name} is a symbolic link; hand in the file itself"
+    if not stat.S_ISREG(info.st_mode):
+        return None, f"{name} is not a regular file; hand in the file itself"
+    if info.st_size > max_bytes:
+        return None, (f"{name} is {info.st_size / 2**20:,.1f} MiB, over the {max_bytes / 2**20:g} MiB allowed: "
+                      "save model.state_dict() only (no optimizer state), or make the network smaller")
+    try:   # no link followed, no pipe waited on, even if the file was swapped since it was measured
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None, f"{name} is not a regular file; hand in the file itself"
+            data = f.read(max_bytes + 1)
+    except OSError as exc:
+        return None, f"{name} cannot be read ({exc.strerror})"
+    if len(data) > max_bytes:        # it grew after it was measured
+        return None, f"{name} is over the {max_bytes / 2**20:g} MiB allowed"
+    return data, ""

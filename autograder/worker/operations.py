@@ -36,4 +36,5 @@ EXECUTOR: dict[str, tuple[str, ...]] = {
     "call_graph": ("model", "input", "backward", "calls"),
     "overfit_batch": ("model", "images", "labels", "lr", "max_steps", "check_every"),
     "train_regression": ("model", "recipe", "x_train", "y_train", "x_test"),
+    "evaluate_weights": ("model", "weights", "recipe", "input_shape"),   # trained weights handed in: no training
 }
