@@ -46,7 +46,7 @@ CASES = {
     "conv1d_ignores_padding": (
         "conv1d never pads its input",
         [("    x = _zero_pad(x, padding, 1)\n", "")],
-        {"conv1d_padding_stride"}),
+        {"conv1d_padding_stride", "conv1d_gradients"}),
     "conv1d_flips_kernel": (
         "conv1d flips the kernel (a mathematician's convolution, not PyTorch's cross-correlation)",
         [("outputs.append((window.unsqueeze(1) * weight).sum(dim=(2, 3)))",
@@ -64,7 +64,7 @@ CASES = {
         "conv2d applies each kernel transposed (rows and columns swapped)",
         [("row.append((window.unsqueeze(1) * weight).sum(dim=(2, 3, 4)))",
           "row.append((window.unsqueeze(1) * weight.transpose(-1, -2)).sum(dim=(2, 3, 4)))")],
-        {"conv2d_matches_torch", "conv2d_padding_stride"}),
+        {"conv2d_matches_torch", "conv2d_padding_stride", "conv2d_gradients"}),
     "conv1d_by_torch": (
         "conv1d hands the work to F.conv1d (the gradient check too runs the compiled graph)",
         [("    return torch.stack(outputs, dim=-1)                                      # (N, C_out, L_out)",
@@ -74,7 +74,7 @@ CASES = {
         "conv2d hands the work to F.conv2d",
         [("    return torch.stack(rows, dim=-2)                                                  # (N, C_out, H_out, W_out)",
           "    return F.conv2d(x, weight, stride=stride)")],
-        {"conv2d_matches_torch", "conv2d_padding_stride"}),
+        {"conv2d_matches_torch", "conv2d_padding_stride", "conv2d_gradients"}),
     "parameters_always_bias": (
         "conv_parameter_count counts a bias even with bias=False",
         [("(1 if bias else 0)", "1")],
