@@ -4,7 +4,8 @@ For each assignment: make mutants of the reference solution with the operators
 of ``mutations.py`` (inside what the checks grade), grade the reference and every
 mutant in one warm batch exactly as ``autograder grade`` grades submissions, then
 
-- a mutant that lost at least one point is **killed**;
+- a mutant that lost at least one point is **killed**: some check gave it fewer points than it gave
+  the reference (partial and extra credit count check by check);
 - a mutant with full marks **survived**, unless it is **equivalent**: it answers
   every question the checks ask exactly as the reference does (measured by
   ``audit_equivalence.py``, never guessed), so no check could have told them
@@ -158,15 +159,17 @@ def measure_equivalence(*, config: Config, assignment: Assignment, mutants: Sequ
     return verdicts, noise
 
 
-def _outcome(mutant: Mutant, result) -> MutantOutcome:
+def _outcome(mutant: Mutant, result, reference) -> MutantOutcome:
+    """Killed when some check gave the mutant fewer points than the reference (partial and extra credit
+    included: a bonus earned elsewhere does not make up for a point lost)."""
     from .batch import NOT_GRADED as BATCH_NOT_GRADED
 
-    failed = [c.name for c in result.checks if not c.passed]
-    passed = [c.name for c in result.checks if c.passed]
+    earned = {c.name: c.points for c in reference.checks}
+    lost = [c.name for c in result.checks if c.points < earned.get(c.name, c.max_points) - 1e-9]
+    kept = [c.name for c in result.checks if c.name not in lost]
     if result.status.startswith(BATCH_NOT_GRADED):
-        return MutantOutcome(mutant, NOT_GRADED, result.score, result.max_score, failed, passed, note=result.status)
-    status = KILLED if result.score < result.max_score else SURVIVED
-    return MutantOutcome(mutant, status, result.score, result.max_score, failed, passed)
+        return MutantOutcome(mutant, NOT_GRADED, result.score, result.max_score, lost, kept, note=result.status)
+    return MutantOutcome(mutant, KILLED if lost else SURVIVED, result.score, result.max_score, lost, kept)
 
 
 def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[Mutant], made: int, folder: Path,
@@ -194,13 +197,13 @@ def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[M
                 if progress is not None:
                     progress.advance(task)
     graded_reference = results[0]
-    if graded_reference.score < graded_reference.max_score:
+    if getattr(graded_reference, "regular_score", graded_reference.score) < graded_reference.max_score:
         lost = ", ".join(c.name for c in graded_reference.checks if not c.passed)
         raise AutograderError(
             f"the reference solution of {assignment.id} scores {graded_reference.score:g}/"
             f"{graded_reference.max_score:g} in the audit's batch (failed: {lost or graded_reference.status}); "
             f"an audit needs a reference with full marks: run `autograder verify {assignment.id}` and fix it first")
-    audit.outcomes = [_outcome(mutant, results[index + 1]) for index, mutant in enumerate(mutants)]
+    audit.outcomes = [_outcome(mutant, results[index + 1], graded_reference) for index, mutant in enumerate(mutants)]
     survivors = [(o.mutant.id, paths[index + 1]) for index, o in enumerate(audit.outcomes) if o.status == SURVIVED]
     if survivors:
         if progress is not None:
