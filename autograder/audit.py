@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -172,13 +172,26 @@ def _outcome(mutant: Mutant, result, reference) -> MutantOutcome:
     return MutantOutcome(mutant, KILLED if lost else SURVIVED, result.score, result.max_score, lost, kept)
 
 
+class _Pool(ThreadPoolExecutor):
+    """The batch's threads. Leaving it on an exception (Ctrl-C) stops every child at once and cancels
+    the mutants not started, as ``autograder grade`` does."""
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        if exc_type is not None:
+            from .sandbox import interrupt_all, resume
+
+            interrupt_all("the audit was interrupted")
+            self.shutdown(wait=True, cancel_futures=True)
+            resume()
+        return super().__exit__(exc_type, exc_value, traceback)
+
+
 def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[Mutant], made: int, folder: Path,
                   data_dir: str | Path | None = None, device: str | None = None, seed: int, jobs: int | None = None,
                   progress: Progress | None = None) -> AssignmentAudit:
     """Grade the reference and ``mutants`` in one warm batch (files under ``folder``), then measure the
     survivors for equivalence."""
     from .batch import default_jobs, grade_safely, grading_setup
-    from .commands import GradingPool
     from .folders import resolve_data_dir
 
     started = time.monotonic()
@@ -190,7 +203,7 @@ def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[M
     results: dict[int, object] = {}
     with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device, seed=seed,
                        jobs=jobs) as setup:
-        with GradingPool(max_workers=max(jobs, 1)) as pool:
+        with _Pool(max_workers=max(jobs, 1)) as pool:
             futures = {pool.submit(grade_safely, setup, path): index for index, path in enumerate(paths)}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
