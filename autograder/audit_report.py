@@ -181,16 +181,19 @@ def write_audit_html(audits: Sequence[AssignmentAudit], path: str | Path) -> Pat
 
 def print_audit(audits: Sequence[AssignmentAudit], console: Console, out: Path | None = None) -> None:
     table = Table(title="mutation scores (killed ÷ killed and survived)")
-    for name, justify in (("assignment", "left"), ("score", "right"), ("killed", "right"), ("survived", "right"),
-                          ("equivalent", "right"), ("not graded", "right"), ("mutants", "right"), ("time", "right")):
-        table.add_column(name, justify=justify)
+    table.add_column("assignment", no_wrap=True, min_width=max((len(a.assignment) for a in audits), default=10))
+    for name in ("score", "killed", "survived", "equiv.", "graded", "time"):
+        table.add_column(name, justify="right", no_wrap=True)
     for audit in audits:
         style = {"score-good": "green", "score-weak": "yellow", "score-bad": "red"}.get(_score_class(audit.score), "")
         table.add_row(audit.assignment, Text(percent(audit.score), style=style), str(audit.count(KILLED)),
-                      str(audit.count(SURVIVED)), str(audit.count(EQUIVALENT)), str(audit.count(NOT_GRADED)),
-                      f"{len(audit.outcomes)} of {audit.made}", f"{audit.seconds:.0f} s")
+                      str(audit.count(SURVIVED)), str(audit.count(EQUIVALENT)), f"{len(audit.outcomes)}/{audit.made}",
+                      f"{audit.seconds:.0f} s")
     console.print(table)
     for audit in audits:
+        if audit.count(NOT_GRADED):
+            console.print(Text(f"not graded  {audit.assignment}: {audit.count(NOT_GRADED)} mutant(s), a fault of the "
+                               "grader's twice (left out of the score; see audit.json)"))
         for outcome in audit.outcomes:
             if outcome.status == SURVIVED:
                 console.print(Text(f"survived  {audit.assignment}  {outcome.mutant.id}: {outcome.mutant.diff}"))
