@@ -58,6 +58,8 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "dropout_active": ("dropout_active", "points = 1"),
     "eval_deterministic": ("eval_deterministic", "points = 1"),
     "test_accuracy": ("training", 'kind = "test_accuracy"\npoints = 5\nmin_test_accuracy = 0.95'),
+    "weights_accuracy": ("accuracy", 'kind = "weights_accuracy"\npoints = 9\nweights_file = "model.pt"\n'
+                                     'max_weights_mib = 8.0\nmax_parameters = 1000000\nmin_test_accuracy = 0.99'),
     "overfit_batch": ("overfit_batch", "points = 4\nimages = 128\nlr = 0.003\nmax_steps = 200\nmin_accuracy = 1.0"),
     "train_eval_modes": ("dropout_variant", 'kind = "train_eval_modes"\npoints = 2\nmodule = "NetDropout"\n'
                                            "input_shape = [1, 28, 28]\noutputs = 10"),
