@@ -94,6 +94,7 @@ def write_config(folder: Path, limits: str = LIMITS) -> Path:
     section = re.sub(r"(?m)^max_steps = .*$", "max_steps = 600", section)
     section = re.sub(r"(?m)^stop_at_validation_accuracy = .*$", "stop_at_validation_accuracy = 0.9", section)
     section = re.sub(r"(?m)^min_test_accuracy = .*$", "min_test_accuracy = 0.85", section)
+    section = re.sub(r"(?m)^partial_credit_from = .*$", "partial_credit_from = 0.75", section)
     (folder / "solutions" / "lenet5").mkdir(parents=True)
     (folder / "assignments" / "lenet5").mkdir(parents=True)
     path = folder / "grading.toml"
