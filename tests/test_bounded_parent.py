@@ -171,7 +171,8 @@ def _config(folder: Path) -> Path:
     end = text.find("\n# ----", start)
     section = text[start:] if end < 0 else text[start:end]
     for key, value in (("max_steps", "100"), ("eval_every", "100"), ("validation_size", "1000"),
-                       ("stop_at_validation_accuracy", "0.95"), ("min_test_accuracy", "0.5")):
+                       ("stop_at_validation_accuracy", "0.95"), ("min_test_accuracy", "0.5"),
+                       ("partial_credit_from", "0.4")):
         section, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", section)
         assert count, key
     folder.mkdir(parents=True, exist_ok=True)
