@@ -44,7 +44,9 @@ def challenge(tmp_path_factory, training_data):
     (solution / "train.py").write_text(QUICK_TRAIN.format(script=str(ROOT / "solutions/mnist_challenge/train.py")))
     config = write_fast_config(kit, "mnist" if HAVE_MNIST else "synthetic")
     # the fast pass marks (75%) sit below every partial-credit start: points from 50% instead
-    config.write_text(re.sub(r"partial_credit_from = [\d.]+", "partial_credit_from = 0.5", config.read_text()))
+    text = re.sub(r"partial_credit_from = [\d.]+", "partial_credit_from = 0.5", config.read_text())
+    # the quick recipe reaches about 96%: its pass mark is the short recipe's 75% (the bonus keeps 99.3%)
+    config.write_text(re.sub(r"min_test_accuracy = 0\.99\b", "min_test_accuracy = 0.75", text))
     saved = os.environ.get("AUTOGRADER_CACHE")
     os.environ["AUTOGRADER_CACHE"] = str(kit / "cache")
     try:
