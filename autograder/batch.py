@@ -22,6 +22,7 @@ from .jobs import default_jobs, threads_per_job, usable_cores  # noqa: F401 - pa
 from .warm_start import ZygotePool, modules_to_preload
 from .results import SubmissionResult, every_check_failed
 from .runner import GradingSetup, grade_submission, needs_data
+from . import sandbox as sandbox_module
 from .sandbox import GradingInterrupted, SandboxOptions
 
 
@@ -88,7 +89,7 @@ def grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
     """
     first = _grade_once(setup, path)
     cause = retry_reason(first)
-    if cause is None:
+    if cause is None or sandbox_module.stopping():     # Ctrl-C or SIGTERM: what died was stopped by it
         return first
     second = _grade_once(setup, path)
     if retry_reason(second) is None:

@@ -328,6 +328,11 @@ def interrupt_all(reason: str) -> None:
         box.stop(reason)
 
 
+def stopping() -> str:
+    """Why grading is being stopped (Ctrl-C, SIGTERM), or "" while it goes on."""
+    return _stopping
+
+
 def resume() -> None:
     """Allow sandboxes again after ``interrupt_all`` (for a later batch in the same process)."""
     global _stopping
