@@ -34,7 +34,7 @@ h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-
 table { border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e6e9ef; vertical-align: top;
          overflow-wrap: anywhere; }
-th { background: #f4f6f9; }
+th { background: #f4f6f9; white-space: nowrap; overflow-wrap: normal; }   /* headers are short: never split */
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.passed { color: #16794a; font-weight: 600; white-space: nowrap; }
 td.failed { color: #b42318; font-weight: 600; white-space: nowrap; }
