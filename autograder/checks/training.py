@@ -67,9 +67,7 @@ class TestAccuracy(CheckKind):
         predictions = result.get("predictions")
         if not isinstance(predictions, torch.Tensor) or predictions.shape != labels.shape:
             return Verdict(False, "the training run returned no prediction for each test image")
-        accuracy = (predictions.long() == labels).double().mean().item()   # a prediction that is no class is wrong
-        classes = int(labels.max().item()) + 1
-        outside = int(((predictions.long() < 0) | (predictions.long() >= classes)).sum().item())
+        accuracy, classes, outside = score_predictions(predictions, labels)
         threshold = check.params["min_test_accuracy"]
         history = result.get("history") or []
         validation = f", validation {history[-1][1]:.1%}" if history else ""
@@ -87,10 +85,20 @@ class TestAccuracy(CheckKind):
             hint = (": the model did not learn; check that forward() uses its input and that every "
                     "layer is connected")
         verdict = Verdict(False, f"test accuracy {accuracy:.2%} < {threshold * 100:g}% ({detail}){hint}", details)
-        return self.scored(check, verdict, accuracy, "test accuracy", _percent, f"{detail}{hint}",
+        return self.scored(check, verdict, accuracy, "test accuracy", percent, f"{detail}{hint}",
                            measured_shown=lambda v: f"{v:.2%}")
 
 
-def _percent(value: float) -> str:
+def score_predictions(predictions: torch.Tensor, labels: torch.Tensor) -> tuple[float, int, int]:
+    """(accuracy, number of classes, predictions that are no class): a prediction outside the
+    classes counts as wrong, and nothing is sized by a predicted value."""
+    predictions = predictions.long()
+    accuracy = (predictions == labels).double().mean().item()
+    classes = int(labels.max().item()) + 1
+    outside = int(((predictions < 0) | (predictions >= classes)).sum().item())
+    return accuracy, classes, outside
+
+
+def percent(value: float) -> str:
     """0.872 as '87.2%', 0.9 as '90%'."""
     return f"{round(value * 100, 2):g}%"

@@ -21,6 +21,7 @@ from ..config_types import Key
 from ..feedback_data import not_a_class_text
 from .base import TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
 from .registry import register
+from .training import percent, score_predictions
 
 # What the runner replaces with the bytes of a file handed in beside the model (runner.py).
 SUBMITTED_FILE = "__submitted_file__"
@@ -80,9 +81,7 @@ class WeightsAccuracy(CheckKind):
         if not isinstance(predictions, torch.Tensor) or predictions.shape != labels.shape:
             return Verdict(False, "the grader got no prediction for each test image")
         p = check.params
-        accuracy = (predictions.long() == labels).double().mean().item()
-        classes = int(labels.max().item()) + 1
-        outside = int(((predictions.long() < 0) | (predictions.long() >= classes)).sum().item())
+        accuracy, classes, outside = score_predictions(predictions, labels)
         count = int(result.get("parameters", 0))
         details = {"test_accuracy": round(accuracy, 4), "parameters": count, "predictions_not_a_class": outside}
         if count > p["max_parameters"]:
@@ -101,9 +100,5 @@ class WeightsAccuracy(CheckKind):
                     "gives, and save model.state_dict() after training")
         verdict = Verdict(False, f"test accuracy {accuracy:.2%} < {threshold * 100:g}% ({count:,} parameters)"
                                  f"{hint}", details)
-        return self.scored(check, verdict, accuracy, "test accuracy", _percent)
+        return self.scored(check, verdict, accuracy, "test accuracy", percent)
 
-
-def _percent(value: float) -> str:
-    """0.972 as '97.2%'."""
-    return f"{round(value * 100, 2):g}%"

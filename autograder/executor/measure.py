@@ -551,7 +551,7 @@ def evaluate_weights(state: ExecutorState, model: dict, weights: torch.Tensor, r
     import time
 
     from .optimizers import TrainingFailure
-    from .training import _same_network_at_every_size
+    from .training import same_network_at_every_size
 
     if state.data is None:
         raise MeasureFailure("the grader gave no test images to this check")
@@ -571,7 +571,7 @@ def evaluate_weights(state: ExecutorState, model: dict, weights: torch.Tensor, r
 
         net.eval()
         try:
-            _same_network_at_every_size(net, batch(torch.zeros(1, dtype=torch.long, device=test_images.device))[0],
+            same_network_at_every_size(net, batch(torch.zeros(1, dtype=torch.long, device=test_images.device))[0],
                                         size)
         except TrainingFailure as exc:
             raise MeasureFailure(str(exc).replace("after training, ", "with these weights, ")) from None

@@ -77,7 +77,7 @@ def _up_to_sizes(graph: dict) -> tuple:
                 return ("ref", value[fmt.REF])          # which value an argument is stays compared
             return tuple(sorted((k, blank(v)) for k, v in value.items()))
         return value
-    return (tuple((i["kind"], i["name"].split("/", 1)[-1]) for i in graph["inputs"]),
+    return (tuple((i["kind"], _input_name(i)) for i in graph["inputs"]),
             tuple((n["op"], blank(n["args"]), blank(n["kwargs"])) for n in graph["nodes"]),
             blank(graph["outputs"]))
 

@@ -50,7 +50,7 @@ def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return model(x)
 
 
-def _same_network_at_every_size(model: nn.Module, sample: torch.Tensor, size: int) -> None:
+def same_network_at_every_size(model: nn.Module, sample: torch.Tensor, size: int) -> None:
     """After training, a batch of ``size`` copies of one sample gives that sample's own output
     (eval mode): what was trained at one batch size is what the test scores at another."""
     from .one_network import same_rows
@@ -154,7 +154,7 @@ def train_and_predict(model: nn.Module, data: dict[str, torch.Tensor], recipe: d
     model.eval()
     first = batch(test_images, torch.zeros(1, dtype=torch.long, device=test_images.device))[0]
     for size in {batch_size, recipe["test_batch_size"]}:
-        _same_network_at_every_size(model, first, size)
+        same_network_at_every_size(model, first, size)
     # The test images go through in an order drawn afresh each run, so a graph that counts its
     # calls cannot line them up with labels it carries; predictions are put back in order.
     order = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(secrets.randbits(62)))
