@@ -21,7 +21,7 @@ def _kit():
     first start the batch's warm processes so that those import torch alongside (early_start.py);
     an executor put off until torch is loaded starts here."""
     from . import commands
-    from .early_start import start_deferred
+    from .processes.prestart import start_deferred
 
     start_deferred()
     return commands
@@ -49,13 +49,13 @@ class KitGroup(click.Group):
                        "graded before.", err=True)
             sys.exit(130)
         finally:       # processes started ahead that no batch took (e.g. the data was missing)
-            from .early_start import close_unused
+            from .processes.prestart import close_unused
 
             close_unused()
 
 
 def toml_value(value) -> str:
-    from .authoring import toml_value as written
+    from .checks.authoring import toml_value as written
 
     return written(value)
 
@@ -127,7 +127,7 @@ def kinds_command(names):
 @common_options
 def check_command(assignment, file, feedback_page, config_path, data_dir, device, seed):
     """Grade your FILE (default: ./<assignment file>), show every check and write a feedback page."""
-    from .early_start import start_processes
+    from .processes.prestart import start_processes
 
     start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir, device=device,
                   seed=seed, jobs=1, submissions=[file or "."])
@@ -161,7 +161,7 @@ def check_exit_status(result) -> int:
 def grade_command(assignment, submissions, out_dir, jobs, config_path, data_dir, device, seed):
     """Grade each SUBMISSION (a file, a folder holding the assignment's file, or a course platform's
     bulk download as a .zip: Canvas, Moodle or Gradescope's export)."""
-    from .early_start import start_processes
+    from .processes.prestart import start_processes
 
     start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir, device=device,
                   seed=seed, jobs=jobs, submissions=submissions)

@@ -14,22 +14,23 @@ from typing import Sequence
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import plots
-from .authoring import KindInfo, kind_infos
-from .batch import default_jobs, grade_safely as _grade_safely, grading_setup, resolve_device  # noqa: F401 (re-exported)
-from .bulk_download import BulkDownloads
-from .class_report import write_class_report
-from .config import Assignment, load_config
-from .data import TrainingData, data_key, test_data_folder, training_data
+from .reports import plots
+from .checks.authoring import KindInfo, kind_infos
+from .grading.batch import default_jobs, grade_safely as _grade_safely, grading_setup, resolve_device  # noqa: F401 (re-exported)
+from .intake.bulk import BulkDownloads
+from .reports.class_report import write_class_report
+from .settings.loader import Assignment
+from .checks import load_config
+from .grading.datasets import TrainingData, data_key, test_data_folder, training_data
 from .errors import AutograderError, DataError
-from .folders import resolve_data_dir
-from .feedback_page import page_beside, write_feedback_page
-from .reports import print_result, summary_table, write_grades_csv, write_results_json
-from .results import CheckResult, SubmissionResult
-from .reference_weights import reference_submission
-from .runner import grade_submission, needs_data
-from .sandbox import interrupt_all, resume
-from .submission import find_submission
+from .settings.places import resolve_data_dir
+from .reports.feedback_page import page_beside, write_feedback_page
+from .reports.results_files import print_result, summary_table, write_grades_csv, write_results_json
+from .grading.results import CheckResult, SubmissionResult
+from .grading.reference_weights import reference_submission
+from .grading.grade import grade_submission, needs_data
+from .processes.sandbox import interrupt_all, resume
+from .intake.submission import find_submission
 
 
 def list_assignments(*, config_path: str | Path | None = None) -> list[Assignment]:
@@ -364,8 +365,17 @@ def audit_assignments(*, assignment_ids: Sequence[str], out_dir: str | Path | No
     """Grade mutants of each assignment's reference solution (the mistakes students make, see
     mutations.py) in one warm batch per assignment and report the mutation score: the share of
     non-equivalent mutants that lost at least one point. With ``out_dir``: DIR/audit.json,
-    DIR/audit.html and the mutants. See audit.py."""
-    from .audit import audit_assignments as audit
+    DIR/audit.html and the mutants. See audit/run.py."""
+    from .audit.report import print_audit, write_audit_html, write_audit_json
+    from .audit.run import audit_assignments as audit
 
-    return audit(assignment_ids=assignment_ids, out_dir=out_dir, config_path=config_path, data_dir=data_dir,
-                 device=device, seed=seed, jobs=jobs, max_mutants=max_mutants, operators=operators, console=console)
+    audits = audit(assignment_ids=assignment_ids, out_dir=out_dir, config_path=config_path, data_dir=data_dir,
+                   device=device, seed=seed, jobs=jobs, max_mutants=max_mutants, operators=operators,
+                   console=console)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        write_audit_json(audits, out / "audit.json")
+        write_audit_html(audits, out / "audit.html")
+    if console is not None:
+        print_audit(audits, console, out)
+    return audits

@@ -84,7 +84,7 @@ def training_ceiling(jobs: int, steps: int = 400) -> float:
     """(``jobs`` processes at once, each with its share of the cores' threads and ``steps`` steps) /
     (one process with a thread per core and ``jobs`` x ``steps`` steps): the best --jobs N / --jobs 1
     ratio that training allows."""
-    from autograder.jobs import threads_per_job, usable_cores
+    from autograder.settings.plan import threads_per_job, usable_cores
 
     def run(processes: int, threads: int, each: int) -> float:
         command = [sys.executable, __file__, "--train-steps", str(each), "--threads", str(threads)]

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.commands import grading_setup  # noqa: E402
-from autograder.config import load_config  # noqa: E402
-from autograder.runner import grade_submission  # noqa: E402
+from autograder.checks import load_config  # noqa: E402
+from autograder.grading.grade import grade_submission  # noqa: E402
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))         # trial_runs: the exports run as their platforms would
 
 from autograder.commands import grade_submissions  # noqa: E402
-from autograder.config import load_config  # noqa: E402
+from autograder.checks import load_config  # noqa: E402
 from autograder.integrations.gradescope import export_gradescope, reads_mnist  # noqa: E402
 from autograder.integrations.nbgrader import BEGIN, export_nbgrader  # noqa: E402
 from trial_runs import nbgrader_round_trip, run_gradescope_archive  # noqa: E402

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import isolation  # noqa: E402
+from autograder.processes import isolation# noqa: E402
 from autograder.commands import grade_submissions  # noqa: E402
 
 REFERENCE = ROOT / "solutions" / "lenet5" / "lenet5.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from autograder.results import CheckResult, SubmissionResult
+from autograder.grading.results import CheckResult, SubmissionResult
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 HOSTILE_NAME = "<script>alert('x')<\\script> & \"quoted\" #?%"     # a submission name cannot hold '/'

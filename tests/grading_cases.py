@@ -7,8 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from autograder.commands import check_submission, grade_submissions
-from autograder.config import load_config
-from autograder.results import SubmissionResult
+from autograder.checks import load_config
+from autograder.grading.results import SubmissionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import pytest
 
 from autograder.checks import KINDS
 from autograder.checks.tensor_specs import materialize
-from autograder.config import load_config
+from autograder.checks import load_config
 from grading_cases import ROOT, assert_loses_exactly, case_grader, message_of
 
 ASSIGNMENT = "tensors_autograd"

@@ -23,7 +23,7 @@ def _replayed_answers() -> list[tuple[str, str]]:
     import torch
 
     from autograder.checks import KINDS
-    from autograder.worker.probes_training_code import make_dataset
+    from autograder.wire.fixtures import make_dataset
 
     labels, scores = (torch.tensor(spec["data"]) for spec in
                       KINDS["training_function"]._auc_data({"auc_samples": 200, "score_seed": 77}))

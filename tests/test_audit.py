@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder.audit import (EQUIVALENT, KILLED, NOT_GRADED, SURVIVED, AssignmentAudit, MutantOutcome,
+from autograder.audit.run import (EQUIVALENT, KILLED, NOT_GRADED, SURVIVED, AssignmentAudit, MutantOutcome,
                               audit_mutants, graded_names, make_mutants)
-from autograder.audit_report import audit_html, audit_json
+from autograder.audit.report import audit_html, audit_json
 from autograder.commands import audit_assignments
-from autograder.config import load_config
-from autograder.mutations import OPERATORS, hand_made, mutants_of, operator_names, sample
+from autograder.checks import load_config
+from autograder.audit.mutations import OPERATORS, hand_made, mutants_of, operator_names, sample
 from conftest import HAVE_MNIST, write_fast_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def test_every_mutant_compiles_and_changes_only_what_the_checks_grade(assignment
     assert mutants, f"the operators found nothing to change in {assignment}"
     names, _ = graded_names(KIT.assignment(assignment))
     tree = ast.parse(text)
-    from autograder.mutations import graded_scopes
+    from autograder.audit.mutations import graded_scopes
     scopes, _ = graded_scopes(tree, names)
     graded = {scope.owner or scope.node.name for scope in scopes}
 

@@ -10,11 +10,12 @@ from click.testing import CliRunner
 
 from conftest import ROOT, write_config
 
-from autograder import authoring
+from autograder.checks import authoring
 from autograder.checks import KINDS
 from autograder.cli import main
 from autograder.commands import list_kinds
-from autograder.config import TRAINING_DATASETS, load_config
+from autograder.settings.loader import TRAINING_DATASETS
+from autograder.checks import load_config
 from autograder.errors import ConfigError
 
 GUIDE = ROOT / "docs" / "authoring.md"
@@ -22,7 +23,7 @@ GUIDE = ROOT / "docs" / "authoring.md"
 
 def test_the_committed_guide_is_what_the_code_writes():
     assert GUIDE.read_text(encoding="utf-8") == authoring.authoring_markdown(), (
-        "docs/authoring.md is out of date: run python -m autograder.authoring")
+        "docs/authoring.md is out of date: run python -m autograder.checks.authoring")
 
 
 def toml_blocks(text: str) -> list[str]:
@@ -97,6 +98,6 @@ def test_list_refuses_an_unknown_dataset_before_anything_is_graded(tmp_path):
 
 
 def test_the_datasets_grading_toml_accepts_are_those_the_kit_can_load():
-    from autograder.data import DATASETS
+    from autograder.grading.datasets import DATASETS
 
     assert set(TRAINING_DATASETS) == set(DATASETS)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from autograder import batch, jobs
+from autograder.grading import batch
+from autograder.settings import plan as jobs
 from autograder.commands import grade_submissions
-from autograder.results import CheckResult, SubmissionResult
+from autograder.grading.results import CheckResult, SubmissionResult
 
 
 def _fake_grading(monkeypatch, broken: str) -> None:

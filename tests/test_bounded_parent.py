@@ -24,12 +24,12 @@ import torch
 
 from autograder.checks import KINDS, JudgeContext
 from autograder.commands import grade_submissions
-from autograder.config import load_config
-from autograder.feedback_page import feedback_html
-from autograder.feedback_text import feedback_markdown
-from autograder.results import DETAIL_ITEMS, SubmissionResult, clean_data
-from autograder.runner import _confusion, _feedback_data
-from autograder.sandbox import Answer
+from autograder.checks import load_config
+from autograder.reports.feedback_page import feedback_html
+from autograder.reports.feedback_text import feedback_markdown
+from autograder.grading.results import DETAIL_ITEMS, SubmissionResult, clean_data
+from autograder.grading.grade import _confusion, _feedback_data
+from autograder.processes.sandbox import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = Path(__file__).resolve().parent / "hostile" / "many_classes.py"

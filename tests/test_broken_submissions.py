@@ -12,7 +12,7 @@ import json
 import pytest
 
 from autograder.commands import grade_submissions
-from autograder.config import load_config
+from autograder.checks import load_config
 
 from conftest import BROKEN
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.bulk_download import METADATA, BulkDownloadError, BulkDownloads, folder_name, lookalike_key
+from autograder.intake.bulk import METADATA, BulkDownloadError, BulkDownloads, folder_name, lookalike_key
 from autograder.errors import AutograderError
 from autograder.commands import grade_submissions
 
@@ -157,7 +157,7 @@ def test_a_zip_bomb_stops_at_the_size_limit(tmp_path):
 def test_the_size_limit_counts_bytes_written_not_only_sizes_declared(tmp_path, monkeypatch):
     """Were the declared sizes to pass the first check, the bytes written still stop the unpacking."""
     bomb = make_zip(tmp_path / "bomb.zip", {f"s{i}/{ASSIGNMENT}.py": b"\0" * (400 << 10) for i in range(4)})
-    monkeypatch.setattr("autograder.bulk_download.declared_size", lambda infos: 0)
+    monkeypatch.setattr("autograder.intake.bulk.declared_size", lambda infos: 0)
     bulk = BulkDownloads(max_mib=1, max_files=100)
     with pytest.raises(BulkDownloadError, match=r"reached 1\.2 MiB"):
         bulk.expand([bomb])
@@ -375,9 +375,10 @@ def _grade_by_content(monkeypatch) -> None:
     from contextlib import contextmanager
     from types import SimpleNamespace
 
-    from autograder import batch, commands
-    from autograder.results import CheckResult, SubmissionResult
-    from autograder.submission import find_submission
+    from autograder.grading import batch
+    from autograder import commands
+    from autograder.grading.results import CheckResult, SubmissionResult
+    from autograder.intake.submission import find_submission
 
     @contextmanager
     def setup(*, config, assignment, **_):

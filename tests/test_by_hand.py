@@ -19,7 +19,7 @@ import torch
 
 from autograder.checks.base import AllowedOps, by_hand_verdict
 from autograder.commands import grade_submissions
-from autograder.config import load_config
+from autograder.checks import load_config
 from autograder.errors import ConfigError
 
 from conftest import ROOT, write_config
@@ -159,7 +159,7 @@ def _correlate(x):
 
 def _installed(function, shape):
     from autograder.executor.measure import ExecutorState, install, model_key
-    from autograder.worker.compile import compile_function
+    from autograder.child.compile import compile_function
 
     compiled = compile_function(_AsModule(function), shape[1:], [shape[0]], "test_by_hand.py", "correlate()")
     state, spec = ExecutorState(device="cpu", seed=0, data_file=None), {"function": "correlate"}

@@ -11,7 +11,7 @@ import sys
 
 from conftest import BROKEN, ROOT
 
-from autograder.config import load_config
+from autograder.checks import load_config
 
 
 def run(*args, env=None, cwd=ROOT, timeout=600):

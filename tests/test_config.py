@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from autograder.checks import KINDS
-from autograder.config import COMMON_CHECK_KEYS, LIMIT_KEYS, TRAINING_KEYS, load_config
+from autograder.settings.loader import COMMON_CHECK_KEYS, LIMIT_KEYS, TRAINING_KEYS
+from autograder.checks import load_config
 from autograder.errors import ConfigError
 
 from conftest import ROOT, write_config

@@ -12,18 +12,18 @@ import pytest
 import torch
 from rich.console import Console
 
-from autograder import leaderboard
+from autograder.grading import leaderboard
 from autograder.checks import KINDS, JudgeContext
 from autograder.checks.base import Verdict, partial_share
-from autograder.class_report import class_report_html
-from autograder.config import load_config
+from autograder.reports.class_report import class_report_html
+from autograder.checks import load_config
 from autograder.errors import ConfigError
-from autograder.feedback_page import feedback_html
-from autograder.feedback_text import feedback_markdown
-from autograder.reports import print_result, results_json, summary_table, write_grades_csv
-from autograder.results import CheckResult, SubmissionResult
-from autograder.runner import counted
-from autograder.sandbox import Answer
+from autograder.reports.feedback_page import feedback_html
+from autograder.reports.feedback_text import feedback_markdown
+from autograder.reports.results_files import print_result, results_json, summary_table, write_grades_csv
+from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.grade import counted
+from autograder.processes.sandbox import Answer
 
 CONFIG = load_config()
 TASK = CONFIG.assignment("task1_cnn")

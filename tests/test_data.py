@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.data import CHECKSUMS_FILE, MNIST_FILES, load_mnist, read_idx, resolve_data_dir
-from autograder.data import training_data as batch_training_data
+from autograder.grading.datasets import CHECKSUMS_FILE, MNIST_FILES, load_mnist, read_idx, resolve_data_dir
+from autograder.grading.datasets import training_data as batch_training_data
 from autograder.errors import DataError
 
 from conftest import HAVE_MNIST
@@ -140,9 +140,9 @@ def test_cifar_images_come_from_the_data_folder_the_grader_was_given(tmp_path, m
 
     import numpy as np
 
-    from autograder.batch import grading_setup
+    from autograder.grading.batch import grading_setup
     from autograder.checks.tensor_specs import materialize
-    from autograder.config import load_config
+    from autograder.checks import load_config
 
     folder = tmp_path / "given" / "cifar-10-batches-py"
     folder.mkdir(parents=True)

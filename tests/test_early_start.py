@@ -11,9 +11,9 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from autograder import early_start, executor_pool, warm_start
-from autograder.isolation import hidden_in_view
-from autograder.sandbox import SandboxOptions
+from autograder.processes import prestart as early_start, executors as executor_pool, zygotes as warm_start
+from autograder.processes.isolation import hidden_in_view
+from autograder.processes.sandbox import SandboxOptions
 
 LENET = ROOT / "solutions" / "lenet5" / "lenet5.py"
 
@@ -25,7 +25,7 @@ def waiting(ahead) -> list:
 def test_the_zygotes_start_before_torch_is_imported_and_the_executor_after(fast_config):
     script = f"""
 import json, sys
-from autograder import early_start, executor_pool, warm_start
+from autograder.processes import prestart as early_start, executors as executor_pool, zygotes as warm_start
 early_start.start_processes(assignment_id="lenet5", config_path={str(fast_config)!r}, data_dir=None,
                             device="cpu", seed=None, jobs=None, submissions=["one.py"])
 seen = {{"torch": "torch" in sys.modules, "zygotes": len(warm_start.AHEAD._waiting),

@@ -14,9 +14,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograder.executor.allowlist import ALLOWED, resolve
+from autograder.wire.allowlist import ALLOWED, resolve
 from autograder.executor.program import CompiledModel, GraphRefused, Limits
-from autograder.worker.compile import CompileFailure, compile_function, compile_module
+from autograder.child.compile import CompileFailure, compile_function, compile_module
 
 
 class SmallCNN(nn.Module):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import torch
 
-from autograder.batch import grading_setup
-from autograder.config import load_config
+from autograder.grading.batch import grading_setup
+from autograder.checks import load_config
 from autograder.executor.measure import ExecutorState, forget, install
-from autograder.executor_pool import ExecutorPool
-from autograder.runner import grade_submission
-from autograder.sandbox import SandboxOptions
-from autograder.worker.compile import compile_module
+from autograder.processes.executors import ExecutorPool
+from autograder.grading.grade import grade_submission
+from autograder.processes.sandbox import SandboxOptions
+from autograder.child.compile import compile_module
 
 from test_executor import SmallCNN
 from test_grader_executes import FORGED, REFERENCE, config_without_training

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 import pytest
 
 import feedback_fakes as fakes
-from autograder.class_report import class_report_html, failure_pattern, write_class_report
+from autograder.reports.class_report import class_report_html, failure_pattern, write_class_report
 from autograder.integrations.gradescope import gradescope_results
-from autograder.feedback_page import feedback_html, page_beside, write_feedback_page
-from autograder.feedback_text import feedback_markdown
+from autograder.reports.feedback_page import feedback_html, page_beside, write_feedback_page
+from autograder.reports.feedback_text import feedback_markdown
 
 
 class PageParts(HTMLParser):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from autograder.formula import Formula, FormulaError
+from autograder.checks.formula import Formula, FormulaError
 
 
 def test_evaluates_with_torch_and_keeps_gradients():

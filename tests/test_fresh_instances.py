@@ -17,9 +17,9 @@ import torch
 from autograder.checks import KINDS
 from autograder.checks.instances import submission_draw
 from autograder.checks.tensor_specs import materialize
-from autograder.config import load_config
-from autograder.config_types import CheckSpec
-from autograder.sandbox import Answer
+from autograder.checks import load_config
+from autograder.settings.model import CheckSpec
+from autograder.processes.sandbox import Answer
 from grading_cases import ROOT
 
 CONFIG = load_config(ROOT / "grading.toml")

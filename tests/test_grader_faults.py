@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder.commands import grade_submissions
-from autograder.sandbox import Sandbox
+from autograder.processes.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "solutions" / "task1_cnn" / "task1_cnn.py"
@@ -132,7 +132,7 @@ def test_a_training_run_over_the_work_budget_is_refused_before_it_starts():
 
     from autograder.executor.measure import MeasureFailure, _within_work_budget
     from autograder.executor.program import CompiledModel, Limits
-    from autograder.worker.compile import compile_module
+    from autograder.child.compile import compile_module
 
     spec = importlib.util.spec_from_file_location("reference_task1_cnn", REFERENCE)
     module = importlib.util.module_from_spec(spec)

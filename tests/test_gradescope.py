@@ -21,15 +21,15 @@ from pathlib import Path
 import pytest
 
 from autograder.commands import archived_data, grade_submissions
-from autograder.config import load_config
+from autograder.checks import load_config
 from autograder.errors import AutograderError
-from autograder.feedback_text import feedback_markdown, fenced
+from autograder.reports.feedback_text import feedback_markdown, fenced
 from autograder.integrations.gradescope import (export_gradescope, gradescope_results, run_gradescope,
                                                 write_gradescope_results)
 from autograder.integrations.nbgrader import export_nbgrader
-from autograder.reports import MAX_RESULTS_BYTES, write_results_json
-from autograder.results import CheckResult, SubmissionResult
-from autograder.runner import needs_data
+from autograder.reports.results_files import MAX_RESULTS_BYTES, write_results_json
+from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.grade import needs_data
 
 from trial_runs import run_gradescope_archive
 
@@ -47,7 +47,7 @@ def test_archive_layout(tmp_path):
         modes = {info.filename: info.external_attr >> 16 for info in z.infolist()}
         run = z.read("run_autograder").decode()
     assert {"setup.sh", "run_autograder", "kit/grading.toml", "kit/pyproject.toml",
-            "kit/autograder/__init__.py", "kit/autograder/worker/main.py", "kit/autograder/batch.py",
+            "kit/autograder/__init__.py", "kit/autograder/child/main.py", "kit/autograder/batch.py",
             "kit/autograder/integrations/gradescope.py"} <= names
     assert not any(n.startswith("kit/autograder/autograder/") for n in names)
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
@@ -235,7 +235,7 @@ def test_every_string_sits_in_one_code_block_that_only_its_fence_closes():
 def test_run_autograder_writes_results_json_under_the_same_cap(tmp_path, monkeypatch):
     """A result that would write 2 MB (here a 400-class confusion matrix and long messages) is cut, in
     Gradescope's run_autograder as in `autograder grade`, by the one cap both use."""
-    import autograder.batch as batch
+    import autograder.grading.batch as batch
 
     result = hostile_result()
     result.extra["training"]["confusion_matrix"] = [[i + j for j in range(400)] for i in range(400)]

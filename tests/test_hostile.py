@@ -33,10 +33,10 @@ import pytest
 import torch
 from rich.console import Console
 
-from autograder import isolation, syscall_filter
+from autograder.processes import isolation, syscall_filter
 from autograder.commands import grade_submissions
-from autograder.data import cache_dir
-from autograder.reports import MAX_RESULTS_BYTES, print_result
+from autograder.grading.datasets import cache_dir
+from autograder.reports.results_files import MAX_RESULTS_BYTES, print_result
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).resolve().parent / "hostile"

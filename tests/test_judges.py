@@ -10,8 +10,8 @@ import torch
 
 from autograder.checks import KINDS, JudgeContext
 from autograder.commands import check_submission
-from autograder.config import load_config
-from autograder.sandbox import Answer
+from autograder.checks import load_config
+from autograder.processes.sandbox import Answer
 
 CONFIG = load_config()
 

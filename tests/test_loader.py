@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from autograder.worker.loader import MissingModule, is_definition, load_definitions
+from autograder.child.loader import MissingModule, is_definition, load_definitions
 
 SCRIPT = textwrap.dedent('''
     """A lab script."""

@@ -24,7 +24,7 @@ from conftest import HAVE_MNIST, ROOT, write_fast_config
 from synthetic_mnist import _idx
 
 from autograder.commands import grade_submissions, verify_kit
-from autograder.data import training_data
+from autograder.grading.datasets import training_data
 from autograder.errors import DataError
 from autograder.executor.measure import MeasureFailure, _read_state_dict
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import load_config
+from autograder.checks import load_config
 from autograder.errors import AutograderError
 from autograder.integrations import nbgrader_autograde
 from autograder.integrations.nbgrader import BEGIN, END, KERNEL_SKIP_VARIABLE, export_nbgrader, mark_solutions
 from autograder.integrations.nbgrader_autograde import GradeWithKit, SetKitScores, autograde_preprocessors
 from autograder.integrations.solution_markers import MarkingError, released
-from autograder.results import CheckResult, SubmissionResult
+from autograder.grading.results import CheckResult, SubmissionResult
 
 from trial_runs import nbgrader_round_trip
 
@@ -247,7 +247,7 @@ def test_exported_notebooks_are_valid_and_their_test_cells_import_the_kernel_mod
     import nbformat
 
     from autograder.integrations import nbgrader
-    from autograder.notebook import is_grading_cell
+    from autograder.intake.notebook import is_grading_cell
 
     for path in export_nbgrader(out_dir=tmp_path, config_path=CONFIG):
         notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from autograder.commands import check_submission
-from autograder.notebook import ModuleFile, NotebookError, cells_to_source, notebook_to_source
-from autograder.submission import find_submission
+from autograder.intake.notebook import ModuleFile, NotebookError, cells_to_source, notebook_to_source
+from autograder.intake.submission import find_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
@@ -57,7 +57,7 @@ def test_test_cells_of_an_exported_notebook_are_left_out(tmp_path):
 def test_grading_cells_import_the_module_the_mark_names():
     """The mark that recognises a test cell is the module those cells import, so export and grading agree."""
     from autograder.integrations import nbgrader
-    from autograder.notebook import GRADING_CELL_MARK
+    from autograder.intake.notebook import GRADING_CELL_MARK
 
     assert GRADING_CELL_MARK == nbgrader.__name__
 

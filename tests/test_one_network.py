@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from autograder.commands import grade_submissions
-from autograder.config import load_config
+from autograder.checks import load_config
 from autograder.executor.program import CompiledModel, GraphRefused, Limits
-from autograder.worker.compile import compile_module
+from autograder.child.compile import compile_module
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).resolve().parent / "one_network"

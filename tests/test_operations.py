@@ -1,21 +1,17 @@
-"""Every operation declared in worker/operations.py has a handler taking exactly its arguments."""
+"""Every operation declared in wire/operations.py has a handler taking exactly its arguments."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 
 import pytest
 
-import autograder.worker as worker_package
+from autograder.child.main import register_answers
+from autograder.child.probes import PROBES
 from autograder.executor.measure import HANDLERS
-from autograder.worker.operations import EXECUTOR, WORKER
-from autograder.worker.probes import PROBES
+from autograder.wire.operations import EXECUTOR, WORKER
 
-for _info in pkgutil.iter_modules(worker_package.__path__):
-    if _info.name.startswith("probes_"):
-        importlib.import_module(f"autograder.worker.{_info.name}")
+register_answers()
 
 
 def arguments(handler) -> tuple[str, ...]:
@@ -41,7 +37,7 @@ def test_no_handler_is_left_undeclared():
 
 def test_every_probe_a_check_asks_for_is_declared():
     from autograder.checks import KINDS
-    from autograder.config import load_config
+    from autograder.checks import load_config
 
     config = load_config()
     for assignment in config.assignments.values():

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import feedback_fakes as fakes
-from autograder.class_report import write_class_report
+from autograder.reports.class_report import write_class_report
 from autograder.commands import grade_submissions
-from autograder.feedback_page import write_feedback_page
+from autograder.reports.feedback_page import write_feedback_page
 from conftest import BROKEN, ROOT
 from headless_chromium import Chromium, find_chromium, png_size
 
@@ -108,7 +108,7 @@ def open_all(browser: Chromium, out: Path, shots: Path) -> dict[Path, list[str]]
 
 def many_failures(name: str = "garciaal"):
     """A batch's hardest row to lay out: a long status beside a long list of failed checks."""
-    from autograder.results import CheckResult
+    from autograder.grading.results import CheckResult
 
     result = fakes.broken_with_root_cause(name)
     result.checks += [CheckResult(f"tanh_and_average_pooling_{i}", "", 1, False, "x") for i in range(8)]

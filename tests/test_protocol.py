@@ -13,8 +13,8 @@ import zipfile
 import pytest
 import torch
 
-from autograder.worker import protocol
-from autograder.worker.protocol import (HEADER, Bounds, Incoming, Outgoing, ProtocolError, decode, encode, plain,
+from autograder.wire import protocol
+from autograder.wire.protocol import (HEADER, Bounds, Incoming, Outgoing, ProtocolError, decode, encode, plain,
                                         read_exactly, read_message, write_message)
 
 

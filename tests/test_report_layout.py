@@ -4,9 +4,9 @@ grouped under their root cause, the submitted file named by its own name, no tit
 from __future__ import annotations
 
 import feedback_fakes as fakes
-from autograder.class_report import class_report_html
-from autograder.feedback_page import feedback_html
-from autograder.plots import score_bars, score_histogram
+from autograder.reports.class_report import class_report_html
+from autograder.reports.feedback_page import feedback_html
+from autograder.reports.plots import score_bars, score_histogram
 
 
 def test_scores_19_and_20_are_two_bars():

@@ -11,9 +11,9 @@ import pytest
 from rich.console import Console
 
 from autograder.commands import _unique_names, folder_name
-from autograder.reports import (IDENTITY_COLUMNS, MAX_RESULTS_BYTES, print_result, results_json, summary_table,
+from autograder.reports.results_files import (IDENTITY_COLUMNS, MAX_RESULTS_BYTES, print_result, results_json, summary_table,
                                 write_grades_csv, write_results_json)
-from autograder.results import CheckResult, SubmissionResult
+from autograder.grading.results import CheckResult, SubmissionResult
 
 
 def _result(name, passes, status="graded"):

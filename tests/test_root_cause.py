@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from autograder.results import CheckResult
-from autograder.root_cause import apply_root_cause, find_root_cause
+from autograder.grading.results import CheckResult
+from autograder.grading.root_cause import apply_root_cause, find_root_cause
 
 PADDING = ("RuntimeError while compiling forward() of LeNet5({n}) into a graph: Calculated padded input size per "
            "channel: (4 x 4). Kernel size: (5 x 5). Kernel size can't be greater than actual input size")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import isolation, syscall_filter
-from autograder.sandbox import process_tree_rss_bytes, remove_tree
-from autograder.worker import confine
+from autograder.processes import isolation, syscall_filter
+from autograder.processes.sandbox import process_tree_rss_bytes, remove_tree
+from autograder.wire import confine
 
 
 def test_remove_tree_handles_deep_chains_locked_folders_and_links(tmp_path):
@@ -88,7 +88,7 @@ def test_memory_counts_shared_memory_but_not_the_files_a_process_maps(tmp_path):
 
 
 def test_polls_within_their_age_share_one_reading_of_proc(monkeypatch):
-    from autograder import sandbox
+    from autograder.processes import sandbox
 
     scans = []
     original = sandbox._PROCESSES.scan
@@ -225,7 +225,7 @@ def run_confined_child(mode: str) -> dict:
     """CHILD's findings, run in a sandbox of ``mode`` as the unprivileged user, confined as a cold child is."""
     box = Path(tempfile.mkdtemp(prefix="autograder-"))
     try:
-        shutil.copytree(Path(confine.__file__).parent, box / "grader" / "worker",
+        shutil.copytree(Path(confine.__file__).parent, box / "grader" / "wire",
                         ignore=shutil.ignore_patterns("__pycache__"))
         (box / "grader" / "__init__.py").write_text("")
         iso = isolation.Isolation(box, 0.0, probing=True)
@@ -234,7 +234,7 @@ def run_confined_child(mode: str) -> dict:
         for folder, _, files in os.walk(box):       # the unshare sandbox's child is given its folder
             for name in [".", *files]:
                 os.chown(os.path.join(folder, name), 65534, 65534)
-        start = (f"import sys; sys.path.insert(0, {str(box)!r}); from grader.worker.confine import start; "
+        start = (f"import sys; sys.path.insert(0, {str(box)!r}); from grader.wire.confine import start; "
                  f"start({str(box)!r}, 'worker')\n")
         done = subprocess.run(iso.wrap([sys.executable, "-I", "-c", start + CHILD, RAW]), cwd=box,
                               capture_output=True, text=True, timeout=120)

@@ -20,11 +20,11 @@ import pytest
 from rich.console import Console
 
 from autograder.commands import grade_submissions
-from autograder.feedback_page import feedback_html
-from autograder.reports import print_result
-from autograder.results import CheckResult, SubmissionResult
-from autograder.root_cause import apply_root_cause
-from autograder.worker.compile import compile_module
+from autograder.reports.feedback_page import feedback_html
+from autograder.reports.results_files import print_result
+from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.root_cause import apply_root_cause
+from autograder.child.compile import compile_module
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = Path(__file__).resolve().parent / "words"

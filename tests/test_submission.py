@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from autograder.submission import find_submission
+from autograder.intake.submission import find_submission
 
 from conftest import ROOT
 
@@ -53,7 +53,7 @@ def test_special_files_are_refused(tmp_path):
 
 
 def test_an_oversized_file_is_refused(tmp_path, monkeypatch):
-    from autograder import submission
+    from autograder.intake import submission
     monkeypatch.setattr(submission, "MAX_SUBMISSION_BYTES", 100)
     path = tmp_path / "task1_cnn.py"
     path.write_text("#" * 200)

@@ -30,7 +30,7 @@ def test_core_solutions_with_the_real_recipe(real_config):
 
 def test_every_check_says_who_computed_it_and_model_checks_are_the_graders(fast_config):
     """results.json's extra_data.executed_by names every check; every model check is the grader's."""
-    from autograder.config import load_config
+    from autograder.checks import load_config
 
     grader_kinds = {"builds", "output_shape", "output_kind", "batch_independence", "parameter_count",
                     "layer_shapes", "uses_ops", "hidden_layers", "backward", "gradient_flow", "dropout_active",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import grading_setup
-from autograder.config import load_config
-from autograder.runner import grade_submission
+from autograder.grading.batch import grading_setup
+from autograder.checks import load_config
+from autograder.grading.grade import grade_submission
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -52,7 +52,7 @@ def test_a_warm_start_grades_as_a_cold_start_does():
 
 
 def test_the_zygote_preloads_what_the_reference_solution_imports(tmp_path):
-    from autograder.warm_start import modules_to_preload
+    from autograder.processes.zygotes import modules_to_preload
 
     solution = tmp_path / "solution.py"
     solution.write_text("from __future__ import annotations\nimport os, torch.nn as nn\n"
@@ -65,8 +65,8 @@ def test_the_zygote_preloads_what_the_reference_solution_imports(tmp_path):
 def test_the_zygotes_own_memory_leaves_each_child_its_whole_limit():
     """The zygote is charged to the cgroup its children share; once it is ready the cgroup holds
     room for it on top of the limit, so the limit a report names is the room a child has."""
-    from autograder.sandbox import SandboxOptions
-    from autograder.warm_start import Zygote, ZygoteFailed
+    from autograder.processes.sandbox import SandboxOptions
+    from autograder.processes.zygotes import Zygote, ZygoteFailed
 
     try:
         zygote = Zygote(SandboxOptions(memory_gib=1.0, preload=("torch",), trace_ahead=False))
@@ -149,7 +149,7 @@ def test_without_the_filter_each_child_still_has_its_own_queues_and_keys(fast_co
     """A machine without libseccomp: the key is made (a queue cannot be: no user is mapped into the child's
     own user namespace), yet the next child of the same warm process, and the other thread's, finds
     neither, in its keyrings or in /proc/keys; the record says why there is no filter."""
-    from autograder import syscall_filter
+    from autograder.processes import syscall_filter
 
     monkeypatch.setattr(syscall_filter, "programs", lambda: (None, "libseccomp is switched off for this test"))
     files = [LEAVER, LEAVER, LOOKER, LOOKER, REFERENCE]

@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from ..config_types import Assignment, CheckSpec, Key
-from ..sandbox import Answer
+from ..settings.model import Assignment, CheckSpec, Key
+from ..wire.answers import Answer
 
 # Which limit in grading.toml bounds a probe's time.
 LOAD, STEP, TRAIN = "load_seconds", "step_seconds", "train_watchdog_seconds"
@@ -225,9 +225,9 @@ class AllowedOps:
 
 def allowed_ops(written: Sequence[str], groups: dict) -> AllowedOps:
     """Resolve a check's ``allowed_ops`` against ``[kit.op_groups]``: each entry is a group name or
-    an op short name the grader's executor runs (``executor/allowlist.py``). ValueError, in words
+    an op short name the grader's executor runs (``wire/allowlist.py``). ValueError, in words
     for grading.toml's author, when an entry or a group is neither."""
-    from ..executor.allowlist import ALLOWED, short_name
+    from ..wire.allowlist import ALLOWED, short_name
 
     known = {short_name(name) for name in ALLOWED}
     if not isinstance(groups, dict):
@@ -238,7 +238,7 @@ def allowed_ops(written: Sequence[str], groups: dict) -> AllowedOps:
         unknown = [op for op in ops if op not in known]
         if unknown:
             raise ValueError(f"[kit.op_groups] '{group}' lists {', '.join(repr(op) for op in unknown)}, which "
-                             f"the grader does not run: use ATen short names from executor/allowlist.py, e.g. "
+                             f"the grader does not run: use ATen short names from wire/allowlist.py, e.g. "
                              f"'add', 'sum', 'index_select'")
     entries = []
     for entry in written:

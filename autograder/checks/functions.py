@@ -29,8 +29,9 @@ from typing import Any
 
 import torch
 
-from ..config_types import Key
-from ..formula import Formula
+from ..settings.model import Key
+from ..wire.values import build_value
+from .formula import Formula
 from .base import CheckKind, Probe, Verdict, by_hand_verdict, shape_text
 from .tensor_specs import literal, materialize, randn
 from .instances import check_bounds, instance_random, integer, seed_from, uniform
@@ -61,17 +62,9 @@ def _input_draw(check) -> int:
 
 
 def _build(value: Any) -> Any:
-    """Probe arguments -> the tensors the child builds, made here for the parent's reference."""
-    value = materialize(value)
-    if isinstance(value, dict):
-        if "tensor" in value and set(value) <= {"tensor", "dtype", "requires_grad"}:
-            data, dtype = value["tensor"], getattr(torch, value.get("dtype", "float32"))
-            tensor = data.to(dtype) if isinstance(data, torch.Tensor) else torch.tensor(data, dtype=dtype)
-            return tensor.clone().requires_grad_(bool(value.get("requires_grad", False)))
-        return {k: _build(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_build(v) for v in value]
-    return value
+    """Probe arguments -> the tensors the child builds (one builder for both), made here for the
+    parent's reference."""
+    return build_value(materialize(value))
 
 
 # Libraries whose functions the parent trusts as references (it runs them itself).

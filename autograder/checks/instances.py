@@ -26,7 +26,7 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-from ..config_types import CheckSpec
+from ..settings.model import CheckSpec
 
 
 def submission_draw(seed: int, path: Path | str | None) -> int:

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from ..config_types import Key
+from ..settings.model import Key
 from .base import CheckKind, Probe, Verdict, by_hand_verdict, shape_text
 from .tensor_specs import materialize, randn
 from .registry import register

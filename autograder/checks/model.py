@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 import torch
 
-from ..config_types import Key
+from ..settings.model import Key
 from .base import CheckKind, Probe, Verdict, call_text, explain_failure, model_spec, shape_text
 from .tensor_specs import randn
 from .registry import register

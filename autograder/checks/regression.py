@@ -19,8 +19,8 @@ import math
 
 import torch
 
-from ..config_types import Key
-from ..formula import Formula
+from ..settings.model import Key
+from .formula import Formula
 from .base import TRAIN, CheckKind, Probe, Verdict
 from .instances import instance_random, seed_from
 from .registry import register

@@ -8,7 +8,7 @@ lists every ATen op, in order, with its output shape. ``nn.ReLU()``,
 
 from __future__ import annotations
 
-from ..config_types import Key
+from ..settings.model import Key
 from .base import CheckKind, Probe, Verdict, call_text, model_spec, shape_text
 from .tensor_specs import randn
 from .registry import register

@@ -54,7 +54,7 @@ def materialize(value: Any, data_dir: Path | None = None) -> Any:
         if value.get("__tensor__") == "literal":
             return torch.tensor(value["data"], dtype=getattr(torch, value.get("dtype", "float32")))
         if value.get("__tensor__") == "image_batch":      # a small fixed batch: synthetic, or CIFAR-10's first images
-            from ..worker.probes_training_code import cifar_images, synthetic_images
+            from ..wire.fixtures import cifar_images, synthetic_images
 
             folder = cifar_folder(data_dir) if value.get("cifar") else ""
             if folder:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..config_types import Key
-from ..feedback_data import not_a_class_text
+from ..settings.model import Key
 from .base import TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
 from .registry import register
 
@@ -29,7 +28,7 @@ class TestAccuracy(CheckKind):
     pass_mark = "min_test_accuracy"
 
     def validate(self, params):
-        from ..config import TRAINING_KEYS, resolve_table
+        from ..settings.loader import TRAINING_KEYS, resolve_table
         from ..errors import ConfigError
 
         try:
@@ -102,3 +101,12 @@ def score_predictions(predictions: torch.Tensor, labels: torch.Tensor) -> tuple[
 def percent(value: float) -> str:
     """0.872 as '87.2%', 0.9 as '90%'."""
     return f"{round(value * 100, 2):g}%"
+
+
+def not_a_class_text(count: int, classes: int | None) -> str:
+    """'3 test predictions were not a class 0-9 ...': a model whose output has more columns than there are
+    classes can predict an index no label has; each such prediction counts as wrong."""
+    which = f"a class 0-{classes - 1}" if classes else "a class of the data set"
+    were = "were" if count != 1 else "was"
+    return (f"{count:,} test prediction{'s' if count != 1 else ''} {were} not {which} and counted as wrong; "
+            "the model's output needs one column per class")

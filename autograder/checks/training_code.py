@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from ..config_types import Key
+from ..settings.model import Key
 from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
 from .instances import instance_random, seed_from
 from .registry import register
@@ -289,7 +289,7 @@ class TrainingFunction(CheckKind):
         weights, SGD at reference_lr over the same batches in the same order, for the same epochs."""
         from torch import nn
 
-        from ..worker.probes_training_code import small_model
+        from ..wire.fixtures import small_model
 
         with torch.random.fork_rng(devices=[]):
             model = small_model(data["x_train"].shape[1], p["model_seed"])
@@ -306,7 +306,7 @@ class TrainingFunction(CheckKind):
         return (predictions == data["y_test"]).double().mean().item()
 
     def _judge_fit(self, p, got):
-        from ..worker.probes_training_code import make_dataset
+        from ..wire.fixtures import make_dataset
 
         data = make_dataset(p["dataset"], p["samples"], p["data_seed"])
         labels = data["y_test"]
@@ -475,7 +475,7 @@ class OverfitBatch(CheckKind):
         }, f"training {call_text(assignment)} on {p['images']} fixed images", limit=TRAIN)]
 
     def judge(self, check, assignment, answers, context):
-        from ..worker.probes_training_code import cifar_images, synthetic_images
+        from ..wire.fixtures import cifar_images, synthetic_images
 
         p = check.params
         got = answers[0].value

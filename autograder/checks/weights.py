@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import torch
 
-from ..config_types import Key
-from ..feedback_data import not_a_class_text
+from ..settings.model import Key
 from .base import TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
 from .registry import register
-from .training import percent, score_predictions
+from .training import not_a_class_text, percent, score_predictions
 
 # What the runner replaces with the bytes of a file handed in beside the model (runner.py).
 SUBMITTED_FILE = "__submitted_file__"

@@ -3,7 +3,7 @@
 Started by the parent as a sandboxed process of its own, beside the
 submission's child, with the same deadlines and limits. It receives compiled
 graphs as plain data (``install``), rebuilds them from allow-listed ops, and
-answers the model questions of ``worker/operations.py``'s ``EXECUTOR`` table.
+answers the model questions of ``wire/operations.py``'s ``EXECUTOR`` table.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..worker import protocol
+from ..wire import protocol
 
 
 _ASKED_BYTES = re.compile(r"tried to allocate (\d+) bytes")

@@ -1,6 +1,6 @@
 """Every model measurement, made by the grader on the graphs it rebuilt.
 
-Each handler answers one operation (see ``worker/operations.py``) with
+Each handler answers one operation (see ``wire/operations.py``) with
 plain data in the shape the check judges read: the parameters it holds,
 outputs for given inputs and modes, the ops and shapes of a pass, gradients,
 and a training run with its test predictions. Each starts from the state the
@@ -10,8 +10,6 @@ model was installed with, so no measurement leaks into the next.
 from __future__ import annotations
 
 import gc
-import json
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +17,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..worker.operations import EXECUTOR
+from ..wire.answers import model_key, seed_everything
+from ..wire.operations import EXECUTOR
 
 from .optimizers import Adam
 from .program import CompiledModel, GraphRefused, Limits
@@ -50,15 +49,6 @@ class ExecutorState:
     data: dict[str, torch.Tensor] | None = None     # loaded at start, while the child is still compiling
     threads: int = 0                                 # torch threads it was started with (0: torch's default)
 
-
-def model_key(spec: dict) -> str:
-    return json.dumps(spec, sort_keys=True)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
 
 
 def _model(state: ExecutorState, spec: dict) -> CompiledModel:
@@ -220,7 +210,7 @@ def train(state: ExecutorState, model: dict, recipe: dict, input_shape: list[int
 
 def _ops_used(net: CompiledModel) -> list[list]:
     """Every op the module's graphs run, as [short name, submission line or None], in graph order."""
-    from .allowlist import short_name
+    from ..wire.allowlist import short_name
 
     seen, ops = set(), []
     for graphs in net.graphs.values():

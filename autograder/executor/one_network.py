@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ..worker import graph_format as fmt
+from ..wire import graph_format as fmt
 
 # raw ATen names (aten.<name>.<overload>); in-place dropout returns its input in eval mode too
 DROPOUT_OPS = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout",

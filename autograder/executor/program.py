@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import fx, nn
 
-from ..worker import graph_format as fmt
+from ..wire import graph_format as fmt
 
 from . import one_network
-from .allowlist import OpRefused, resolve, short_name
+from ..wire.allowlist import OpRefused, resolve, short_name
 
 CONV_OPS = {"conv1d", "conv2d", "conv3d", "convolution", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
 LINEAR_OPS = {"linear"}

@@ -30,7 +30,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ..config import Assignment, load_config
+from ..settings.loader import Assignment
+
+from ..checks import load_config
 from ..errors import AutograderError
 
 PACKAGE = Path(__file__).resolve().parent.parent     # the autograder package
@@ -75,7 +77,7 @@ def _add_text(archive: zipfile.ZipFile, name: str, text: str, executable: bool =
 
 def reads_mnist(assignment: Assignment) -> bool:
     """Whether the assignment's checks train on MNIST (so the archive needs it)."""
-    from ..runner import needs_data
+    from ..grading.grade import needs_data
 
     return needs_data(assignment)
 
@@ -131,8 +133,8 @@ def gradescope_results(result, *, output_kib: int = 16) -> dict:
     ``output`` (whatever came from the submission only inside code blocks: see feedback_text), and each
     check's message shown as plain text, line breaks kept. Written through ``write_gradescope_results``,
     which caps its size."""
-    from ..feedback_text import feedback_markdown
-    from ..reports import results_json
+    from ..reports.feedback_text import feedback_markdown
+    from ..reports.results_files import results_json
 
     data = results_json(result)
     data["output"] = feedback_markdown(result, output_kib=output_kib)
@@ -148,8 +150,8 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
     """Grade the file in ``submission`` (a folder or a file) and write Gradescope's results.json."""
     import json
 
-    from ..batch import grade_safely, grading_setup
-    from ..results import every_check_failed
+    from ..grading.batch import grade_safely, grading_setup
+    from ..grading.results import every_check_failed
 
     config = load_config()
     assignment = config.assignment(assignment_id)
@@ -166,7 +168,7 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
 
 def write_gradescope_results(result, path: str | Path, *, output_kib: int = 16) -> Path:
     """Write Gradescope's results.json atomically, under the same size cap as ``autograder grade``'s."""
-    from ..reports import write_results_json
+    from ..reports.results_files import write_results_json
 
     return write_results_json(result, Path(path), gradescope_results(result, output_kib=output_kib))
 

@@ -33,11 +33,13 @@ import ast
 import tempfile
 from pathlib import Path
 
-from ..config import Assignment, Config, load_config
+from ..settings.loader import Assignment, Config
+
+from ..checks import load_config
 from ..errors import AutograderError
-from ..notebook import GRADING_CELL_MARK as KERNEL_MARK, is_grading_cell
+from ..intake.notebook import GRADING_CELL_MARK as KERNEL_MARK, is_grading_cell
 from .solution_markers import BEGIN, END, MarkingError, mark_solutions
-from ..worker.loader import is_definition
+from ..wire.definitions import is_definition
 
 __all__ = ["BEGIN", "END", "assert_check_passed", "export_nbgrader", "mark_solutions", "source_notebook"]
 
@@ -242,9 +244,9 @@ def assert_check_passed(assignment_id: str, check_name: str) -> None:
     if os.environ.get(KERNEL_SKIP_VARIABLE) and os.environ.get("NBGRADER_EXECUTION") == "autograde":
         print(f"{check_name}: scored by the autograder kit outside this notebook")
         return
-    from ..batch import grading_setup
-    from ..notebook import cells_to_source
-    from ..runner import grade_submission
+    from ..grading.batch import grading_setup
+    from ..intake.notebook import cells_to_source
+    from ..grading.grade import grade_submission
 
     source, _ = cells_to_source(kernel_code_cells())
     key = (assignment_id, source)

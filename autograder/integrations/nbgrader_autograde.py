@@ -36,7 +36,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from ..errors import AutograderError
-from ..notebook import is_grading_cell
+from ..intake.notebook import is_grading_cell
 from .nbgrader import KERNEL_SKIP_VARIABLE
 
 __all__ = ["GradeWithKit", "SetKitScores", "autograde_preprocessors", "close_setups"]
@@ -61,7 +61,7 @@ class _Setups:
         atexit.register(self.close)
 
     def get(self, config, assignment):
-        from ..batch import grading_setup
+        from ..grading.batch import grading_setup
 
         if self.assignment_id != assignment.id:
             self.close()
@@ -96,8 +96,8 @@ def grade_notebook(nb: NotebookNode, resources: ResourcesDict):
     """The kit's result for this notebook, graded in the kit's sandbox as `autograder check` grades a file."""
     import nbformat
 
-    from ..config import load_config
-    from ..runner import grade_submission
+    from ..checks import load_config
+    from ..grading.grade import grade_submission
 
     config = load_config()             # $AUTOGRADER_CONFIG, which nbgrader_config.py sets
     assignment = config.assignment(kit_assignment_id(config, resources))

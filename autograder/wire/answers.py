@@ -1,0 +1,44 @@
+"""What the three processes agree on about asking and answering, beyond the bytes:
+the shape of an answer, the key a compiled model is known by on both sides of
+the compile, and how a process seeds its random numbers before a question.
+
+torch is imported only where a process seeds itself: the parent reads answers
+before it has loaded torch.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Answer:
+    """What came back for one question."""
+
+    ok: bool
+    value: Any = None
+    error: dict | None = None       # the child's description of an exception
+    fatal: str = ""                 # set when the child could not answer at all
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok
+
+
+def model_key(spec: dict) -> str:
+    """The name a model spec is compiled and installed under, the same in the parent and the executor."""
+    return json.dumps(spec, sort_keys=True)
+
+
+def seed_everything(seed: int) -> None:
+    """Python's, numpy's and torch's generators (CUDA's too), from one seed."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)  # seeds CUDA too
