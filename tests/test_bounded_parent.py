@@ -101,15 +101,15 @@ def test_predictions_outside_the_classes_are_counted_not_sized():
 
 def test_feedback_data_of_a_30000_class_model_stays_small():
     assignment, check, kind = _training_check()
-    probes = kind.probes(check, assignment)
+    questions = kind.questions(check, assignment)
     labels = _labels()
     answer = {"predictions": torch.full_like(labels, CLASSES - 1), "steps": 100, "seconds": 1.0,
               "history": [[step, 0.0, 10.0] for step in range(1, 20_001)]}
-    answers = {probes[0].key: Answer(ok=True, value=answer)}
+    answers = {questions[0].key: Answer(ok=True, value=answer)}
     tracemalloc.start()
     try:
         with PeakRss(every=0.005) as rss:
-            data = _feedback_data([(check, kind, probes)], answers, JudgeContext(test_labels=labels))
+            data = _feedback_data([(check, kind, questions)], answers, JudgeContext(test_labels=labels))
         _, python_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -123,19 +123,19 @@ def test_feedback_data_of_a_30000_class_model_stays_small():
 
 def test_the_check_says_how_many_predictions_were_not_a_class():
     assignment, check, kind = _training_check()
-    probes = kind.probes(check, assignment)
+    questions = kind.questions(check, assignment)
     labels = _labels(1000)
     predictions = labels.clone()
     predictions[:400] = CLASSES - 1
     answer = {"predictions": predictions, "steps": 100, "seconds": 1.0, "history": [[100, 0.6, 1.0]]}
-    verdict = kind.verdict(check, assignment, probes, [Answer(ok=True, value=answer)],
+    verdict = kind.verdict(check, assignment, questions, [Answer(ok=True, value=answer)],
                            JudgeContext(test_labels=labels))
     assert not verdict.passed and "test accuracy 60.00%" in verdict.message
     assert "400 test predictions were not a class 0-9 and counted as wrong" in verdict.message
     assert verdict.details["predictions_not_a_class"] == 400
     answer["predictions"] = labels.clone()
     answer["predictions"][0] = -1
-    verdict = kind.verdict(check, assignment, probes, [Answer(ok=True, value=answer)],
+    verdict = kind.verdict(check, assignment, questions, [Answer(ok=True, value=answer)],
                            JudgeContext(test_labels=labels))
     assert verdict.passed and verdict.details["predictions_not_a_class"] == 1
 

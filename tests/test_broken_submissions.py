@@ -25,7 +25,7 @@ EXPECTED = {
         "softmax_output": {"log_probabilities"},
         "batch_mixing": {"batch_independence"},
         "tanh_activation": {"structure"},
-        # backward is where the in-place op breaks; the gradient probe and training need backward too
+        # backward is where the in-place op breaks; the gradient question and training need backward too
         "inplace_backward": {"backward", "gradient_flow", "training"},
         "unused_layer": {"gradient_flow"},
         # F.dropout(training=False) is no dropout in the training graph: 1 of the 2 the README asks for

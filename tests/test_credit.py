@@ -45,8 +45,8 @@ def run_with_accuracy(accuracy: float, steps: int = 1200) -> dict:
 def judge(name: str, answer: dict, assignment=TASK) -> Verdict:
     spec = check(name, assignment)
     kind = KINDS[spec.kind]
-    probes = kind.probes(spec, assignment)
-    return kind.verdict(spec, assignment, probes, [Answer(ok=True, value=answer)],
+    questions = kind.questions(spec, assignment)
+    return kind.verdict(spec, assignment, questions, [Answer(ok=True, value=answer)],
                         JudgeContext(test_labels=LABELS))
 
 

@@ -41,11 +41,11 @@ def _solution(assignment_id: str):
 
 
 def _verdict(check: CheckSpec, assignment_id: str, answer_for):
-    """Plan ``check``, answer each probe with answer_for(probe args), judge."""
+    """Plan ``check``, answer each question with answer_for(question args), judge."""
     kind, assignment = KINDS[check.kind], CONFIG.assignment(assignment_id)
-    probes = kind.probes(check, assignment)
-    answers = [Answer(ok=True, value=answer_for(materialize(probe.args))) for probe in probes]
-    return kind.verdict(check, assignment, probes, answers, None)
+    questions = kind.questions(check, assignment)
+    answers = [Answer(ok=True, value=answer_for(materialize(question.args))) for question in questions]
+    return kind.verdict(check, assignment, questions, answers, None)
 
 
 def test_the_draw_follows_the_seed_and_every_byte_of_the_file(tmp_path):
@@ -72,7 +72,7 @@ def test_each_draw_poses_its_own_problem(assignment_id, name):
 
     def keys(draw):
         check = _check(assignment_id, name, draw)
-        return [probe.key for probe in KINDS[check.kind].probes(check, assignment)]
+        return [question.key for question in KINDS[check.kind].questions(check, assignment)]
 
     assert keys(11) == keys(11)
     assert keys(11) != keys(12) and keys(12) != keys(13)

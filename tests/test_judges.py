@@ -20,10 +20,10 @@ def judge(assignment_id: str, check_name: str, *values, context: JudgeContext | 
     assignment = CONFIG.assignment(assignment_id)
     check = next(c for c in assignment.checks if c.name == check_name)
     kind = KINDS[check.kind]
-    probes = kind.probes(check, assignment)
+    questions = kind.questions(check, assignment)
     answers = [Answer(ok=True, value=v) for v in values]
-    assert len(answers) == len(probes)
-    return kind.verdict(check, assignment, probes, answers, context or JudgeContext())
+    assert len(answers) == len(questions)
+    return kind.verdict(check, assignment, questions, answers, context or JudgeContext())
 
 
 def log_probs(n: int, classes: int = 10) -> torch.Tensor:

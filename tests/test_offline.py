@@ -8,7 +8,6 @@ usual, and the exit status (3) tells a script that checks could not run.
 
 from __future__ import annotations
 
-import json
 
 from test_cli import ROOT, run
 

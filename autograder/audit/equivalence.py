@@ -52,16 +52,16 @@ def _alarm(signum, frame):
 # ----------------------------------------------------------------- answering the checks' questions
 
 def questions(assignment, reference: Path, seed: int) -> list[tuple[str, str, Any]]:
-    """(key, label, what to ask) for every question the checks ask: ("compile", probe) for each model
-    or function compiled for the grader, ("worker", probe) for each question the submission's own
+    """(key, label, what to ask) for every question the checks ask: ("compile", question) for each model
+    or function compiled for the grader, ("worker", question) for each question the submission's own
     process answers. The fresh problems are drawn from the reference's bytes."""
     from ..checks.instances import submission_draw
     from ..grading.grade import _compile_plan, _plan
     from ..wire.operations import EXECUTOR
 
     _, _, ordered = _plan(assignment, submission_draw(seed, reference))
-    asked = [(key, probe.label, ("compile", probe)) for key, probe in _compile_plan(assignment, ordered).items()]
-    asked += [(probe.key, probe.label, ("worker", probe)) for probe in ordered if probe.op not in EXECUTOR]
+    asked = [(key, question.label, ("compile", question)) for key, question in _compile_plan(assignment, ordered).items()]
+    asked += [(question.key, question.label, ("worker", question)) for question in ordered if question.op not in EXECUTOR]
     return asked
 
 
@@ -102,17 +102,17 @@ def _fixed_input(shape: list[int], seed: int):
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
 
 
-def _compiled_answer(state, probe, data_dir) -> dict:
+def _compiled_answer(state, question, data_dir) -> dict:
     """The graphs, tensors and outputs of one model or function as the grader would see it."""
     import torch
 
     from ..checks.tensor_specs import materialize
     from ..executor.program import CompiledModel
-    from ..child.probes import PROBES
+    from ..child.probes import ANSWERS
 
-    args = materialize(probe.args, data_dir)
+    args = materialize(question.args, data_dir)
     torch.manual_seed(0)
-    compiled = PROBES["compile_model"](state, **args)
+    compiled = ANSWERS["compile_model"](state, **args)
     answer: dict[str, Any] = {
         "graphs": {mode: [_plain_graph(g) for g in graphs] for mode, graphs in compiled["graphs"].items()},
         "parameter count": sum(t.numel() for t in compiled["parameters"].values()),
@@ -123,7 +123,7 @@ def _compiled_answer(state, probe, data_dir) -> dict:
     spec = args["model"]
     if "function" in spec:
         # a hand-written function: its value on the checks' own arguments
-        answer["outputs"] = PROBES["call_function"](state, function=spec["function"], args=spec["args"],
+        answer["outputs"] = ANSWERS["call_function"](state, function=spec["function"], args=spec["args"],
                                                     kwargs=spec["kwargs"])["result"]
         return answer
     model = CompiledModel(compiled, "cpu")
@@ -142,7 +142,7 @@ def answer_all(path: Path, asked: list, seed: int, data_dir, module_name: str) -
     """Every question's answer for one file (an error is an answer too)."""
     from ..checks.tensor_specs import materialize
     from ..child.loader import load_definitions
-    from ..child.probes import PROBES, WorkerState
+    from ..child.probes import ANSWERS, ChildState
     from ..wire.answers import seed_everything
 
     answers: dict[str, Any] = {}
@@ -150,14 +150,14 @@ def answer_all(path: Path, asked: list, seed: int, data_dir, module_name: str) -
         module, _ = load_definitions(path, module_name)
     except BaseException as exc:  # noqa: BLE001 - a mutant that cannot load answers nothing
         return {"loading": {"error": f"{type(exc).__name__}: {exc}"}}
-    state = WorkerState(submission=path, device="cpu", seed=seed, data_file=None, module=module)
-    for key, _, (kind, probe) in asked:
+    state = ChildState(submission=path, device="cpu", seed=seed, data_file=None, module=module)
+    for key, _, (kind, question) in asked:
         seed_everything(seed)
         try:
             if kind == "compile":
-                answers[key] = _compiled_answer(state, probe, data_dir)
+                answers[key] = _compiled_answer(state, question, data_dir)
             else:
-                answers[key] = PROBES[probe.op](state, **materialize(probe.args, data_dir))
+                answers[key] = ANSWERS[question.op](state, **materialize(question.args, data_dir))
         except TookTooLong:
             raise
         except BaseException as exc:  # noqa: BLE001 - the mutant's error is its answer

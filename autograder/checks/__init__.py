@@ -13,7 +13,7 @@ from pathlib import Path
 from ..settings.loader import load_config as _read_config
 from ..settings.model import Config
 from . import functions, layers, model, regression, structure, training, training_code, weights  # noqa: F401 - they register
-from .base import CheckKind, JudgeContext, Probe, Verdict
+from .base import CheckKind, JudgeContext, Question, Verdict
 from .registry import KINDS, register
 
 
@@ -22,4 +22,4 @@ def load_config(path: Path | str | None = None) -> Config:
     return _read_config(path, kinds=KINDS)
 
 
-__all__ = ["KINDS", "CheckKind", "JudgeContext", "Probe", "Verdict", "load_config", "register"]
+__all__ = ["KINDS", "CheckKind", "JudgeContext", "Question", "Verdict", "load_config", "register"]

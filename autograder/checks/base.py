@@ -1,7 +1,7 @@
-"""What a check is: questions for the child (probes) and a verdict the parent reaches.
+"""What a check is: questions for the child (questions) and a verdict the parent reaches.
 
 A check kind declares its parameters (each a ``Key`` with default and
-description, validated from grading.toml), the probes it needs, and a judge
+description, validated from grading.toml), the questions it needs, and a judge
 that turns the raw answers into pass or fail with a message for the student.
 Kinds never run submission code themselves.
 """
@@ -21,12 +21,12 @@ import torch
 from ..settings.model import Assignment, CheckSpec, Key
 from ..wire.answers import Answer
 
-# Which limit in grading.toml bounds a probe's time.
+# Which limit in grading.toml bounds a question's time.
 LOAD, STEP, TRAIN = "load_seconds", "step_seconds", "train_watchdog_seconds"
 
 
 @dataclass(frozen=True)
-class Probe:
+class Question:
     """One question for the child. ``args`` is plain data; tensor specs in it
     (see ``randn``) are made into tensors by the parent just before sending."""
 
@@ -86,7 +86,7 @@ class JudgeContext:
     extra: dict = field(default_factory=dict)
 
 
-def explain_failure(answer: Answer, probe: Probe) -> str:
+def explain_failure(answer: Answer, question: Question) -> str:
     """Words for an answer that carries an error instead of a value."""
     if answer.fatal:
         return answer.fatal
@@ -94,7 +94,7 @@ def explain_failure(answer: Answer, probe: Probe) -> str:
     if error.get("failure"):
         return error.get("message", "failed")
     where = f" ({error['where']})" if error.get("where") else ""
-    label = error.get("label") or probe.label
+    label = error.get("label") or question.label
     text = f"{error.get('type', 'Error')} while {label}: {error.get('message', '')}".rstrip(": ")
     if error.get("hint") == "not implemented yet":
         return f"not implemented yet: {text}{where}"
@@ -161,19 +161,19 @@ class CheckKind:
     def required_names(self, check: CheckSpec, assignment: Assignment) -> list[str]:
         return [assignment.model] if assignment.model else []
 
-    def probes(self, check: CheckSpec, assignment: Assignment) -> list[Probe]:
+    def questions(self, check: CheckSpec, assignment: Assignment) -> list[Question]:
         raise NotImplementedError
 
     def judge(self, check: CheckSpec, assignment: Assignment, answers: list[Answer],
               context: JudgeContext) -> Verdict:
         raise NotImplementedError
 
-    def verdict(self, check: CheckSpec, assignment: Assignment, probes: list[Probe],
+    def verdict(self, check: CheckSpec, assignment: Assignment, questions: list[Question],
                 answers: list[Answer], context: JudgeContext) -> Verdict:
         if not self.sees_failures:
-            for probe, answer in zip(probes, answers):
+            for question, answer in zip(questions, answers):
                 if answer.failed:
-                    return Verdict(False, explain_failure(answer, probe))
+                    return Verdict(False, explain_failure(answer, question))
         return self.judge(check, assignment, answers, context)
 
 

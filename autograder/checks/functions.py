@@ -32,14 +32,14 @@ import torch
 from ..settings.model import Key
 from ..wire.values import build_value
 from .formula import Formula
-from .base import CheckKind, Probe, Verdict, by_hand_verdict, shape_text
+from .base import CheckKind, Question, Verdict, by_hand_verdict, shape_text
 from .tensor_specs import literal, materialize, randn
 from .instances import check_bounds, instance_random, integer, seed_from, uniform
 from .registry import register
 
 
 def _spec(value: Any, draw: int = 0) -> Any:
-    """grading.toml inputs -> probe arguments (random tensors become parent-side specs, their seed
+    """grading.toml inputs -> question arguments (random tensors become parent-side specs, their seed
     mixed with ``draw``)."""
     if isinstance(value, dict):
         if "randn" in value:
@@ -62,7 +62,7 @@ def _input_draw(check) -> int:
 
 
 def _build(value: Any) -> Any:
-    """Probe arguments -> the tensors the child builds (one builder for both), made here for the
+    """Question arguments -> the tensors the child builds (one builder for both), made here for the
     parent's reference."""
     return build_value(materialize(value))
 
@@ -226,7 +226,7 @@ class FunctionValue(CheckKind):
     def required_names(self, check, assignment):
         return [check.params["function"].split(".")[0]]
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
         draw = _input_draw(check)
         label = f"calling {_call_text(p['function'], p['args'], p['kwargs'])}"
@@ -234,16 +234,16 @@ class FunctionValue(CheckKind):
             # By hand: the child compiles the function with one tensor argument as the graph's input
             # (the others fixed) and the grader runs the graph: once per argument whose gradient is
             # compared, the first graph also giving the value.
-            probes = []
+            questions = []
             for index in _graph_inputs(p):
                 spec = {"function": p["function"], "args": _spec(p["args"], draw), "kwargs": _spec(p["kwargs"], draw),
                         "input_index": index, "seed": 0}
-                probes.append(Probe("call_graph", {"model": spec, "input": _input_spec(p["args"][index], draw),
+                questions.append(Question("call_graph", {"model": spec, "input": _input_spec(p["args"][index], draw),
                                                    "backward": p["backward"], "calls": p["calls"]}, label))
-            return probes
+            return questions
         args = {"function": p["function"], "args": _spec(p["args"], draw), "kwargs": _spec(p["kwargs"], draw),
                 "backward": p["backward"], "calls": p["calls"]}
-        return [Probe("call_function", args, label)]
+        return [Question("call_function", args, label)]
 
     def judge(self, check, assignment, answers, context):
         p = check.params
@@ -339,10 +339,10 @@ class AutogradGradcheck(CheckKind):
         seed = (seed_from(rng) + p["seed"]) % 2**31
         return [randn(shape, seed + i) for i, shape in enumerate(shapes)]
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         inputs = self._inputs(check)
         shapes = " and ".join(shape_text(x["shape"]) for x in inputs)
-        return [Probe("gradcheck_function", {"function": check.params["function"], "inputs": inputs},
+        return [Question("gradcheck_function", {"function": check.params["function"], "inputs": inputs},
                       f"running gradcheck on {check.params['function']} with random inputs of shape {shapes}")]
 
     def judge(self, check, assignment, answers, context):
@@ -414,10 +414,10 @@ class DatasetProtocol(CheckKind):
         indices += [rng.randrange(samples) for _ in range(p["random_indices"])]
         return samples, features, indices, [randn([samples, features], seed), randn([samples], seed + 1)]
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
         samples, features, indices, arrays = self._instance(check)
-        return [Probe("dataset_items", {"cls": p["dataset"], "args": arrays, "indices": indices},
+        return [Question("dataset_items", {"cls": p["dataset"], "args": arrays, "indices": indices},
                       f"building {p['dataset']}(X, y) with X of shape {shape_text([samples, features])}")]
 
     def judge(self, check, assignment, answers, context):
@@ -481,9 +481,9 @@ class SvmlightMatchesSklearn(CheckKind):
             lines.append(f"{label} {pairs}".rstrip())
         return rows, features, "\n".join(lines) + "\n"
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         rows, features, text = self._instance(check)
-        return [Probe("load_text_file", {"function": check.params["function"], "text": text,
+        return [Question("load_text_file", {"function": check.params["function"], "text": text,
                                           "filename": "data.libsvm"},
                       f"calling {check.params['function']}(path) on a {rows}-row libsvm file with {features} "
                       "features")]
@@ -620,14 +620,14 @@ class MinimizesObjective(CheckKind):
             problems.append((start, coefficients, kwargs))
         return problems
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
-        probes = []
+        questions = []
         for _, _, kwargs in self._instances(check):
             args = {"function": p["function"], "args": _spec(p["args"]), "kwargs": _spec(kwargs),
                     "backward": False, "calls": 1}
-            probes.append(Probe("call_function", args, f"calling {_call_text(p['function'], p['args'], kwargs)}"))
-        return probes
+            questions.append(Question("call_function", args, f"calling {_call_text(p['function'], p['args'], kwargs)}"))
+        return questions
 
     def judge(self, check, assignment, answers, context):
         details: dict = {"problems": []}

@@ -18,7 +18,7 @@ import math
 import torch
 
 from ..settings.model import Key
-from .base import CheckKind, Probe, Verdict, by_hand_verdict, shape_text
+from .base import CheckKind, Question, Verdict, by_hand_verdict, shape_text
 from .tensor_specs import materialize, randn
 from .registry import register
 
@@ -87,12 +87,12 @@ class MatchesTorchModule(CheckKind):
     def required_names(self, check, assignment):
         return [check.params["module"]]
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
         steps = _steps(check)
         args = {"model": {"class": p["module"], "args": p["args"], "seed": 0}, "steps": steps,
                 "attributes": p["attributes"], "scale": p["input_scale"], "shift": p["input_shift"]}
-        return [Probe("module_runs", args,
+        return [Question("module_runs", args,
                       f"running {_call(p['module'], p['args'])} on {len(steps)} batches "
                       f"of shape {shape_text(p['input_shape'])}")]
 
@@ -176,9 +176,9 @@ class DropoutModule(CheckKind):
     def required_names(self, check, assignment):
         return [check.params["module"]]
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         pr = check.params
-        return [Probe("dropout_runs", {"model": {"class": pr["module"], "args": [float(p)], "seed": 0},
+        return [Question("dropout_runs", {"model": {"class": pr["module"], "args": [float(p)], "seed": 0},
                                        "p": float(p), "shape": pr["shape"], "seeds": list(range(1, pr["runs"] + 1))},
                       f"running {pr['module']}({p}) on a {shape_text(pr['shape'])} input")
                 for p in pr["probabilities"]]
@@ -237,12 +237,12 @@ class TrainEvalModes(CheckKind):
     def required_names(self, check, assignment):
         return [check.params["module"]]
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
         x = randn([p["batch_size"], *p["input_shape"]], INPUT_SEED)
         steps = [{"mode": "train", "seed": 1, "input": x}, {"mode": "train", "seed": 2, "input": x},
                  {"mode": "eval", "seed": 3, "input": x}, {"mode": "eval", "seed": 4, "input": x}]
-        return [Probe("module_runs", {"model": {"class": p["module"], "args": p["args"], "seed": 0}, "steps": steps},
+        return [Question("module_runs", {"model": {"class": p["module"], "args": p["args"], "seed": 0}, "steps": steps},
                       f"running {_call(p['module'], p['args'])} in train and eval mode")]
 
     def judge(self, check, assignment, answers, context):

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import torch
 
 from ..settings.model import Key
-from .base import CheckKind, Probe, Verdict, call_text, explain_failure, model_spec, shape_text
+from .base import CheckKind, Question, Verdict, call_text, explain_failure, model_spec, shape_text
 from .tensor_specs import randn
 from .registry import register
 
@@ -17,14 +17,14 @@ INPUT_SEED = 1234
 WEIGHT_SEED = 4321
 
 
-def _build_probe(assignment, args=None) -> Probe:
-    return Probe("build", {"model": model_spec(assignment, args)}, f"building {call_text(assignment, args)}")
+def _build_question(assignment, args=None) -> Question:
+    return Question("build", {"model": model_spec(assignment, args)}, f"building {call_text(assignment, args)}")
 
 
-def _forward_probe(assignment, batch: int, runs: list[dict], *, args=None, trace=False,
-                   input_seed=INPUT_SEED, input_spec=None) -> Probe:
+def _forward_question(assignment, batch: int, runs: list[dict], *, args=None, trace=False,
+                   input_seed=INPUT_SEED, input_spec=None) -> Question:
     modes = "/".join(sorted({r["mode"] for r in runs}))
-    return Probe(
+    return Question(
         "forward",
         {"model": model_spec(assignment, args),
          "input": input_spec or randn([batch, *assignment.input_shape], input_seed),
@@ -43,8 +43,8 @@ class Builds(CheckKind):
     summary = "the module loads, the class exists and builds, and it has trainable layers"
     params = {"signature": Key("", "how the class is called, shown when building fails, e.g. 'LeNet5(n_classes)'")}
 
-    def probes(self, check, assignment):
-        return [_build_probe(assignment)]
+    def questions(self, check, assignment):
+        return [_build_question(assignment)]
 
     def judge(self, check, assignment, answers, context):
         info = answers[0].value
@@ -54,12 +54,12 @@ class Builds(CheckKind):
                                   "__init__ does not define any layers yet (not implemented yet?)")
         return Verdict(True, f"{call_text(assignment)} builds with {count:,} trainable parameters")
 
-    def verdict(self, check, assignment, probes, answers, context):
+    def verdict(self, check, assignment, questions, answers, context):
         answer = answers[0]
         if answer.failed and answer.error and answer.error.get("type") == "TypeError" and check.params["signature"]:
-            base = super().verdict(check, assignment, probes, answers, context)
+            base = super().verdict(check, assignment, questions, answers, context)
             return Verdict(False, f"{base.message}; the class should be called as {check.params['signature']}")
-        return super().verdict(check, assignment, probes, answers, context)
+        return super().verdict(check, assignment, questions, answers, context)
 
 
 @register
@@ -81,8 +81,8 @@ class OutputShape(CheckKind):
         return (f"forward() of {call_text(assignment, self._args(check))} returns (batch, {outputs}) "
                 f"for batches of {sizes}")
 
-    def probes(self, check, assignment):
-        return [_forward_probe(assignment, n, [{"mode": "eval", "seed": 0}], args=self._args(check))
+    def questions(self, check, assignment):
+        return [_forward_question(assignment, n, [{"mode": "eval", "seed": 0}], args=self._args(check))
                 for n in check.params["batch_sizes"]]
 
     def judge(self, check, assignment, answers, context):
@@ -128,8 +128,8 @@ class ParameterCount(CheckKind):
                 if check.params["per_class"] else "")
         return f"exact trainable parameter count: {counts}{rule}"
 
-    def probes(self, check, assignment):
-        return [_build_probe(assignment, args) for args in check.params["cases"]]
+    def questions(self, check, assignment):
+        return [_build_question(assignment, args) for args in check.params["cases"]]
 
     def judge(self, check, assignment, answers, context):
         texts = []
@@ -165,13 +165,13 @@ class BatchIndependence(CheckKind):
         "tolerance": Key(1e-4, "largest change allowed in the other samples' outputs"),
     }
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         n = check.params["batch_size"]
         changed = randn([n, *assignment.input_shape], INPUT_SEED)
         changed["first_seed"] = INPUT_SEED + 1  # the same batch but for its first sample
         run = [{"mode": "eval", "seed": 0}]
-        return [_forward_probe(assignment, n, run),
-                _forward_probe(assignment, n, run, input_spec=changed)]
+        return [_forward_question(assignment, n, run),
+                _forward_question(assignment, n, run, input_spec=changed)]
 
     def judge(self, check, assignment, answers, context):
         first, second = (a.value["outputs"][0] for a in answers)
@@ -202,8 +202,8 @@ class OutputKind(CheckKind):
             "probabilities": "forward() returns probabilities (each row sums to 1)",
         }.get(check.params["expect"], "forward() returns logits, probabilities or log-probabilities")
 
-    def probes(self, check, assignment):
-        return [_forward_probe(assignment, check.params["batch_size"], [{"mode": "eval", "seed": 0}])]
+    def questions(self, check, assignment):
+        return [_forward_question(assignment, check.params["batch_size"], [{"mode": "eval", "seed": 0}])]
 
     def judge(self, check, assignment, answers, context):
         out = answers[0].value["outputs"][0].double()
@@ -236,9 +236,9 @@ class DropoutActive(CheckKind):
     summary = "dropout makes two training-mode passes differ"
     params = {"batch_size": Key(16, "batch size of the test")}
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         runs = [{"mode": "train", "seed": 1}, {"mode": "train", "seed": 2}]
-        return [_forward_probe(assignment, check.params["batch_size"], runs)]
+        return [_forward_question(assignment, check.params["batch_size"], runs)]
 
     def judge(self, check, assignment, answers, context):
         first, second = answers[0].value["outputs"]
@@ -261,9 +261,9 @@ class EvalDeterministic(CheckKind):
         "tolerance": Key(1e-5, "largest difference allowed between the two passes"),
     }
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         runs = [{"mode": "eval", "seed": 1}, {"mode": "eval", "seed": 2}]
-        return [_forward_probe(assignment, check.params["batch_size"], runs)]
+        return [_forward_question(assignment, check.params["batch_size"], runs)]
 
     def judge(self, check, assignment, answers, context):
         first, second = answers[0].value["outputs"]
@@ -274,9 +274,9 @@ class EvalDeterministic(CheckKind):
         return Verdict(True, "eval mode is deterministic")
 
 
-def _backward_probe(assignment, batch: int) -> Probe:
+def _backward_question(assignment, batch: int) -> Question:
     weights = randn([batch, assignment.num_classes], WEIGHT_SEED)
-    return Probe(
+    return Question(
         "backward",
         {"model": model_spec(assignment), "input": randn([batch, *assignment.input_shape], INPUT_SEED),
          "weights": weights},
@@ -291,14 +291,14 @@ class Backward(CheckKind):
     params = {"batch_size": Key(16, "batch size of the test")}
     sees_failures = True
 
-    def probes(self, check, assignment):
-        return [_backward_probe(assignment, check.params["batch_size"])]
+    def questions(self, check, assignment):
+        return [_backward_question(assignment, check.params["batch_size"])]
 
     def judge(self, check, assignment, answers, context):
         answer = answers[0]
-        probe = self.probes(check, assignment)[0]
+        question = self.questions(check, assignment)[0]
         if answer.failed:
-            message = explain_failure(answer, probe)
+            message = explain_failure(answer, question)
             if answer.error and answer.error.get("stage") == "backward":
                 text = answer.error.get("message", "")
                 hint = ("an in-place operation (x += ..., relu_(), inplace=True) overwrote a value "
@@ -318,8 +318,8 @@ class GradientFlow(CheckKind):
     summary = "every trainable parameter gets a finite, non-zero gradient"
     params = {"batch_size": Key(16, "batch size of the test")}
 
-    def probes(self, check, assignment):
-        return [_backward_probe(assignment, check.params["batch_size"])]
+    def questions(self, check, assignment):
+        return [_backward_question(assignment, check.params["batch_size"])]
 
     def judge(self, check, assignment, answers, context):
         none, bad, zero = [], [], []

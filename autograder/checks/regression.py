@@ -21,7 +21,7 @@ import torch
 
 from ..settings.model import Key
 from .formula import Formula
-from .base import TRAIN, CheckKind, Probe, Verdict
+from .base import TRAIN, CheckKind, Question, Verdict
 from .instances import instance_random, seed_from
 from .registry import register
 from .tensor_specs import literal
@@ -74,7 +74,7 @@ class RecoversCoefficients(CheckKind):
         kwargs = "".join(f", {k}={v!r}" for k, v in p["kwargs"].items())
         return f"{p['function']}(X, y{kwargs})"
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
         X, y, _ = self._data(check)
         inputs = torch.cat([torch.zeros(1, p["features"]), torch.eye(p["features"])])   # 0, then e_1 .. e_d
@@ -82,7 +82,7 @@ class RecoversCoefficients(CheckKind):
                 "inputs": literal(inputs)}
         label = (f"calling {self._call(p)} on make_regression({p['samples']}, {p['features']}, "
                  f"n_informative={p['informative']}, random_state={self._random_state(check)}) data")
-        return [Probe("fit_and_evaluate", args, label, limit=TRAIN)]
+        return [Question("fit_and_evaluate", args, label, limit=TRAIN)]
 
     def judge(self, check, assignment, answers, context):
         p = check.params
@@ -189,18 +189,18 @@ class BeatsLinearFit(CheckKind):
         return (f"{p['optimizer']} at lr {p['lr']:g}{decay}, {p['epochs']} epochs of batches of {p['batch_size']}, "
                 "on standardised inputs and targets")
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
         data = self._data(p)
         cls, args = self._model(check, assignment)
         recipe = {"optimizer": p["optimizer"], "lr": p["lr"], "momentum": p["momentum"], "schedule": p["schedule"],
                   "epochs": p["epochs"], "batch_size": p["batch_size"]}
-        probe_args = {"model": {"class": cls, "args": args}, "recipe": recipe,
+        question_args = {"model": {"class": cls, "args": args}, "recipe": recipe,
                       "x_train": literal(data["xs_train"]), "y_train": literal(data["ys_train"]),
                       "x_test": literal(data["xs_test"])}
         label = (f"training {cls}({', '.join(repr(a) for a in args)}) on {len(data['x_train'])} samples of "
                  f"y = {p['target']} ({self._recipe_text(p)})")
-        return [Probe("train_regression", probe_args, label, limit=TRAIN)]
+        return [Question("train_regression", question_args, label, limit=TRAIN)]
 
     def judge(self, check, assignment, answers, context):
         p = check.params

@@ -9,7 +9,7 @@ lists every ATen op, in order, with its output shape. ``nn.ReLU()``,
 from __future__ import annotations
 
 from ..settings.model import Key
-from .base import CheckKind, Probe, Verdict, call_text, model_spec, shape_text
+from .base import CheckKind, Question, Verdict, call_text, model_spec, shape_text
 from .tensor_specs import randn
 from .registry import register
 
@@ -34,9 +34,9 @@ def family(op: str) -> str | None:
     return None
 
 
-def trace_probe(assignment) -> Probe:
+def trace_question(assignment) -> Question:
     """One training-mode forward pass with the call recorder on (shared by all structure checks)."""
-    return Probe(
+    return Question(
         "forward",
         {"model": model_spec(assignment), "input": randn([TRACE_BATCH, *assignment.input_shape], TRACE_SEED),
          "runs": [{"mode": "train", "seed": 0}], "trace": True},
@@ -65,8 +65,8 @@ class LayerShapes(CheckKind):
                             for token in check.params["layers"])
         return f"the layers of forward() produce, in order: {layers}" if layers else self.summary
 
-    def probes(self, check, assignment):
-        return [trace_probe(assignment)]
+    def questions(self, check, assignment):
+        return [trace_question(assignment)]
 
     @staticmethod
     def _parse(token: str) -> list[tuple[str, tuple[int, ...]]]:
@@ -106,8 +106,8 @@ class UsesOps(CheckKind):
         "reason": Key("", "why, in a few words, e.g. 'LeNet-5 uses tanh and average pooling'"),
     }
 
-    def probes(self, check, assignment):
-        return [trace_probe(assignment)]
+    def questions(self, check, assignment):
+        return [trace_question(assignment)]
 
     def judge(self, check, assignment, answers, context):
         ops = [op for op, _ in _calls(answers[0])]
@@ -141,8 +141,8 @@ class HiddenLayers(CheckKind):
         return (f"forward() uses {p['convolutions']} convolution(s), {p['fully_connected']} fully connected "
                 f"layer(s){activation}{dropout}")
 
-    def probes(self, check, assignment):
-        return [trace_probe(assignment)]
+    def questions(self, check, assignment):
+        return [trace_question(assignment)]
 
     def judge(self, check, assignment, answers, context):
         p = check.params

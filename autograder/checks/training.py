@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..settings.model import Key
-from .base import TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
+from .base import TRAIN, CheckKind, Question, Verdict, call_text, model_spec
 from .registry import register
 
 
@@ -48,9 +48,9 @@ class TestAccuracy(CheckKind):
                 f"batch {recipe.get('batch_size')}) on {str(recipe.get('dataset', '?')).upper()} reach "
                 f"{check.params['min_test_accuracy'] * 100:g}% accuracy on its test set{partial}")
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         recipe = {**self._recipe(check, assignment), "max_tflop": assignment.limits.train_tflop}
-        return [Probe(
+        return [Question(
             "train",
             {"model": model_spec(assignment), "recipe": recipe, "input_shape": assignment.input_shape},
             f"training {call_text(assignment)} ({recipe.get('optimizer', '?')}, lr {recipe.get('lr')}, "

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from ..settings.model import Key
-from .base import STEP, TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
+from .base import STEP, TRAIN, CheckKind, Question, Verdict, call_text, model_spec
 from .instances import instance_random, seed_from
 from .registry import register
 from .tensor_specs import cifar_folder, image_batch, literal
@@ -132,7 +132,7 @@ class TrainingFunction(CheckKind):
         probabilities = torch.softmax(logits, dim=1)
         return literal(labels, "int64"), literal(probabilities, "float64")
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = self._instance(check)
         scenario = p["scenario"]
         args = {"scenario": scenario, "dataset": p["dataset"], "samples": p["samples"],
@@ -154,7 +154,7 @@ class TrainingFunction(CheckKind):
             "auc_in_training": f"calling train_simple_network(..., score_funcs={{'AUC': auc_score}}) for "
                                f"{p['epochs']} epochs",
         }.get(scenario, f"running scenario {scenario}")
-        return [Probe("training_scenario", args, label, limit=TRAIN if scenario != "auc" else STEP)]
+        return [Question("training_scenario", args, label, limit=TRAIN if scenario != "auc" else STEP)]
 
     def judge(self, check, assignment, answers, context):
         scenario = check.params["scenario"]
@@ -464,11 +464,11 @@ class OverfitBatch(CheckKind):
     }
     pass_mark = "min_accuracy"
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
         batch = image_batch(p["images"], assignment.num_classes, assignment.input_shape, p["data_seed"], p["signal"])
         # The grader's executor trains the compiled model from PyTorch's default initialisation.
-        return [Probe("overfit_batch", {
+        return [Question("overfit_batch", {
             "model": model_spec(assignment), "images": {**batch, "part": "images"},
             "labels": {**batch, "part": "labels"}, "lr": p["lr"], "max_steps": p["max_steps"],
             "check_every": p["check_every"],

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from ..settings.model import Key
-from .base import TRAIN, CheckKind, Probe, Verdict, call_text, model_spec
+from .base import TRAIN, CheckKind, Question, Verdict, call_text, model_spec
 from .registry import register
 from .training import not_a_class_text, percent, score_predictions
 
@@ -58,11 +58,11 @@ class WeightsAccuracy(CheckKind):
                 f"{call_text(assignment)} (at most {p['max_parameters']:,} parameters) reaches "
                 f"{p['min_test_accuracy'] * 100:g}% accuracy on the test images, with no training by the grader")
 
-    def probes(self, check, assignment):
+    def questions(self, check, assignment):
         p = check.params
         recipe = {key: assignment.training[key] for key in ("test_batch_size", "normalize_mean", "normalize_std")
                   if key in assignment.training}
-        return [Probe(
+        return [Question(
             "evaluate_weights",
             {"model": model_spec(assignment),
              "weights": submitted_file(p["weights_file"], int(p["max_weights_mib"] * 2**20)),

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from ..wire import protocol
-from .probes import PROBES, ProbeFailure, WorkerState
+from .probes import ANSWERS, AnswerFailure, ChildState
 
 CUDA_MARKERS = (
     "Torch not compiled with CUDA enabled",
@@ -61,7 +61,7 @@ def describe(exc: BaseException, filename: str) -> dict:
         "where": where,
         "hint": hint,
         "stage": getattr(exc, "stage", ""),
-        "failure": isinstance(exc, ProbeFailure),
+        "failure": isinstance(exc, AnswerFailure),
     }
     # a forward() that could not be compiled was rerun eagerly for its words (compile.py): the batch it
     # ran and the layers measured up to the error, for display only
@@ -75,7 +75,7 @@ def describe(exc: BaseException, filename: str) -> dict:
 
 
 def register_answers() -> None:
-    """Import every module of questions: each registers its handlers with ``@probe`` as it is
+    """Import every module of questions: each registers its handlers with ``@answers`` as it is
     imported, so this list is where a new module of questions is added."""
     from . import probes_functions, probes_regression, probes_training_code  # noqa: F401
 
@@ -113,7 +113,7 @@ def serve(requests: int, answers: int, submission: Path, *, device: str, seed: i
     if threads > 0:
         torch.set_num_threads(threads)
     register_answers()
-    state = WorkerState(
+    state = ChildState(
         submission=submission,
         device=device,
         seed=seed,
@@ -128,7 +128,7 @@ def serve(requests: int, answers: int, submission: Path, *, device: str, seed: i
             _leave()
         started = time.perf_counter()
         try:
-            handler = PROBES[request["op"]]
+            handler = ANSWERS[request["op"]]
             answer = {"ok": True, "value": handler(state, **request.get("args", {}))}
         except BaseException as exc:  # the submission's errors are answers, not crashes
             answer = {"ok": False, "error": describe(exc, submission.name)}

@@ -3,7 +3,7 @@
 A probe takes the worker's state and keyword arguments sent by the parent and
 returns plain data: tensors (moved to the CPU), numbers, strings, lists and
 dicts. Probes report facts; the parent judges them. New probes register with
-``@probe("name")`` under a name declared in ``operations.py``; modules named ``probes_*.py`` in this package are loaded
+``@answers("name")`` under a name declared in ``operations.py``; modules named ``probes_*.py`` in this package are loaded
 automatically.
 """
 
@@ -23,25 +23,25 @@ from ..wire.answers import seed_everything
 from ..wire.operations import WORKER
 from ..wire.values import build_value
 
-PROBES: dict[str, Callable[..., Any]] = {}
+ANSWERS: dict[str, Callable[..., Any]] = {}
 
 
-def probe(name: str):
+def answers(name: str):
     if name not in WORKER:
         raise KeyError(f"'{name}' is not a worker operation in operations.py")
 
     def register(func):
-        PROBES[name] = func
+        ANSWERS[name] = func
         return func
     return register
 
 
-class ProbeFailure(Exception):
+class AnswerFailure(Exception):
     """A fact the parent should hear as a plain sentence (e.g. 'forward() returned None')."""
 
 
 @dataclass
-class WorkerState:
+class ChildState:
     submission: Path
     device: str
     seed: int
@@ -50,16 +50,16 @@ class WorkerState:
     notes: dict = field(default_factory=dict)
 
 
-def get_name(state: WorkerState, name: str) -> Any:
+def get_name(state: ChildState, name: str) -> Any:
     if state.module is None:
-        raise ProbeFailure("the submission was not loaded")
+        raise AnswerFailure("the submission was not loaded")
     if not hasattr(state.module, name):
         defined = [n for n in vars(state.module) if not n.startswith("_")]
         close = difflib.get_close_matches(name, defined, n=1, cutoff=0.6)
         if not close:
             close = [n for n in defined if n.lower() == name.lower()]
         hint = f" (it defines '{close[0]}': rename it to '{name}')" if close else ""
-        raise ProbeFailure(f"{state.submission.name} defines no '{name}'{hint}")
+        raise AnswerFailure(f"{state.submission.name} defines no '{name}'{hint}")
     return getattr(state.module, name)
 
 
@@ -88,8 +88,8 @@ def to_plain(value: Any, depth: int = 0) -> Any:
 
 # ----------------------------------------------------------------- loading
 
-@probe("load")
-def load(state: WorkerState, names: list[str]) -> dict:
+@answers("load")
+def load(state: ChildState, names: list[str]) -> dict:
     """Load the submission's definitions; say which required names it lacks."""
     module, report = load_definitions(state.submission)
     state.module = module
@@ -104,13 +104,13 @@ def load(state: WorkerState, names: list[str]) -> dict:
 
 # ----------------------------------------------------------------- models
 
-def build_model(state: WorkerState, spec: dict) -> nn.Module:
+def build_model(state: ChildState, spec: dict) -> nn.Module:
     """Build ``spec['class'](*spec['args'])`` with a fixed seed, on the grading device."""
     cls = get_name(state, spec["class"])
     seed_everything(spec.get("seed", state.seed))
     model = cls(*spec.get("args", []), **spec.get("kwargs", {}))
     if not isinstance(model, nn.Module):
-        raise ProbeFailure(f"{spec['class']}(...) built a {type(model).__name__}, not a torch.nn.Module")
+        raise AnswerFailure(f"{spec['class']}(...) built a {type(model).__name__}, not a torch.nn.Module")
     return model.to(state.device)
 
 
@@ -118,11 +118,11 @@ def _check_tensor(out: Any, what: str = "forward()") -> torch.Tensor:
     if isinstance(out, torch.Tensor):
         return out
     if out is None:
-        raise ProbeFailure(f"{what} returned None: it is not implemented yet, or it forgets to return its result")
-    raise ProbeFailure(f"{what} returned a {type(out).__name__}, not a tensor")
+        raise AnswerFailure(f"{what} returned None: it is not implemented yet, or it forgets to return its result")
+    raise AnswerFailure(f"{what} returned a {type(out).__name__}, not a tensor")
 
 
-def _function_module(state: WorkerState, spec: dict) -> nn.Module:
+def _function_module(state: ChildState, spec: dict) -> nn.Module:
     """A hand-written tensor function as a module of one input: argument ``input_index`` is the
     input; every other argument is baked in as it was given."""
 
@@ -138,8 +138,8 @@ def _function_module(state: WorkerState, spec: dict) -> nn.Module:
     return FunctionModule()
 
 
-@probe("compile_model")
-def compile_model(state: WorkerState, model: dict, input_shape: list[int], batch_sizes: list[int],
+@answers("compile_model")
+def compile_model(state: ChildState, model: dict, input_shape: list[int], batch_sizes: list[int],
                   modes: list[str]) -> dict:
     """Build the model and trace its forward() into op graphs; only plain data goes back.
 
@@ -156,29 +156,29 @@ def compile_model(state: WorkerState, model: dict, input_shape: list[int], batch
         net = build_model(state, model).to("cpu")
         return compile_module(net, input_shape, batch_sizes, modes, state.submission.name)
     except CompileFailure as exc:
-        raise ProbeFailure(str(exc)) from None
+        raise AnswerFailure(str(exc)) from None
 
 
 # ----------------------------------------------------------------- plain functions
 
-@probe("call")
-def call(state: WorkerState, name: str, args: list | None = None, kwargs: dict | None = None) -> Any:
+@answers("call")
+def call(state: ChildState, name: str, args: list | None = None, kwargs: dict | None = None) -> Any:
     """Call a function or class the submission defines and return its result."""
     func = get_name(state, name)
     if not callable(func):
-        raise ProbeFailure(f"'{name}' is a {type(func).__name__}, not a function")
+        raise AnswerFailure(f"'{name}' is a {type(func).__name__}, not a function")
     seed_everything(state.seed)
     return to_plain(func(*(args or []), **(kwargs or {})))
 
 
-def resolve_callable(state: WorkerState, name: str) -> Any:
+def resolve_callable(state: ChildState, name: str) -> Any:
     """``name`` or ``Class.apply`` style dotted names the submission defines."""
     head, _, rest = name.partition(".")
     target = get_name(state, head)
     for part in [p for p in rest.split(".") if p]:
         if not hasattr(target, part):
-            raise ProbeFailure(f"'{head}' has no attribute '{part}'")
+            raise AnswerFailure(f"'{head}' has no attribute '{part}'")
         target = getattr(target, part)
     if not callable(target):
-        raise ProbeFailure(f"'{name}' is a {type(target).__name__}, not something you can call")
+        raise AnswerFailure(f"'{name}' is a {type(target).__name__}, not something you can call")
     return target

@@ -12,7 +12,7 @@ import torch
 
 from ..wire.answers import seed_everything
 from ..wire.values import build_value
-from .probes import ProbeFailure, WorkerState, get_name, probe, resolve_callable, to_plain
+from .probes import AnswerFailure, ChildState, get_name, answers, resolve_callable, to_plain
 
 
 
@@ -21,8 +21,8 @@ def _tensors(values: list) -> list:
     return [v for v in values if isinstance(v, torch.Tensor)]
 
 
-@probe("call_function")
-def call_function(state: WorkerState, function: str, args: list | None = None, kwargs: dict | None = None,
+@answers("call_function")
+def call_function(state: ChildState, function: str, args: list | None = None, kwargs: dict | None = None,
                   backward: bool = False, calls: int = 1) -> dict:
     """Call ``function(*args, **kwargs)`` ``calls`` times on the same inputs.
 
@@ -39,10 +39,10 @@ def call_function(state: WorkerState, function: str, args: list | None = None, k
         result = func(*args, **kwargs)
         if backward:
             if not isinstance(result, torch.Tensor):
-                raise ProbeFailure(f"{function}(...) returned a {type(result).__name__}; expected a tensor "
+                raise AnswerFailure(f"{function}(...) returned a {type(result).__name__}; expected a tensor "
                                    "to backpropagate through")
             if not result.requires_grad:
-                raise ProbeFailure(f"{function}(...) returned a tensor without a gradient history: compute it "
+                raise AnswerFailure(f"{function}(...) returned a tensor without a gradient history: compute it "
                                    "from the inputs with torch operations (no .detach(), .item() or numpy)")
             result.sum().backward()
     grads = [None if not isinstance(a, torch.Tensor) or a.grad is None else a.grad.detach().clone()
@@ -51,8 +51,8 @@ def call_function(state: WorkerState, function: str, args: list | None = None, k
     return {"result": to_plain(result), "grads": grads, "args_after": after}
 
 
-@probe("gradcheck_function")
-def gradcheck_function(state: WorkerState, function: str, inputs: list) -> dict:
+@answers("gradcheck_function")
+def gradcheck_function(state: ChildState, function: str, inputs: list) -> dict:
     """Run ``torch.autograd.gradcheck`` in float64; return its verdict and one forward/backward."""
     func = resolve_callable(state, function)
     xs = [x.detach().to(torch.float64).requires_grad_(True) for x in inputs]
@@ -65,27 +65,27 @@ def gradcheck_function(state: WorkerState, function: str, inputs: list) -> dict:
         x.grad = None
     out = func(*xs)
     if not isinstance(out, torch.Tensor):
-        raise ProbeFailure(f"{function}(...) returned a {type(out).__name__}, not a tensor")
+        raise AnswerFailure(f"{function}(...) returned a {type(out).__name__}, not a tensor")
     out.sum().backward()
     return {"ok": ok, "reason": reason, "output": out.detach().clone(),
             "grads": [None if x.grad is None else x.grad.detach().clone() for x in xs]}
 
 
-@probe("dataset_items")
-def dataset_items(state: WorkerState, cls: str, args: list, indices: list[int]) -> dict:
+@answers("dataset_items")
+def dataset_items(state: ChildState, cls: str, args: list, indices: list[int]) -> dict:
     """Build ``cls(*args)`` and report ``len()`` and the items at ``indices``."""
     dataset = get_name(state, cls)(*build_value(args))
     items = []
     for i in indices:
         item = dataset[i]
         if not isinstance(item, (tuple, list)):
-            raise ProbeFailure(f"{cls}[{i}] returned a {type(item).__name__}; expected a pair (features, target)")
+            raise AnswerFailure(f"{cls}[{i}] returned a {type(item).__name__}; expected a pair (features, target)")
         items.append([to_plain(v) for v in item])
     return {"length": len(dataset), "items": items}
 
 
-@probe("load_text_file")
-def load_text_file(state: WorkerState, function: str, text: str, filename: str) -> Any:
+@answers("load_text_file")
+def load_text_file(state: ChildState, function: str, text: str, filename: str) -> Any:
     """Write ``text`` to ``filename`` in the working folder and call ``function(path)``."""
     path = Path.cwd() / Path(filename).name
     path.write_text(text, encoding="utf-8")

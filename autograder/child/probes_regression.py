@@ -13,7 +13,7 @@ from torch import nn
 
 from ..wire.answers import seed_everything
 from ..wire.values import build_value
-from .probes import ProbeFailure, WorkerState, get_name, probe
+from .probes import AnswerFailure, ChildState, get_name, answers
 
 
 @contextmanager
@@ -28,19 +28,19 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-@probe("fit_and_evaluate")
-def fit_and_evaluate(state: WorkerState, function: str, args: list, kwargs: dict, inputs: torch.Tensor) -> dict:
+@answers("fit_and_evaluate")
+def fit_and_evaluate(state: ChildState, function: str, args: list, kwargs: dict, inputs: torch.Tensor) -> dict:
     """Call ``function(*args, **kwargs)``, which returns a trained model, then run it on ``inputs``."""
     fit = get_name(state, function)
     if not callable(fit):
-        raise ProbeFailure(f"'{function}' is a {type(fit).__name__}, not a function")
+        raise AnswerFailure(f"'{function}' is a {type(fit).__name__}, not a function")
     seed_everything(state.seed)
     with one_thread():
         model = fit(*build_value(args), **build_value(kwargs))
     if model is None:
-        raise ProbeFailure(f"{function}(...) returned None: return the trained model")
+        raise AnswerFailure(f"{function}(...) returned None: return the trained model")
     if not callable(model):
-        raise ProbeFailure(f"{function}(...) returned a {type(model).__name__}; expected the trained model "
+        raise AnswerFailure(f"{function}(...) returned a {type(model).__name__}; expected the trained model "
                            "(an nn.Module)")
     if isinstance(model, nn.Module):
         model.eval()
@@ -50,5 +50,5 @@ def fit_and_evaluate(state: WorkerState, function: str, args: list, kwargs: dict
     with one_thread(), torch.no_grad():
         out = model(inputs)
     if not isinstance(out, torch.Tensor):
-        raise ProbeFailure(f"the model {function}(...) returned gives a {type(out).__name__}, not a tensor")
+        raise AnswerFailure(f"the model {function}(...) returned gives a {type(out).__name__}, not a tensor")
     return {"outputs": out.detach().to("cpu", torch.float64), "model_type": type(model).__name__}

@@ -9,7 +9,6 @@ scikit-learn is imported only inside the probes that need it.
 
 from __future__ import annotations
 
-import pickle
 import tempfile
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..wire.fixtures import cifar_images, make_dataset, small_model, synthetic_images
-from .probes import ProbeFailure, WorkerState, get_name, probe, to_plain
+from ..wire.fixtures import make_dataset, small_model
+from .probes import AnswerFailure, ChildState, get_name, answers, to_plain
 
 
 # ----------------------------------------------------------------- data and models
@@ -54,7 +53,7 @@ def _plain_results(results) -> dict:
     if hasattr(results, "to_dict"):  # a pandas DataFrame
         results = results.to_dict(orient="list")
     if not isinstance(results, dict):
-        raise ProbeFailure(f"the function returned a {type(results).__name__}; expected a dict of lists "
+        raise AnswerFailure(f"the function returned a {type(results).__name__}; expected a dict of lists "
                            "(or a pandas DataFrame)")
     return to_plain({k: list(v) if isinstance(v, (list, tuple, np.ndarray)) else v for k, v in results.items()})
 
@@ -65,7 +64,7 @@ def _read_checkpoint(path: Path):
     try:
         content = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise ProbeFailure(f"the checkpoint {path.name} could not be read with torch.load: {exc}")
+        raise AnswerFailure(f"the checkpoint {path.name} could not be read with torch.load: {exc}")
     if isinstance(content, dict) and "results" in content:
         content = dict(content)
         content["results"] = _plain_results(content["results"])
@@ -83,8 +82,8 @@ def _scores(names: list[str]) -> dict:
     return {name: known[name] for name in names}
 
 
-@probe("training_scenario")
-def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: int, batch_size: int,
+@answers("training_scenario")
+def training_scenario(state: ChildState, scenario: str, dataset: str, samples: int, batch_size: int,
                       epochs: int, total_epochs: int = 0, every: int = 0, lr: float = 0.1,
                       scores: list[str] | None = None, y_true: torch.Tensor | None = None,
                       y_scores: torch.Tensor | None = None, data_seed: int = 0,
@@ -191,4 +190,4 @@ def training_scenario(state: WorkerState, scenario: str, dataset: str, samples: 
         final = _read_checkpoint(checkpoint)
         answer["final_epoch"] = final.get("epoch") if isinstance(final, dict) else None
         return answer
-    raise ProbeFailure(f"unknown scenario '{scenario}'")
+    raise AnswerFailure(f"unknown scenario '{scenario}'")

@@ -29,7 +29,6 @@ import base64
 import ctypes
 import gc
 import importlib
-import json
 import os
 import shutil
 import signal

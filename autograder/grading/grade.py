@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from ..checks import KINDS, JudgeContext, Probe
-from ..checks.base import LOAD, STEP, TRAIN, explain_failure
+from ..checks import KINDS, JudgeContext, Question
+from ..checks.base import LOAD, STEP, TRAIN
 from ..checks.instances import submission_draw
 from ..checks.tensor_specs import materialize
 from ..settings.loader import Assignment, Config
@@ -39,7 +39,7 @@ from ..intake.notebook import ModuleFile, NotebookError
 from ..intake.submission import find_submission
 from ..wire.operations import EXECUTOR
 
-# Batch size at which a model is traced when its probes do not say otherwise.
+# Batch size at which a model is traced when its questions do not say otherwise.
 COMPILE_BATCHES = (4,)
 
 
@@ -90,8 +90,8 @@ def needs_data(assignment: Assignment) -> bool:
     return any(KINDS[c.kind].needs_data for c in assignment.checks)
 
 
-def _plan(assignment: Assignment, draw: int | None = None) -> tuple[Probe, list[tuple], list[Probe]]:
-    """The load question, each check with its probes, and the unique probes in asking order.
+def _plan(assignment: Assignment, draw: int | None = None) -> tuple[Question, list[tuple], list[Question]]:
+    """The load question, each check with its questions, and the unique questions in asking order.
     ``draw`` (the grading seed mixed with the submission's bytes) picks the fresh problem each
     check that runs in the submission's process poses (checks/instances.py)."""
     names: set[str] = set()
@@ -100,32 +100,32 @@ def _plan(assignment: Assignment, draw: int | None = None) -> tuple[Probe, list[
         check = dataclasses.replace(check, draw=draw)
         kind = KINDS[check.kind]
         names.update(kind.required_names(check, assignment))
-        probes = kind.probes(check, assignment)
-        per_check.append((check, kind, probes))
-        for probe in probes:
-            unique.setdefault(probe.key, probe)
+        questions = kind.questions(check, assignment)
+        per_check.append((check, kind, questions))
+        for question in questions:
+            unique.setdefault(question.key, question)
     # Quick questions first, so a slow or stuck training run cannot hide them.
     ordered = sorted(unique.values(), key=lambda p: p.limit == TRAIN)
-    load = Probe("load", {"names": sorted(names)}, f"loading {assignment.file}", limit=LOAD)
+    load = Question("load", {"names": sorted(names)}, f"loading {assignment.file}", limit=LOAD)
     return load, per_check, ordered
 
 
-def _compile_plan(assignment: Assignment, probes: list[Probe]) -> dict[str, Probe]:
+def _compile_plan(assignment: Assignment, questions: list[Question]) -> dict[str, Question]:
     """One compile question per model the executor must run, with every batch size it will see."""
     sizes: dict[str, set[int]] = {}
     specs: dict[str, dict] = {}
     sample_shapes: dict[str, list[int]] = {}
-    for probe in probes:
-        if probe.op not in EXECUTOR or "model" not in probe.args:
+    for question in questions:
+        if question.op not in EXECUTOR or "model" not in question.args:
             continue
-        key = model_key(probe.args["model"])
-        specs[key] = probe.args["model"]
+        key = model_key(question.args["model"])
+        specs[key] = question.args["model"]
         # a model is compiled for the usual batch sizes; a hand-written function only for its inputs
-        wanted = sizes.setdefault(key, set() if "function" in probe.args["model"] else set(COMPILE_BATCHES))
-        for shape in _input_shapes(probe):
+        wanted = sizes.setdefault(key, set() if "function" in question.args["model"] else set(COMPILE_BATCHES))
+        for shape in _input_shapes(question):
             wanted.add(int(shape[0]))
             sample_shapes.setdefault(key, list(shape[1:]))
-        recipe = probe.args.get("recipe")
+        recipe = question.args.get("recipe")
         if isinstance(recipe, dict):
             wanted.update(int(recipe[k]) for k in ("batch_size", "test_batch_size") if k in recipe)
     plan = {}
@@ -133,7 +133,7 @@ def _compile_plan(assignment: Assignment, probes: list[Probe]) -> dict[str, Prob
         text = (f"{spec['function']}(...)" if "function" in spec else
                 f"{spec['class']}({', '.join(repr(a) for a in spec.get('args', []))})")
         input_shape = sample_shapes.get(key, list(assignment.input_shape))
-        plan[key] = Probe("compile_model", {"model": spec, "input_shape": input_shape,
+        plan[key] = Question("compile_model", {"model": spec, "input_shape": input_shape,
                                             "batch_sizes": sorted(sizes[key]),
                                             "modes": ["eval"] if "function" in spec else ["train", "eval"]},
                           f"compiling {text if 'function' in spec else f'forward() of {text}'} into a graph",
@@ -141,9 +141,9 @@ def _compile_plan(assignment: Assignment, probes: list[Probe]) -> dict[str, Prob
     return plan
 
 
-def _input_shapes(probe: Probe) -> list[list[int]]:
-    """Shapes (batch first) of the inputs a probe will feed its model."""
-    args = probe.args
+def _input_shapes(question: Question) -> list[list[int]]:
+    """Shapes (batch first) of the inputs a question will feed its model."""
+    args = question.args
     specs = ([args.get(name) for name in ("input", "weights", "images", "x_train", "x_test")]
              + [step.get("input") for step in args.get("steps", [])])
     # every tensor spec carries its shape (tensor_specs.py)
@@ -153,9 +153,9 @@ def _input_shapes(probe: Probe) -> list[list[int]]:
     return shapes
 
 
-def executed_by(probes: list[Probe]) -> str:
+def executed_by(questions: list[Question]) -> str:
     """'grader' when the grader's executor computed every fact a check judges, else 'submission'."""
-    return "grader" if probes and all(p.op in EXECUTOR for p in probes) else "submission"
+    return "grader" if questions and all(p.op in EXECUTOR for p in questions) else "submission"
 
 
 def _failed_result(setup: GradingSetup, name: str, source: str, reason: str, started: float) -> SubmissionResult:
@@ -186,44 +186,44 @@ NETWORK_QUESTIONS = {"build", "forward", "backward", "train", "overfit_batch", "
                      "evaluate_weights"}
 
 
-def network_keys(probes: list[Probe]) -> set[str]:
-    return {model_key(p.args["model"]) for p in probes
+def network_keys(questions: list[Question]) -> set[str]:
+    return {model_key(p.args["model"]) for p in questions
             if p.op in NETWORK_QUESTIONS and "model" in p.args and "function" not in p.args["model"]}
 
 
-def install_rules(setup: GradingSetup, probe: Probe, network: bool) -> dict:
+def install_rules(setup: GradingSetup, question: Question, network: bool) -> dict:
     """What the executor holds a compiled model to (see executor/program.py's Limits)."""
     limits = setup.assignment.limits
     rules = {"max_constant_elements": setup.config.kit["max_constant_elements"]}
     if network:
         rules.update(network=True, max_carried_values=limits.max_carried_values,
                      max_graph_nodes=limits.max_graph_nodes, allow_buffers=limits.allow_buffers,
-                     input_shape=list(probe.args["input_shape"]), batch_sizes=list(probe.args["batch_sizes"]))
+                     input_shape=list(question.args["input_shape"]), batch_sizes=list(question.args["batch_sizes"]))
     return rules
 
 
-def _compile_failure_label(probe: Probe, error: dict) -> str:
+def _compile_failure_label(question: Question, error: dict) -> str:
     """What was being done when compiling failed: a forward() that failed again when the child ran it as
     PyTorch does, on a concrete batch (child/compile.py), is worded as that run, in PyTorch's words."""
-    batch, spec = error.get("batch"), probe.args.get("model", {})
+    batch, spec = error.get("batch"), question.args.get("model", {})
     if isinstance(batch, int) and not isinstance(batch, bool) and "class" in spec and "function" not in spec:
         call = f"{spec['class']}({', '.join(repr(a) for a in spec.get('args', []))})"
         return f"running forward() of {call} on a batch of {batch}"
-    return probe.label
+    return question.label
 
 
-def _compile_and_install(box: Sandbox, runner: Sandbox, probe: Probe, setup: GradingSetup,
+def _compile_and_install(box: Sandbox, runner: Sandbox, question: Question, setup: GradingSetup,
                          limits, network: bool) -> Answer | None:
     """Ask the child to compile one model, hand the graph to the executor; the failure, if any."""
-    compiled = box.ask(probe.op, materialize(probe.args, setup.data_dir), timeout=limits.step_seconds,
-                       label=probe.label)
+    compiled = box.ask(question.op, materialize(question.args, setup.data_dir), timeout=limits.step_seconds,
+                       label=question.label)
     if compiled.failed:
         if compiled.error is not None:      # word the failure with what was being done: compiling
-            compiled.error = {**compiled.error, "label": _compile_failure_label(probe, compiled.error)}
+            compiled.error = {**compiled.error, "label": _compile_failure_label(question, compiled.error)}
         return compiled
-    installed = runner.ask("install", {"key": model_key(probe.args["model"]), "compiled": compiled.value,
-                                       "limits": install_rules(setup, probe, network)},
-                           timeout=limits.step_seconds, label=probe.label.replace("compiling", "rebuilding"))
+    installed = runner.ask("install", {"key": model_key(question.args["model"]), "compiled": compiled.value,
+                                       "limits": install_rules(setup, question, network)},
+                           timeout=limits.step_seconds, label=question.label.replace("compiling", "rebuilding"))
     if installed.failed:
         return installed
     return None
@@ -276,9 +276,9 @@ def _feedback_data(per_check, answers: dict[str, Answer], context: JudgeContext)
     """The model as the grader saw it and its training run, for feedback pages (all measured by the grader).
     Each list is cut to what a page shows before it is built."""
     data: dict = {}
-    for check, kind, probes in per_check:
-        for probe in probes:
-            answer = answers.get(probe.key)
+    for check, kind, questions in per_check:
+        for question in questions:
+            answer = answers.get(question.key)
             if answer is not None and answer.failed and "measured_layers" not in data:
                 measured = _measured_layers(answer.error)
                 if measured is not None:
@@ -286,16 +286,16 @@ def _feedback_data(per_check, answers: dict[str, Answer], context: JudgeContext)
             if answer is None or answer.failed or not isinstance(answer.value, dict):
                 continue
             calls = answer.value.get("calls")
-            if probe.op == "forward" and isinstance(calls, list) and calls and "layers" not in data:
+            if question.op == "forward" and isinstance(calls, list) and calls and "layers" not in data:
                 data["layers"] = [{"op": call[0], "output_shape": call[1], "parameters": call[2]}
                                   for call in calls[:MAX_LAYERS] if isinstance(call, (list, tuple)) and len(call) == 3]
-            if probe.op in ("train", "evaluate_weights") and "training" not in data and context.test_labels is not None:
+            if question.op in ("train", "evaluate_weights") and "training" not in data and context.test_labels is not None:
                 value, labels = answer.value, context.test_labels
                 predictions = value.get("predictions")
                 if isinstance(predictions, torch.Tensor) and predictions.shape == labels.shape:
                     matrix, outside, classes = _confusion(predictions, labels)
                     history = value.get("history")
-                    recipe = probe.args.get("recipe", {})
+                    recipe = question.args.get("recipe", {})
                     data["training"] = {
                         "history": history[:MAX_HISTORY] if isinstance(history, list) else [],
                         "stop_at_validation_accuracy": recipe.get("stop_at_validation_accuracy"),
@@ -366,21 +366,21 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
             for module in loaded.value["missing_modules"]:
                 notes.append(f"module '{module}' is not installed on the grader; using it fails")
             networks = network_keys(ordered)
-            installed = {key: _compile_and_install(box, runner, compile_probe, setup, limits, key in networks)
-                         for key, compile_probe in compiles.items()}
-            for probe in ordered:
-                if probe.op in EXECUTOR:
-                    failure = installed.get(model_key(probe.args["model"])) if "model" in probe.args else None
+            installed = {key: _compile_and_install(box, runner, compile_question, setup, limits, key in networks)
+                         for key, compile_question in compiles.items()}
+            for question in ordered:
+                if question.op in EXECUTOR:
+                    failure = installed.get(model_key(question.args["model"])) if "model" in question.args else None
                     # the model spec names an installed graph: it travels as written, never materialised
-                    args = {**materialize({k: v for k, v in probe.args.items() if k != "model"}, setup.data_dir),
-                            **({"model": probe.args["model"]} if "model" in probe.args else {})}
+                    args = {**materialize({k: v for k, v in question.args.items() if k != "model"}, setup.data_dir),
+                            **({"model": question.args["model"]} if "model" in question.args else {})}
                     args, problem = _with_submitted_files(args, path)
-                    answers[probe.key] = failure or problem or runner.ask(probe.op, args,
-                                                                          timeout=getattr(limits, probe.limit),
-                                                                          label=probe.label)
+                    answers[question.key] = failure or problem or runner.ask(question.op, args,
+                                                                          timeout=getattr(limits, question.limit),
+                                                                          label=question.label)
                 else:
-                    answers[probe.key] = box.ask(probe.op, materialize(probe.args, setup.data_dir),
-                                                 timeout=getattr(limits, probe.limit), label=probe.label)
+                    answers[question.key] = box.ask(question.op, materialize(question.args, setup.data_dir),
+                                                 timeout=getattr(limits, question.limit), label=question.label)
         status = box.dead_reason or (runner.dead_reason if compiles else "") or "graded"
         peak_rss = box.peak_rss
         isolation = box.isolation_record()
@@ -389,15 +389,15 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     context = JudgeContext(test_labels=setup.test_labels, data_dir=setup.data_dir)
     results, check_seconds, check_details, by = [], {}, {}, {}
     passed_by_name: dict[str, bool] = {}
-    for check, kind, probes in per_check:
+    for check, kind, questions in per_check:
         judge_started = time.monotonic()
         share = 0.0
         if not loaded.ok:
             passed, message = False, load_failure_message(loaded, load, submission.path.name)
         else:
             try:
-                verdict = judge_within(assignment.limits.judge_seconds, kind.verdict, check, assignment, probes,
-                                       [answers[p.key] for p in probes], context)
+                verdict = judge_within(assignment.limits.judge_seconds, kind.verdict, check, assignment, questions,
+                                       [answers[p.key] for p in questions], context)
                 passed, message, share = verdict.passed, verdict.message, verdict.share
                 if verdict.details:
                     check_details[check.name] = verdict.details
@@ -407,10 +407,10 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
                 passed, message = False, f"the grader could not judge this check ({type(exc).__name__}: {exc})"
         passed, share, message = counted(check, passed, share, message, passed_by_name)
         passed_by_name[check.name] = passed
-        seconds = sum(answers[p.key].seconds for p in probes if p.key in answers)
+        seconds = sum(answers[p.key].seconds for p in questions if p.key in answers)
         seconds += time.monotonic() - judge_started
         check_seconds[check.name] = round(seconds, 3)
-        by[check.name] = executed_by(probes)
+        by[check.name] = executed_by(questions)
         results.append(CheckResult(check.name, check.description, check.points, passed, message,
                                    check.visibility, seconds, share=share, extra_credit=check.extra_credit))
 

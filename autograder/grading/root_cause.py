@@ -13,7 +13,6 @@ structure and training).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from typing import Mapping, Sequence
@@ -138,7 +137,7 @@ def root_cause_note(cause: dict) -> str:
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 
 
-def load_failure_message(answer, probe, filename: str) -> str:
+def load_failure_message(answer, question, filename: str) -> str:
     """Why the submission could not be loaded, naming the file as handed in and its line once.
 
     A syntax error is worded for what it is: Python cannot read the file, so no check could run."""
@@ -151,4 +150,4 @@ def load_failure_message(answer, probe, filename: str) -> str:
         what = "an indentation error" if error.get("type") != "SyntaxError" else "a syntax error"
         return (f"{filename} has {what}{at}: {error.get('message', '')}. Python cannot read the file, so no "
                 f"check could run: fix that line (`python {filename}` shows it too)")
-    return explain_failure(answer, probe)
+    return explain_failure(answer, question)

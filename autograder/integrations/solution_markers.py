@@ -82,15 +82,15 @@ class _Source:
         """One past its last line, counting comment lines that close its body (``# TODO: ...``)."""
         end = node.end_lineno
         own = _indent_width(self.lines[node.lineno - 1])
-        probe = end
-        while probe < len(self.lines):
-            line = self.lines[probe]
+        question = end
+        while question < len(self.lines):
+            line = self.lines[question]
             if not line.strip():
-                probe += 1
+                question += 1
                 continue
             if line.lstrip().startswith("#") and _indent_width(line) > own:
-                probe += 1
-                end = probe
+                question += 1
+                end = question
                 continue
             break
         return end

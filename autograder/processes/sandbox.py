@@ -32,7 +32,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..settings.model import Assignment, Config
 from ..settings.places import hidden_folders
