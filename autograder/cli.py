@@ -12,13 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import AutograderError
+from .settings.schema import DEVICES
 
-DEVICE = click.Choice(["auto", "cpu", "cuda"])
+DEVICE = click.Choice(DEVICES)
 
 
 def _kit():
     """The kit's commands, imported when a command runs: they load torch, and `grade` and `check`
-    first start the batch's warm processes so that those import torch alongside (early_start.py);
+    first start the batch's warm processes so that those import torch alongside (processes/prestart.py);
     an executor put off until torch is loaded starts here."""
     from . import commands
     from .processes.prestart import start_deferred

@@ -16,21 +16,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .reports import plots
 from .checks.authoring import KindInfo, kind_infos
-from .grading.batch import default_jobs, grade_safely as _grade_safely, grading_setup, resolve_device  # noqa: F401 (re-exported)
+from .grading.batch import grade_safely, grading_setup
 from .intake.bulk import BulkDownloads
 from .reports.class_report import write_class_report
-from .settings.loader import Assignment
+from .settings.model import Assignment
 from .checks import load_config
 from .grading.datasets import TrainingData, data_key, test_data_folder, training_data
 from .errors import AutograderError, DataError
-from .settings.places import resolve_data_dir
+from .settings.plan import data_folder, default_jobs
 from .reports.feedback_page import page_beside, write_feedback_page
 from .reports.results_files import print_result, summary_table, write_grades_csv, write_results_json
 from .grading.results import CheckResult, SubmissionResult
 from .grading.reference_weights import reference_submission
-from .grading.grade import grade_submission, needs_data
-from .processes.sandbox import interrupt_all, resume
-from .intake.submission import find_submission
+from .grading.grade import grade_submission
+from .grading.setup import needs_data
+from .processes.live import interrupt_all, resume
+from .intake.names import unique_folder_names as _unique_names
 
 
 def list_assignments(*, config_path: str | Path | None = None) -> list[Assignment]:
@@ -59,11 +60,11 @@ def _missing_data(config, assignment: Assignment, data_dir: str | Path | None,
     in ``datasets``, so the batch does not load it again)."""
     if not needs_data(assignment):
         return None
-    name = assignment.training.get("dataset", "mnist")
-    source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
+    name = assignment.dataset
+    source = data_folder(config, data_dir)
     held = test_data_folder(assignment.training, config.root)
     try:
-        datasets[data_key(name, held)] = training_data(name, source, allow_download=config.kit["allow_download"],
+        datasets[data_key(name, held)] = training_data(name, source, allow_download=config.kit.allow_download,
                                                        test_data=held)
     except DataError as exc:
         return exc.message
@@ -85,7 +86,7 @@ def _with_checks_not_run(result: SubmissionResult, assignment: Assignment, not_r
                          problem: str) -> SubmissionResult:
     """``result`` of the checks that ran, with each check of ``not_run`` put back in its place: not passed,
     0 points, and a message that says it did not run for want of data, through no fault of the code."""
-    dataset = str(assignment.training.get("dataset", "mnist")).upper()
+    dataset = assignment.dataset.upper()
     reason = (f"needs {dataset}: see README. Not run: {dataset} is not on this machine and could not be "
               "downloaded, so this check says nothing about your code. Run it again where the data is (the "
               "README's Quickstart says where it comes from: a download, AUTOGRADER_DATA or --data-dir)")
@@ -133,7 +134,7 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
     if feedback_page:
         page = page_beside(target) if feedback_page is True else Path(feedback_page)
         try:
-            write_feedback_page(result, page, output_kib=config.kit["feedback_output_kib"])
+            write_feedback_page(result, page, output_kib=config.kit.feedback_output_kib)
             if console is not None:
                 console.print(f"feedback page: {page}", markup=False, highlight=False)
         except OSError as exc:       # a read-only folder must not hide the score
@@ -141,39 +142,6 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
                 console.print(f"could not write the feedback page {page} ({exc.strerror}): "
                               "pass --feedback-page PATH", markup=False, highlight=False)
     return result
-
-
-# Names a result folder never takes: the batch's own files in --out.
-RESERVED_NAMES = ("grades.csv", "grades.csv.partial", "report.html", "report.html.partial")
-NAME_CHARS = 100
-
-
-def folder_name(name: str) -> str:
-    """A result folder name made from a submission's name: letters and digits (any script), '.', '_'
-    and '-' only, never hidden, never one of the batch's own files, never a way out of --out."""
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:NAME_CHARS]
-    safe = safe.lstrip(".") or "submission"
-    if safe.lower() in RESERVED_NAMES:
-        safe += "-submission"
-    return safe
-
-
-def _unique_names(paths: Sequence[str | Path], expected_file: str) -> list[str]:
-    """Each submission's result folder name: the file's stem or the folder's name, made safe and unique
-    (also where the file system ignores case)."""
-    names, seen = [], set()
-    for path in paths:
-        try:
-            base = folder_name(find_submission(path, expected_file).name)
-        except Exception:  # a path that cannot even be looked at still gets a name
-            base = folder_name(Path(path).stem)
-        name, n = base, 1
-        while name.lower() in seen:
-            n += 1
-            name = f"{base}-{n}"
-        seen.add(name.lower())
-        names.append(name)
-    return names
 
 
 class GradingPool(ThreadPoolExecutor):
@@ -210,7 +178,7 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
                       console: Console | None = None) -> list[SubmissionResult]:
     """Grade a batch; write <out>/<name>/results.json and feedback.html for each, <out>/grades.csv
     and <out>/report.html. A .zip among the submissions is a course platform's bulk download:
-    each student in it is graded under their name (see bulk_download.py).
+    each student in it is graded under their name (see intake/bulk.py).
 
     One submission's failure never stops the batch: each gets a result, written
     as soon as it is graded. Ctrl-C (KeyboardInterrupt) stops every child at
@@ -222,8 +190,8 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     assignment = config.assignment(assignment_id)
     out = Path(out_dir)
     say = (lambda message: console.print(message, markup=False, highlight=False)) if console else None
-    bulk = BulkDownloads(max_mib=config.kit["bulk_unpacked_mib"], max_files=config.kit["bulk_max_files"],
-                         expected_file=assignment.file, duplicates=config.kit["bulk_duplicates"], say=say)
+    bulk = BulkDownloads(max_mib=config.kit.bulk_unpacked_mib, max_files=config.kit.bulk_max_files,
+                         expected_file=assignment.file, duplicates=config.kit.bulk_duplicates, say=say)
     submissions = bulk.expand(submissions)      # each .zip becomes its students' folders
     names = _unique_names(submissions, assignment.file)
     jobs = jobs or default_jobs(len(submissions))
@@ -237,14 +205,14 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
                                 disable=console is None)
             with progress, GradingPool(max_workers=max(jobs, 1)) as pool:
                 task = progress.add_task(assignment.id, total=len(submissions))
-                futures = {pool.submit(_grade_safely, setup, path): i for i, path in enumerate(submissions)}
+                futures = {pool.submit(grade_safely, setup, path): i for i, path in enumerate(submissions)}
                 for future in as_completed(futures):
                     index = futures[future]
                     result = future.result()
                     result.name = names[index]
                     result.notes += bulk.notes_for(submissions[index])
                     _write_result(result, out)
-                    _write_page(result, out, config.kit["feedback_output_kib"])
+                    _write_page(result, out, config.kit.feedback_output_kib)
                     done[index] = result
                     progress.advance(task)
     finally:
@@ -363,7 +331,7 @@ def audit_assignments(*, assignment_ids: Sequence[str], out_dir: str | Path | No
                       max_mutants: int | None = None, operators: Sequence[str] | None = None,
                       console: Console | None = None) -> list:
     """Grade mutants of each assignment's reference solution (the mistakes students make, see
-    mutations.py) in one warm batch per assignment and report the mutation score: the share of
+    audit/mutations/) in one warm batch per assignment and report the mutation score: the share of
     non-equivalent mutants that lost at least one point. With ``out_dir``: DIR/audit.json,
     DIR/audit.html and the mutants. See audit/run.py."""
     from .audit.report import print_audit, write_audit_html, write_audit_json

@@ -72,7 +72,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     args = parser.parse_args()
 
-    from autograder.grading.datasets import cache_dir, load_mnist
+    from autograder.grading.datasets import load_mnist
+    from autograder.settings.places import cache_dir
 
     data_dir = Path(os.environ.get("AUTOGRADER_DATA", "data"))
     load_mnist(data_dir)  # extracts into the cache once; torchvision then reads from there

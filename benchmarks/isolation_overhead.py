@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.processes import isolation# noqa: E402
+from autograder.processes import isolation  # noqa: E402
+from autograder.processes.isolation import capabilities, cgroups  # noqa: E402
 from autograder.commands import grade_submissions  # noqa: E402
 
 REFERENCE = ROOT / "solutions" / "lenet5" / "lenet5.py"
@@ -44,16 +45,23 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     args = parser.parse_args()
 
-    real_namespaces, real_cgroup = isolation.namespaces_available, isolation._cgroup_parent
+    real = (capabilities.namespaces_available, cgroups.memory_parent)
+    off = (lambda: "switched off for the benchmark", lambda: (None, "", "switched off for the benchmark"))
+
+    def measures(chosen) -> None:
+        # the package and the trials each hold the name, and the cgroups module its parent folder
+        isolation.namespaces_available = capabilities.namespaces_available = chosen[0]
+        cgroups.memory_parent = chosen[1]
+
     grade_once(args.device)  # warm the data cache and the page cache
     isolated, plain, record = [], [], {}
     for _ in range(args.repeats):
-        isolation.namespaces_available, isolation._cgroup_parent = real_namespaces, real_cgroup
+        measures(real)
         seconds, record = grade_once(args.device)
         isolated.append(seconds)
-        isolation.namespaces_available = lambda: "switched off for the benchmark"
-        isolation._cgroup_parent = lambda: (None, "", "switched off for the benchmark")
+        measures(off)
         plain.append(grade_once(args.device)[0])
+    measures(real)
     with_, without = statistics.median(isolated), statistics.median(plain)
     print(f"device {args.device}, {args.repeats} repeats, medians:")
     print(f"  with isolation:    {with_:.2f} s  {[round(s, 2) for s in isolated]}")

@@ -14,7 +14,7 @@ from autograder.checks import authoring
 from autograder.checks import KINDS
 from autograder.cli import main
 from autograder.commands import list_kinds
-from autograder.settings.loader import TRAINING_DATASETS
+from autograder.settings.schema import TRAINING_DATASETS
 from autograder.checks import load_config
 from autograder.errors import ConfigError
 

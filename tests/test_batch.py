@@ -63,9 +63,9 @@ def test_names_that_attack_the_reports_get_safe_folders(tmp_path, monkeypatch, r
 
 def test_jobs_default_to_the_usable_cores_and_share_them_out(tmp_path, monkeypatch, real_config):
     monkeypatch.setattr(jobs, "usable_cores", lambda: 4)
-    assert batch.default_jobs(1) == 1              # one submission keeps every core for its threads
-    assert batch.default_jobs(3) == 3
-    assert batch.default_jobs(30) == 4
+    assert jobs.default_jobs(1) == 1              # one submission keeps every core for its threads
+    assert jobs.default_jobs(3) == 3
+    assert jobs.default_jobs(30) == 4
     seen = []
 
     def grade(setup, path):

@@ -28,8 +28,8 @@ from autograder.checks import load_config
 from autograder.reports.feedback_page import feedback_html
 from autograder.reports.feedback_text import feedback_markdown
 from autograder.grading.results import DETAIL_ITEMS, SubmissionResult, clean_data
-from autograder.grading.grade import _confusion, _feedback_data
-from autograder.processes.sandbox import Answer
+from autograder.grading.facts import confusion as _confusion, page_facts as _feedback_data
+from autograder.wire.answers import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = Path(__file__).resolve().parent / "hostile" / "many_classes.py"
@@ -106,10 +106,12 @@ def test_feedback_data_of_a_30000_class_model_stays_small():
     answer = {"predictions": torch.full_like(labels, CLASSES - 1), "steps": 100, "seconds": 1.0,
               "history": [[step, 0.0, 10.0] for step in range(1, 20_001)]}
     answers = {questions[0].key: Answer(ok=True, value=answer)}
+    context = JudgeContext(test_labels=labels)
+    judged = {check.name: kind.verdict(check, assignment, questions, [answers[questions[0].key]], context).details}
     tracemalloc.start()
     try:
         with PeakRss(every=0.005) as rss:
-            data = _feedback_data([(check, kind, questions)], answers, JudgeContext(test_labels=labels))
+            data = _feedback_data([(check, kind, questions)], answers, context, judged)
         _, python_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -158,7 +158,9 @@ def _correlate(x):
 
 
 def _installed(function, shape):
-    from autograder.executor.measure import ExecutorState, install, model_key
+    from autograder.executor.measure import ExecutorState
+    from autograder.executor.models import install
+    from autograder.wire.answers import model_key
     from autograder.child.compile import compile_function
 
     compiled = compile_function(_AsModule(function), shape[1:], [shape[0]], "test_by_hand.py", "correlate()")
@@ -168,7 +170,7 @@ def _installed(function, shape):
 
 
 def test_the_grader_differentiates_the_compiled_graph_and_accumulates_over_calls():
-    from autograder.executor.measure import call_graph
+    from autograder.executor.models import call_graph
 
     state, spec = _installed(_correlate, [1, 7])
     x = torch.tensor([[9.0, 1, 0, 2, -1, 1, 2]])
@@ -182,7 +184,8 @@ def test_the_grader_differentiates_the_compiled_graph_and_accumulates_over_calls
 
 
 def test_a_compiled_function_cut_from_autograd_is_told_so_by_the_grader():
-    from autograder.executor.measure import MeasureFailure, call_graph
+    from autograder.executor.measure import MeasureFailure
+    from autograder.executor.models import call_graph
 
     state, spec = _installed(lambda x: _correlate(x).detach(), [1, 6])
     with pytest.raises(MeasureFailure, match=r"^correlate\(\.\.\.\) returned a tensor without a gradient history"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.checks import KINDS
-from autograder.settings.loader import COMMON_CHECK_KEYS, LIMIT_KEYS, TRAINING_KEYS
+from autograder.settings.schema import COMMON_CHECK_KEYS, LIMIT_KEYS, TRAINING_KEYS
 from autograder.checks import load_config
 from autograder.errors import ConfigError
 
@@ -35,7 +35,7 @@ def test_defaults_are_filled_in(tmp_path):
     config = load_config(write_config(tmp_path, MINIMAL))
     tiny = config.assignment("tiny")
     assert tiny.limits.load_seconds == LIMIT_KEYS["load_seconds"].default
-    assert config.kit["seed"] == 0 and config.kit["device"] == "auto"
+    assert config.kit.seed == 0 and config.kit.device == "auto"
     (check,) = tiny.checks
     assert check.kind == "builds" and check.points == 1.0 and check.visibility == "visible"
     assert check.description  # the kind's summary
@@ -45,8 +45,8 @@ def test_defaults_are_filled_in(tmp_path):
 def test_training_defaults_and_limit_override(tmp_path):
     text = MINIMAL + '[assignments.tiny.training]\nlr = 1\n[assignments.tiny.limits]\nstep_seconds = 5\n'
     tiny = load_config(write_config(tmp_path, text)).assignment("tiny")
-    assert tiny.training["lr"] == 1.0 and isinstance(tiny.training["lr"], float)
-    assert tiny.training["batch_size"] == TRAINING_KEYS["batch_size"].default
+    assert tiny.training.lr == 1.0 and isinstance(tiny.training.lr, float)
+    assert tiny.training.batch_size == TRAINING_KEYS["batch_size"].default
     assert tiny.limits.step_seconds == 5.0 and tiny.limits.train_watchdog_seconds == 1800.0
 
 
@@ -109,7 +109,8 @@ def test_description_replaces_the_kinds_summary(tmp_path):
 
 
 # Kinds that call a student's function: the kind's summary says too little, so each check says what it asks.
-FUNCTION_MODULES = ("autograder.checks.functions", "autograder.checks.regression")
+FUNCTION_MODULES = ("autograder.checks.functions", "autograder.checks.data_code", "autograder.checks.optimisation",
+                    "autograder.checks.regression")
 
 
 def test_every_function_check_has_its_own_description():
@@ -169,3 +170,21 @@ def test_a_changed_threshold_changes_the_description(tmp_path):
                       '[assignments.tiny.training]\nmax_steps = 1234\noptimizer = "sgd"\n')
     training = load_config(write_config(tmp_path, text)).assignment("tiny").checks[-1]
     assert "87.5%" in training.description and "1,234 SGD steps" in training.description
+
+
+def test_the_kit_type_and_the_kit_table_name_the_same_keys():
+    from dataclasses import fields
+
+    from autograder.settings.model import Kit
+    from autograder.settings.schema import KIT_KEYS
+
+    assert [f.name for f in fields(Kit)] == list(KIT_KEYS)
+
+
+def test_the_recipe_type_and_the_training_table_name_the_same_keys():
+    from dataclasses import fields
+
+    from autograder.settings.model import Recipe
+    from autograder.settings.schema import TRAINING_KEYS
+
+    assert [f.name for f in fields(Recipe)] == list(TRAINING_KEYS)

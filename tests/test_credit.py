@@ -22,8 +22,8 @@ from autograder.reports.feedback_page import feedback_html
 from autograder.reports.feedback_text import feedback_markdown
 from autograder.reports.results_files import print_result, results_json, summary_table, write_grades_csv
 from autograder.grading.results import CheckResult, SubmissionResult
-from autograder.grading.grade import counted
-from autograder.processes.sandbox import Answer
+from autograder.grading.judge import counted
+from autograder.wire.answers import Answer
 
 CONFIG = load_config()
 TASK = CONFIG.assignment("task1_cnn")

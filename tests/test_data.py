@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.grading.datasets import CHECKSUMS_FILE, MNIST_FILES, load_mnist, read_idx, resolve_data_dir
+from autograder.grading.datasets import CHECKSUMS_FILE, MNIST_FILES, load_mnist, read_idx
+from autograder.settings.places import resolve_data_dir
 from autograder.grading.datasets import training_data as batch_training_data
 from autograder.errors import DataError
 

@@ -1,5 +1,5 @@
 """Early start: `grade` and `check` start the batch's zygotes before the parent imports torch and its
-executor right after (early_start.py), the batch takes exactly those processes, and none is left behind."""
+executor right after (processes/prestart.py), the batch takes exactly those processes, and none is left behind."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import ROOT
 
 from autograder.processes import prestart as early_start, executors as executor_pool, zygotes as warm_start
 from autograder.processes.isolation import hidden_in_view
-from autograder.processes.sandbox import SandboxOptions
+from autograder.processes.options import SandboxOptions
 
 LENET = ROOT / "solutions" / "lenet5" / "lenet5.py"
 

@@ -15,7 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograder.wire.allowlist import ALLOWED, resolve
-from autograder.executor.program import CompiledModel, GraphRefused, Limits
+from autograder.executor.program import CompiledModel, GraphRefused
+from autograder.executor.program import GraphLimits as Limits
 from autograder.child.compile import CompileFailure, compile_function, compile_module
 
 
@@ -252,7 +253,7 @@ def test_a_hand_written_function_that_reads_a_value_or_turns_gradients_on_is_ref
 
 
 def test_a_graph_asking_for_too_much_memory_is_answered_in_words():
-    from autograder.executor.main import describe
+    from autograder.wire.serve import describe
 
     error = RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
                          "memory: you tried to allocate 40000000000 bytes. Error code 12 (Cannot allocate memory)")
@@ -324,7 +325,8 @@ def test_the_executor_trains_without_importing_torch_dynamo(tmp_path):
     torch.save(compiled(SmallCNN()), tmp_path / "compiled.pt")
     script = f"""
 import sys, torch
-from autograder.executor.measure import HANDLERS, ExecutorState, model_key
+from autograder.executor.measure import HANDLERS, ExecutorState
+from autograder.wire.answers import model_key
 from autograder.executor.training import warm_up
 warm_up("cpu")
 state = ExecutorState(device="cpu", seed=0, data_file=None, threads=1)

@@ -1,7 +1,7 @@
 """Warm executors: one per grading thread serves a whole batch, and each submission meets it as new.
 
 The executor runs only the grader's code, so a batch keeps it from one
-submission to the next (executor_pool.py). Between two submissions it forgets
+submission to the next (processes/executors.py). Between two submissions it forgets
 every model and resets torch's global switches; one that died is replaced.
 These tests grade the forged submissions and then the reference through one
 warm executor, and compare every verdict with executors started afresh.
@@ -13,10 +13,11 @@ import torch
 
 from autograder.grading.batch import grading_setup
 from autograder.checks import load_config
-from autograder.executor.measure import ExecutorState, forget, install
+from autograder.executor.measure import ExecutorState
+from autograder.executor.models import forget, install
 from autograder.processes.executors import ExecutorPool
 from autograder.grading.grade import grade_submission
-from autograder.processes.sandbox import SandboxOptions
+from autograder.processes.options import SandboxOptions
 from autograder.child.compile import compile_module
 
 from test_executor import SmallCNN

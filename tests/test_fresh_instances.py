@@ -19,7 +19,7 @@ from autograder.checks.instances import submission_draw
 from autograder.checks.tensor_specs import materialize
 from autograder.checks import load_config
 from autograder.settings.model import CheckSpec
-from autograder.processes.sandbox import Answer
+from autograder.wire.answers import Answer
 from grading_cases import ROOT
 
 CONFIG = load_config(ROOT / "grading.toml")

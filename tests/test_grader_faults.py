@@ -130,8 +130,10 @@ def test_two_graders_at_once_give_the_scores_each_gives_alone(tmp_path):
 def test_a_training_run_over_the_work_budget_is_refused_before_it_starts():
     import importlib.util
 
-    from autograder.executor.measure import MeasureFailure, _within_work_budget
-    from autograder.executor.program import CompiledModel, Limits
+    from autograder.executor.measure import MeasureFailure
+    from autograder.executor.training_runs import _within_work_budget
+    from autograder.executor.program import CompiledModel
+    from autograder.executor.program import GraphLimits as Limits
     from autograder.child.compile import compile_module
 
     spec = importlib.util.spec_from_file_location("reference_task1_cnn", REFERENCE)

@@ -29,7 +29,7 @@ from autograder.integrations.gradescope import (export_gradescope, gradescope_re
 from autograder.integrations.nbgrader import export_nbgrader
 from autograder.reports.results_files import MAX_RESULTS_BYTES, write_results_json
 from autograder.grading.results import CheckResult, SubmissionResult
-from autograder.grading.grade import needs_data
+from autograder.grading.setup import needs_data
 
 from trial_runs import run_gradescope_archive
 
@@ -47,7 +47,7 @@ def test_archive_layout(tmp_path):
         modes = {info.filename: info.external_attr >> 16 for info in z.infolist()}
         run = z.read("run_autograder").decode()
     assert {"setup.sh", "run_autograder", "kit/grading.toml", "kit/pyproject.toml",
-            "kit/autograder/__init__.py", "kit/autograder/child/main.py", "kit/autograder/batch.py",
+            "kit/autograder/__init__.py", "kit/autograder/child/main.py", "kit/autograder/grading/batch.py",
             "kit/autograder/integrations/gradescope.py"} <= names
     assert not any(n.startswith("kit/autograder/autograder/") for n in names)
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR

@@ -33,9 +33,9 @@ import pytest
 import torch
 from rich.console import Console
 
-from autograder.processes import isolation, syscall_filter
+from autograder.processes.isolation import View, capabilities, cgroups, syscall_filter, unshare, view
 from autograder.commands import grade_submissions
-from autograder.grading.datasets import cache_dir
+from autograder.settings.places import cache_dir
 from autograder.reports.results_files import MAX_RESULTS_BYTES, print_result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -436,8 +436,8 @@ def test_isolation_is_recorded(batch):
 
 def test_degraded_mode_still_limits_time_and_memory(tmp_path, monkeypatch):
     """Without namespaces or cgroups, time and memory are still enforced and the gaps recorded."""
-    monkeypatch.setattr(isolation, "namespaces_available", lambda: "the grader is not running as root")
-    monkeypatch.setattr(isolation, "_cgroup_parent", lambda: (None, "", "no cgroup (test)"))
+    monkeypatch.setattr(capabilities, "namespaces_available", lambda: "the grader is not running as root")
+    monkeypatch.setattr(cgroups, "memory_parent", lambda: (None, "", "no cgroup (test)"))
     config = write_config(tmp_path / "kit")
     results = grade_submissions(assignment_id="lenet5", out_dir=tmp_path / "out", config_path=config,
                                 submissions=[HOSTILE / "memory_hog.py", HOSTILE / "loop_forward.py"],
@@ -453,21 +453,21 @@ def test_degraded_mode_still_limits_time_and_memory(tmp_path, monkeypatch):
 
 def test_unprivileged_user_when_grading_as_root(batch):
     record = batch["results"]["lenet5"].extra["isolation"]
-    if os.geteuid() != 0 or isolation.namespaces_available():
+    if os.geteuid() != 0 or capabilities.namespaces_available():
         assert not record["user"].startswith("unprivileged (uid 65534")
         return
     assert record["user"].startswith("unprivileged (uid 65534"), record["user"]
 
 
-def test_covers_hide_the_kit_but_keep_a_virtual_environment_inside_it(tmp_path, monkeypatch):
+def test_covers_hide_the_kit_but_keep_a_virtual_environment_inside_it(tmp_path):
     """A kit with its .venv inside (as CI installs it): the kit is covered, the venv shown again,
     the data cache inside the venv covered again, a submission folder inside the kit left covered."""
     kit, box = tmp_path / "kit", tmp_path / "boxes" / "box-1"
     for folder in (kit / ".venv" / "lib", kit / ".venv" / "cache", kit / "submissions", box):
         folder.mkdir(parents=True)
-    iso = isolation.Isolation(box, 0.0, [kit, kit / ".venv" / "cache", kit / "submissions"], probing=True)
-    monkeypatch.setattr(iso, "_needed_paths", lambda: [box, kit / ".venv", kit / ".venv" / "lib"])
-    covers = {folder: (mode, shown) for folder, mode, shown in iso.covers(None)}
+    seen = View(box, (kit, kit / ".venv" / "cache", kit / "submissions"),
+                needed=(box, kit / ".venv", kit / ".venv" / "lib"))
+    covers = {folder: (mode, shown) for folder, mode, shown in unshare.covers(seen)}
     assert covers[str(kit)] == ("711", [str(kit / ".venv")])
     assert covers[str(kit / ".venv" / "cache")] == ("000", [])
     assert str(kit / "submissions") not in covers            # gone with the kit already
@@ -479,17 +479,15 @@ def test_site_folders_a_virtual_environment_lacks_are_neither_shown_nor_traverse
     """Debian's Python lists site folders (lib/python3/dist-packages) that a virtual environment
     does not have: they are left out, and an unprivileged child's covers are still worked out."""
     missing = tmp_path / "venv" / "lib" / "python3" / "dist-packages"
-    monkeypatch.setattr(isolation.site, "getsitepackages", lambda: [str(missing)])
-    isolation._python_paths.cache_clear()
+    monkeypatch.setattr(view.site, "getsitepackages", lambda: [str(missing)])
+    view.python_paths.cache_clear()
     try:
-        assert missing not in isolation._python_paths()
+        assert missing not in view.python_paths()
         box = tmp_path / "boxes" / "box-1"
         box.mkdir(parents=True)
-        iso = isolation.Isolation(box, 0.0, [], probing=True)
-        monkeypatch.setattr(iso, "_needed_paths", lambda: [box, missing])
-        assert iso.covers(65534)                 # no error for the folder that is not there
+        assert unshare.covers(View(box, user=65534, needed=(box, missing)))   # no error for the folder not there
     finally:
-        isolation._python_paths.cache_clear()
+        view.python_paths.cache_clear()
 
 
 # ---------------------------------------------------------------- the channel, the reports, leftovers
@@ -671,9 +669,9 @@ def test_killing_the_grader_kills_every_child(tmp_path):
 def test_without_bubblewrap_the_namespace_measures_still_hold(tmp_path, monkeypatch):
     """The fallback where bubblewrap is missing: namespaces, IPC, PID and read-only mounts, the system
     call filter, and the sandbox folder (a deep chain in it included) removed afterwards."""
-    if isolation.namespaces_available():
-        pytest.skip("no namespaces here: " + isolation.namespaces_available())
-    monkeypatch.setattr(isolation, "bwrap_fails", lambda: "switched off for this test")
+    if capabilities.namespaces_available():
+        pytest.skip("no namespaces here: " + capabilities.namespaces_available())
+    monkeypatch.setattr(capabilities, "bwrap_fails", lambda: "switched off for this test")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "work"))
     (tmp_path / "work").mkdir()
     remove_shm(SHM_KEY)

@@ -11,7 +11,7 @@ import torch
 from autograder.checks import KINDS, JudgeContext
 from autograder.commands import check_submission
 from autograder.checks import load_config
-from autograder.processes.sandbox import Answer
+from autograder.wire.answers import Answer
 
 CONFIG = load_config()
 

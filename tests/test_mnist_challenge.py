@@ -26,7 +26,8 @@ from synthetic_mnist import _idx
 from autograder.commands import grade_submissions, verify_kit
 from autograder.grading.datasets import training_data
 from autograder.errors import DataError
-from autograder.executor.measure import MeasureFailure, _read_state_dict
+from autograder.executor.measure import MeasureFailure
+from autograder.executor.weights import _read_state_dict
 
 QUICK_TRAIN = """import runpy, sys
 sys.argv += ["--epochs", "1", "--train-images", "12800"]

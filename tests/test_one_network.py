@@ -19,7 +19,8 @@ from torch import nn
 
 from autograder.commands import grade_submissions
 from autograder.checks import load_config
-from autograder.executor.program import CompiledModel, GraphRefused, Limits
+from autograder.executor.program import CompiledModel, GraphRefused
+from autograder.executor.program import GraphLimits as Limits
 from autograder.child.compile import compile_module
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from autograder.child.main import register_answers
-from autograder.child.probes import ANSWERS
+from autograder.child.answers import ANSWERS
 from autograder.executor.measure import HANDLERS
 from autograder.wire.operations import EXECUTOR, WORKER
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from rich.console import Console
 
-from autograder.commands import _unique_names, folder_name
+from autograder.intake.names import folder_name, unique_folder_names as _unique_names
 from autograder.reports.results_files import (IDENTITY_COLUMNS, MAX_RESULTS_BYTES, print_result, results_json, summary_table,
                                 write_grades_csv, write_results_json)
 from autograder.grading.results import CheckResult, SubmissionResult

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.processes import isolation, syscall_filter
-from autograder.processes.sandbox import process_tree_rss_bytes, remove_tree
+from autograder.processes.isolation import LEVELS, Isolation, View, capabilities, syscall_filter
+from autograder.processes.cleanup import remove_tree
+from autograder.processes.memory import process_tree_rss_bytes
 from autograder.wire import confine
 
 
@@ -88,11 +89,11 @@ def test_memory_counts_shared_memory_but_not_the_files_a_process_maps(tmp_path):
 
 
 def test_polls_within_their_age_share_one_reading_of_proc(monkeypatch):
-    from autograder.processes import sandbox
+    from autograder.processes import memory
 
     scans = []
-    original = sandbox._PROCESSES.scan
-    monkeypatch.setattr(sandbox._PROCESSES, "scan", lambda: (scans.append(1), original())[1])
+    original = memory._PROCESSES.scan
+    monkeypatch.setattr(memory._PROCESSES, "scan", lambda: (scans.append(1), original())[1])
     now = process_tree_rss_bytes(os.getpid())                 # no age given: read now
     assert now > 0 and len(scans) == 1
     assert process_tree_rss_bytes(os.getpid(), max_age=60) == now and len(scans) == 1
@@ -113,17 +114,15 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def test_bubblewrap_layout_shows_only_what_the_child_needs(tmp_path, monkeypatch):
+def test_bubblewrap_layout_shows_only_what_the_child_needs(tmp_path):
     """A kit with its virtual environment inside: the venv is bound read-only, the kit is not there, the data
     cache inside the venv is covered, and the sandbox folder's entries are bound read-only into a tmpfs."""
     kit, box = tmp_path / "kit", tmp_path / "boxes" / "box-1"
     for folder in (kit / ".venv" / "lib", kit / ".venv" / "cache", box / "submission", box / "tmp"):
         folder.mkdir(parents=True)
-    iso = isolation.Isolation(box, 0.0, [kit, kit / ".venv" / "cache", Path.cwd()], probing=True,
-                              disk_mib=64)
-    iso.mode, iso.user = "bwrap", 65534
-    monkeypatch.setattr(iso, "_needed_paths", lambda: [box, kit / ".venv"])
-    command = iso.wrap(["python", "-I", "-c", "pass"])
+    view = View(box, (kit, kit / ".venv" / "cache", Path.cwd()), user=65534, disk_mib=64,
+                needed=(box, kit / ".venv"))
+    command = LEVELS["bwrap"].wrap(["python", "-I", "-c", "pass"], view)
     args = command[command.index("bwrap"):]
     pairs = list(zip(args, args[1:], args[2:]))
     assert ("--ro-bind", str(kit / ".venv"), str(kit / ".venv")) in pairs
@@ -140,7 +139,7 @@ def test_bubblewrap_layout_shows_only_what_the_child_needs(tmp_path, monkeypatch
     assert first[str(tmp_path)] < first[str(kit / ".venv")]
 
 
-needs_bwrap = pytest.mark.skipif(bool(isolation.bwrap_fails()), reason=isolation.bwrap_fails() or "")
+needs_bwrap = pytest.mark.skipif(bool(capabilities.bwrap_fails()), reason=capabilities.bwrap_fails() or "")
 
 
 @needs_bwrap
@@ -150,7 +149,7 @@ def test_the_child_sees_nothing_of_the_host_under_bubblewrap(tmp_path):
     (secret / "answers.txt").write_text("42")
     box = tmp_path / "box"
     box.mkdir()
-    iso = isolation.Isolation(box, 0.0, uid=65534, disk_mib=8)
+    iso = Isolation(box, 0.0, uid=65534, disk_mib=8)
     assert iso.mode == "bwrap"
     code = ("import os, sys; print(sorted(os.listdir('/'))); print(os.path.exists(sys.argv[1])); "
             "print(os.getuid()); open(os.path.join(os.environ['TMPDIR'], 'x'), 'w').write('y' * 2**24)")
@@ -228,8 +227,7 @@ def run_confined_child(mode: str) -> dict:
         shutil.copytree(Path(confine.__file__).parent, box / "grader" / "wire",
                         ignore=shutil.ignore_patterns("__pycache__"))
         (box / "grader" / "__init__.py").write_text("")
-        iso = isolation.Isolation(box, 0.0, probing=True)
-        iso.mode, iso.user = mode, 65534
+        iso = Isolation(box, 0.0, uid=65534, level=LEVELS[mode])
         (box / confine.SETTINGS).write_text(json.dumps(iso.confinement()))
         for folder, _, files in os.walk(box):       # the unshare sandbox's child is given its folder
             for name in [".", *files]:
@@ -250,14 +248,14 @@ def test_a_sandboxed_child_confines_itself_before_any_submission_code(mode, filt
     """Its own user and IPC namespace, no capability, and with the filter: EPERM from the kernel for
     every refused call, ENOSYS for clone3, threads still start, and a ctypes call names what was refused.
     Without libseccomp the namespaces hold all the same and the record says why there is no filter."""
-    reason = isolation.bwrap_fails() if mode == "bwrap" else isolation.namespaces_available()
+    reason = capabilities.bwrap_fails() if mode == "bwrap" else capabilities.namespaces_available()
     if reason:
         pytest.skip(reason)
     if filtered and syscall_filter.programs()[0] is None:
         pytest.skip(f"no system call filter here: {syscall_filter.programs()[1]}")
     if not filtered:
         monkeypatch.setattr(syscall_filter, "programs", lambda: (None, "switched off for this test"))
-    refused = isolation.own_namespaces_fail(mode, 65534)
+    refused = capabilities.own_namespaces_fail(mode, 65534)
     if refused:
         pytest.skip(f"this kernel gives a sandboxed child no namespaces of its own: {refused}")
     child = run_confined_child(mode)
@@ -276,8 +274,7 @@ def test_a_sandboxed_child_confines_itself_before_any_submission_code(mode, filt
         assert child["raw"].startswith("keyctl=ok add_key=ok mq_open=EOVERFLOW ptrace=ESRCH"), child["raw"]
         # nor a user namespace of its own (the kernel wants its owner mapped), whatever the call
         assert child["raw"].endswith("unshare=EPERM clone3=EINVAL clone_newuser=EPERM"), child["raw"]
-        record = isolation.Isolation(Path(tempfile.gettempdir()), 0.0, probing=True)
-        record.mode, record.user = mode, 65534
+        record = Isolation(Path(tempfile.gettempdir()), 0.0, uid=65534, level=LEVELS[mode])
         assert record.record()["seccomp"] == "no: switched off for this test"
         assert "namespace of its own" in record.record()["keyring"]
 
@@ -287,9 +284,10 @@ def test_without_pyseccomp_a_sandbox_still_starts_and_says_why_it_has_no_filter(
     syscall_filter.programs.cache_clear()
     try:
         assert syscall_filter.programs() == (None, "pyseccomp is not installed (pip install pyseccomp)")
-        iso = isolation.Isolation(Path(tempfile.gettempdir()), 0.0, probing=True)
+        folder = Path(tempfile.gettempdir())
+        iso = Isolation(folder, 0.0, level=LEVELS["none"])
         assert iso.confinement() is None                         # no sandbox: nothing to install
-        iso.mode = "bwrap"
+        iso = Isolation(folder, 0.0, level=LEVELS["bwrap"])
         assert iso.confinement() == {"own_namespaces": True, "filter": None}
     finally:
         syscall_filter.programs.cache_clear()

@@ -65,7 +65,7 @@ def test_the_zygote_preloads_what_the_reference_solution_imports(tmp_path):
 def test_the_zygotes_own_memory_leaves_each_child_its_whole_limit():
     """The zygote is charged to the cgroup its children share; once it is ready the cgroup holds
     room for it on top of the limit, so the limit a report names is the room a child has."""
-    from autograder.processes.sandbox import SandboxOptions
+    from autograder.processes.options import SandboxOptions
     from autograder.processes.zygotes import Zygote, ZygoteFailed
 
     try:
@@ -75,11 +75,12 @@ def test_the_zygotes_own_memory_leaves_each_child_its_whole_limit():
     try:
         zygote.wait_ready()
         isolation = zygote.box.isolation
-        if isolation.cgroup is None:
-            pytest.skip(f"no memory cgroup here ({isolation.memory_reason})")
+        groups = isolation.cgroups
+        if groups.memory_group is None:
+            pytest.skip(f"no memory cgroup here ({groups.memory_reason})")
         held = isolation.memory_bytes()
-        name = "memory.limit_in_bytes" if isolation.cgroup_version == "v1" else "memory.max"
-        limit = int((isolation.cgroup / name).read_text())
+        name = "memory.limit_in_bytes" if groups.memory_version == "v1" else "memory.max"
+        limit = int((groups.memory_group / name).read_text())
         assert held > 50 * 2**20, "a zygote that imported torch holds some memory"
         assert limit - held >= 2**30, (limit, held)
         assert limit - held <= 1.2 * 2**30, "the cgroup still stops what outruns the poll"
@@ -149,7 +150,7 @@ def test_without_the_filter_each_child_still_has_its_own_queues_and_keys(fast_co
     """A machine without libseccomp: the key is made (a queue cannot be: no user is mapped into the child's
     own user namespace), yet the next child of the same warm process, and the other thread's, finds
     neither, in its keyrings or in /proc/keys; the record says why there is no filter."""
-    from autograder.processes import syscall_filter
+    from autograder.processes.isolation import syscall_filter
 
     monkeypatch.setattr(syscall_filter, "programs", lambda: (None, "libseccomp is switched off for this test"))
     files = [LEAVER, LEAVER, LOOKER, LOOKER, REFERENCE]

@@ -56,11 +56,11 @@ def questions(assignment, reference: Path, seed: int) -> list[tuple[str, str, An
     or function compiled for the grader, ("worker", question) for each question the submission's own
     process answers. The fresh problems are drawn from the reference's bytes."""
     from ..checks.instances import submission_draw
-    from ..grading.grade import _compile_plan, _plan
+    from ..grading.plan import compile_plan, plan_questions
     from ..wire.operations import EXECUTOR
 
-    _, _, ordered = _plan(assignment, submission_draw(seed, reference))
-    asked = [(key, question.label, ("compile", question)) for key, question in _compile_plan(assignment, ordered).items()]
+    _, _, ordered = plan_questions(assignment, submission_draw(seed, reference))
+    asked = [(key, question.label, ("compile", question)) for key, question in compile_plan(assignment, ordered).items()]
     asked += [(question.key, question.label, ("worker", question)) for question in ordered if question.op not in EXECUTOR]
     return asked
 
@@ -108,7 +108,7 @@ def _compiled_answer(state, question, data_dir) -> dict:
 
     from ..checks.tensor_specs import materialize
     from ..executor.program import CompiledModel
-    from ..child.probes import ANSWERS
+    from ..child.answers import ANSWERS
 
     args = materialize(question.args, data_dir)
     torch.manual_seed(0)
@@ -142,7 +142,7 @@ def answer_all(path: Path, asked: list, seed: int, data_dir, module_name: str) -
     """Every question's answer for one file (an error is an answer too)."""
     from ..checks.tensor_specs import materialize
     from ..child.loader import load_definitions
-    from ..child.probes import ANSWERS, ChildState
+    from ..child.answers import ANSWERS, ChildState
     from ..wire.answers import seed_everything
 
     answers: dict[str, Any] = {}

@@ -1,7 +1,7 @@
 """The audit: do an assignment's checks catch the mistakes students make?
 
 For each assignment: make mutants of the reference solution with the operators
-of ``mutations.py`` (inside what the checks grade), grade the reference and every
+of ``mutations/`` (inside what the checks grade), grade the reference and every
 mutant in one warm batch exactly as ``autograder grade`` grades submissions, then
 
 - a mutant that lost at least one point is **killed**: some check gave it fewer points than it gave
@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import mutations
-from ..settings.loader import Assignment, Config
+from ..settings.model import Assignment, Config
 from ..checks import load_config
 from ..errors import AutograderError
 from .mutations import Mutant
@@ -179,7 +179,7 @@ class _Pool(ThreadPoolExecutor):
 
     def __exit__(self, exc_type, exc_value, traceback):
         if exc_type is not None:
-            from ..processes.sandbox import interrupt_all, resume
+            from ..processes.live import interrupt_all, resume
 
             interrupt_all("the audit was interrupted")
             self.shutdown(wait=True, cancel_futures=True)
@@ -192,8 +192,9 @@ def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[M
                   progress: Progress | None = None) -> AssignmentAudit:
     """Grade the reference and ``mutants`` in one warm batch (files under ``folder``), then measure the
     survivors for equivalence."""
-    from ..grading.batch import default_jobs, grade_safely, grading_setup
-    from ..settings.places import resolve_data_dir
+    from ..grading.batch import grade_safely, grading_setup
+    from ..settings.plan import default_jobs
+    from ..settings.plan import data_folder
 
     started = time.monotonic()
     audit = AssignmentAudit(assignment.id, assignment.title, seed, made)
@@ -222,7 +223,7 @@ def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[M
     if survivors:
         if progress is not None:
             progress.update(task, description=f"auditing {assignment.id}: measuring {len(survivors)} survivor(s)")
-        source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
+        source = data_folder(config, data_dir)
         verdicts, audit.noise = measure_equivalence(config=config, assignment=assignment, mutants=survivors,
                                                     seed=seed, data_dir=source, work=folder)
         for outcome in audit.outcomes:
@@ -252,7 +253,7 @@ def audit_assignments(*, assignment_ids: Sequence[str], out_dir: str | Path | No
         raise AutograderError("--max-mutants must be at least 1")
     config = load_config(config_path)
     assignments = [config.assignment(assignment_id) for assignment_id in assignment_ids]
-    chosen_seed = config.kit["seed"] if seed is None else seed
+    chosen_seed = config.kit.seed if seed is None else seed
     planned = [(a, *make_mutants(config, a, max_mutants=max_mutants, seed=chosen_seed, operators=operators))
                for a in assignments]
     out = Path(out_dir) if out_dir is not None else None

@@ -3,7 +3,9 @@
 Each module listed below holds kinds on one subject (models, layer structure,
 training, plain functions...) and registers them with ``@register`` as it is
 imported. A new module of kinds is added to this list by hand, so that
-``grep`` finds every kind from here.
+``grep`` finds every kind from here. The package's other modules hold what
+kinds share (the base class, value comparison, function arguments, tensor
+specs, drawn instances, formulas, training records) and register nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from pathlib import Path
 
 from ..settings.loader import load_config as _read_config
 from ..settings.model import Config
-from . import functions, layers, model, regression, structure, training, training_code, weights  # noqa: F401 - they register
+from . import (  # noqa: F401 - they register
+    data_code, functions, layers, model, optimisation, overfit, regression, structure, training, training_code,
+    weights,
+)
 from .base import CheckKind, JudgeContext, Question, Verdict
 from .registry import KINDS, register
 

@@ -154,7 +154,7 @@ def kind_infos(names: list[str] | None = None) -> list[KindInfo]:
     missing = [name for name in KINDS if name not in EXAMPLES]
     if missing:
         raise ConfigError(f"check kind '{missing[0]}' has no example: add one to EXAMPLES in "
-                          "autograder/authoring.py")
+                          "autograder/checks/authoring.py")
     return [KindInfo(name, KINDS[name].summary, KINDS[name].needs_data, _keys(KINDS[name].params),
                      example_table(name))
             for name in sorted(KINDS) if not names or name in names]
@@ -165,8 +165,8 @@ def kind_infos(names: list[str] | None = None) -> list[KindInfo]:
 HOW_TO = f"""# Authoring assignments
 
 This guide is written by `python -m autograder.checks.authoring` from the check kinds'
-own declarations (`autograder/checks/`, `autograder/config.py`) and the
-examples in `autograder/authoring.py`; a test fails when it is out of date, so
+own declarations (`autograder/checks/`, `autograder/settings/schema.py`) and the
+examples in `autograder/checks/authoring.py`; a test fails when it is out of date, so
 regenerate it rather than edit it. `autograder kinds` prints the same
 reference on the terminal (`autograder kinds output_shape` for one kind).
 
@@ -220,7 +220,7 @@ def _markdown_keys(keys: list[KeyInfo]) -> list[str]:
 
 def authoring_markdown() -> str:
     """docs/authoring.md, as this version of the kit writes it."""
-    from ..settings.loader import ASSIGNMENT_KEYS, COMMON_CHECK_KEYS, TRAINING_KEYS
+    from ..settings.schema import ASSIGNMENT_KEYS, COMMON_CHECK_KEYS, TRAINING_KEYS
 
     lines = [HOW_TO.rstrip(), "", "## Keys of an assignment", "", "`[assignments.<id>]`:", ""]
     lines += _markdown_keys(_keys(ASSIGNMENT_KEYS))

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from ..settings.model import Assignment, CheckSpec, Key
+from ..settings.model import Assignment, CheckSpec, Key, Kit
 from ..wire.answers import Answer
 
 # Which limit in grading.toml bounds a question's time.
@@ -140,12 +140,12 @@ class CheckKind:
                 f"{shown(mark)})")
         return Verdict(False, f"{rule}: {detail or verdict.message}", verdict.details, fraction=share)
 
-    def configure(self, params: dict[str, Any], kit: dict[str, Any]) -> dict[str, Any]:
+    def configure(self, params: dict[str, Any], kit: Kit) -> dict[str, Any]:
         """The parameters with what they take from ``[kit]`` filled in: a by-hand check's
         ``allowed_ops`` becomes an ``AllowedOps`` (its op groups resolved). Called when grading.toml
         is loaded, before ``validate``; ValueError for an entry that names nothing."""
         if "allowed_ops" in self.params:
-            params = {**params, "allowed_ops": allowed_ops(params["allowed_ops"], kit.get("op_groups", {}))}
+            params = {**params, "allowed_ops": allowed_ops(params["allowed_ops"], kit.op_groups)}
         return params
 
     def validate(self, params: dict[str, Any]) -> None:

@@ -28,7 +28,8 @@ class TestAccuracy(CheckKind):
     pass_mark = "min_test_accuracy"
 
     def validate(self, params):
-        from ..settings.loader import TRAINING_KEYS, resolve_table
+        from ..settings.loader import resolve_table
+        from ..settings.schema import TRAINING_KEYS
         from ..errors import ConfigError
 
         try:
@@ -37,7 +38,7 @@ class TestAccuracy(CheckKind):
             raise ValueError(str(exc.message).removeprefix("grading.toml: ")) from None
 
     def _recipe(self, check, assignment) -> dict:
-        return {**assignment.training, **check.params["recipe"]}
+        return {**assignment.recipe(), **check.params["recipe"]}
 
     def describe(self, check, assignment):
         recipe = self._recipe(check, assignment)
@@ -60,13 +61,11 @@ class TestAccuracy(CheckKind):
 
     def judge(self, check, assignment, answers, context):
         result = answers[0].value
-        labels = context.test_labels
-        if labels is None:
-            return Verdict(False, "the grader has no test labels for this dataset")
-        predictions = result.get("predictions")
-        if not isinstance(predictions, torch.Tensor) or predictions.shape != labels.shape:
-            return Verdict(False, "the training run returned no prediction for each test image")
-        accuracy, classes, outside = score_predictions(predictions, labels)
+        scored = scored_test_predictions(result, context, "the training run returned no prediction for each "
+                                                          "test image")
+        if isinstance(scored, Verdict):
+            return scored
+        accuracy, classes, outside = scored
         threshold = check.params["min_test_accuracy"]
         history = result.get("history") or []
         validation = f", validation {history[-1][1]:.1%}" if history else ""
@@ -86,6 +85,18 @@ class TestAccuracy(CheckKind):
         verdict = Verdict(False, f"test accuracy {accuracy:.2%} < {threshold * 100:g}% ({detail}){hint}", details)
         return self.scored(check, verdict, accuracy, "test accuracy", percent, f"{detail}{hint}",
                            measured_shown=lambda v: f"{v:.2%}")
+
+
+def scored_test_predictions(result: dict, context, missing: str) -> tuple[float, int, int] | Verdict:
+    """``score_predictions`` of an answer's test predictions against the grader's own labels, or the
+    failed verdict that says why they cannot be scored (``missing``: no prediction for each image)."""
+    labels = context.test_labels
+    if labels is None:
+        return Verdict(False, "the grader has no test labels for this dataset")
+    predictions = result.get("predictions")
+    if not isinstance(predictions, torch.Tensor) or predictions.shape != labels.shape:
+        return Verdict(False, missing)
+    return score_predictions(predictions, labels)
 
 
 def score_predictions(predictions: torch.Tensor, labels: torch.Tensor) -> tuple[float, int, int]:

@@ -15,14 +15,13 @@ predictions against its test labels.
 
 from __future__ import annotations
 
-import torch
 
 from ..settings.model import Key
 from .base import TRAIN, CheckKind, Question, Verdict, call_text, model_spec
 from .registry import register
-from .training import not_a_class_text, percent, score_predictions
+from .training import not_a_class_text, percent, scored_test_predictions
 
-# What the runner replaces with the bytes of a file handed in beside the model (runner.py).
+# What the parent replaces with the bytes of a file handed in beside the model (grading/session.py).
 SUBMITTED_FILE = "__submitted_file__"
 
 
@@ -60,8 +59,8 @@ class WeightsAccuracy(CheckKind):
 
     def questions(self, check, assignment):
         p = check.params
-        recipe = {key: assignment.training[key] for key in ("test_batch_size", "normalize_mean", "normalize_std")
-                  if key in assignment.training}
+        recipe = {key: value for key, value in assignment.recipe().items()
+                  if key in ("test_batch_size", "normalize_mean", "normalize_std")}
         return [Question(
             "evaluate_weights",
             {"model": model_spec(assignment),
@@ -73,14 +72,11 @@ class WeightsAccuracy(CheckKind):
 
     def judge(self, check, assignment, answers, context):
         result = answers[0].value
-        labels = context.test_labels
-        if labels is None:
-            return Verdict(False, "the grader has no test labels for this dataset")
-        predictions = result.get("predictions")
-        if not isinstance(predictions, torch.Tensor) or predictions.shape != labels.shape:
-            return Verdict(False, "the grader got no prediction for each test image")
+        scored = scored_test_predictions(result, context, "the grader got no prediction for each test image")
+        if isinstance(scored, Verdict):
+            return scored
         p = check.params
-        accuracy, classes, outside = score_predictions(predictions, labels)
+        accuracy, classes, outside = scored
         count = int(result.get("parameters", 0))
         details = {"test_accuracy": round(accuracy, 4), "parameters": count, "predictions_not_a_class": outside}
         if count > p["max_parameters"]:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..wire import graph_format as fmt
+from ..wire.answers import SubmissionFact
 
 # raw ATen names (aten.<name>.<overload>); in-place dropout returns its input in eval mode too
 DROPOUT_OPS = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout",
@@ -34,7 +35,7 @@ RANDOM_OPS = {"bernoulli", "bernoulli_", "rand", "rand_like", "randn", "randn_li
               "rrelu_with_noise", "exponential_", "geometric_", "cauchy_", "log_normal_"}
 
 
-class NetworkRefused(Exception):
+class NetworkRefused(SubmissionFact):
     """The graphs are not one network that learns; the message is for the student."""
 
 

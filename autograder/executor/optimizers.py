@@ -14,8 +14,10 @@ import math
 import torch
 from torch import nn
 
+from ..wire.answers import SubmissionFact
 
-class TrainingFailure(Exception):
+
+class TrainingFailure(SubmissionFact):
     """The training run cannot go on; the message is for the student."""
 
 

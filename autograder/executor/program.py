@@ -16,9 +16,10 @@ import torch
 from torch import fx, nn
 
 from ..wire import graph_format as fmt
-
-from . import one_network
 from ..wire.allowlist import OpRefused, resolve, short_name
+from ..wire.answers import SubmissionFact
+from . import one_network
+from .graph_passes import PSEUDO_OPS, ShapeRecorder, drop_dead_ops
 
 CONV_OPS = {"conv1d", "conv2d", "conv3d", "convolution", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
 LINEAR_OPS = {"linear"}
@@ -30,12 +31,14 @@ NORM_OPS = {"batch_norm", "layer_norm", "group_norm", "instance_norm", "native_b
 NUMBER_OPS = ("aten.item.default", "aten._local_scalar_dense.default")
 
 
-class GraphRefused(Exception):
+class GraphRefused(SubmissionFact):
     """The graph cannot be run by the grader; the message is for the student."""
 
 
 @dataclass(frozen=True)
-class Limits:
+class GraphLimits:
+    """What the executor holds a compiled model to; the parent names them in its install request."""
+
     max_constant_elements: int = 4096       # a hand-written module or function: buffers and constants together
     max_parameter_elements: int = 50_000_000
     # A model the grader trains and scores is held to being one network (one_network.py):
@@ -47,7 +50,7 @@ class Limits:
     batch_sizes: tuple = ()                 # every batch size the grader will run
 
     @classmethod
-    def from_request(cls, raw: dict) -> "Limits":
+    def from_request(cls, raw: dict) -> "GraphLimits":
         """The limits a parent's install request names; anything malformed keeps its default."""
         values: dict = {}
         for name, field in cls.__dataclass_fields__.items():
@@ -64,19 +67,6 @@ class Limits:
         return cls(**values)
 
 
-def _grad_disable() -> bool:
-    previous = torch.is_grad_enabled()
-    torch.set_grad_enabled(False)
-    return previous
-
-
-def _grad_restore(previous: bool) -> None:
-    torch.set_grad_enabled(bool(previous))
-
-
-PSEUDO_OPS = {fmt.GRAD_DISABLE: _grad_disable, fmt.GRAD_RESTORE: _grad_restore}
-
-
 def _line_text(node: dict) -> str:
     line = node.get("line")
     return f" (line {line})" if isinstance(line, int) and not isinstance(line, bool) else ""
@@ -89,7 +79,7 @@ class _Store(nn.Module):
 class CompiledModel(nn.Module):
     """A submission's module as the grader runs it: same parameters, the grader's own code."""
 
-    def __init__(self, compiled: dict, device: str, limits: Limits = Limits()) -> None:
+    def __init__(self, compiled: dict, device: str, limits: GraphLimits = GraphLimits()) -> None:
         super().__init__()
         self.device_name = device
         self.class_name = str(compiled.get("class_name", "?"))[:fmt.MAX_STRING]
@@ -132,7 +122,7 @@ class CompiledModel(nn.Module):
             self._without_dropout[id(graph)] = self._build(one_network.without_dropout(graph))
         return self._without_dropout[id(graph)](x)
 
-    def _hold_to_one_network(self, compiled: dict, limits: Limits) -> None:
+    def _hold_to_one_network(self, compiled: dict, limits: GraphLimits) -> None:
         """One graph for every batch size, the same network in both modes, within the budget;
         batch-norm statistics start from their defaults (what the submission set carries nothing)."""
         try:
@@ -167,7 +157,7 @@ class CompiledModel(nn.Module):
 
     # ------------------------------------------------------------ loading
 
-    def _load_tensors(self, compiled: dict, limits: Limits) -> None:
+    def _load_tensors(self, compiled: dict, limits: GraphLimits) -> None:
         total, constant_total = 0, 0
         for kind, prefix in (("parameters", "p"), ("buffers", "b"), ("constants", "c")):
             tensors = compiled.get(kind) or {}
@@ -236,7 +226,7 @@ class CompiledModel(nn.Module):
             values.append(g.call_function(target, tuple(args), kwargs))
         outputs = self._decode(graph["outputs"], values)
         g.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
-        _drop_dead_ops(g)
+        drop_dead_ops(g)
         return fx.GraphModule(self.store, g)
 
     def _decode(self, value, values: list):
@@ -292,7 +282,7 @@ class CompiledModel(nn.Module):
         """Run once and list every op as [name, output shape or None, parameters it reads]."""
         graph, module = self.graph_for(x.shape[0])
         calls: list[list] = []
-        recorder = _ShapeRecorder(module, calls)
+        recorder = ShapeRecorder(module, calls)
         recorder.run(x)
         return calls
 
@@ -377,57 +367,6 @@ class CompiledModel(nn.Module):
         return roles
 
 
-VIEW_OPS = {"view", "reshape", "_unsafe_view", "select", "slice", "narrow", "unsqueeze", "squeeze", "expand",
-            "transpose", "permute", "t", "numpy_T", "alias", "detach", "flatten", "unflatten", "view_as",
-            "expand_as", "reshape_as", "movedim", "contiguous"}
-
-
-def _drop_dead_ops(g: fx.Graph) -> None:
-    """Keep only ops whose results reach the output, or that change in place a tensor that does
-    (a buffer, or a tensor filled by index assignment that is used afterwards).
-
-    A decoy layer computed and thrown away is not part of the network the grader
-    measures (fx's own dead-code pass keeps random ops such as dropout, and with
-    them everything that feeds them).
-    """
-    nodes = list(g.nodes)
-    base: dict[fx.Node, fx.Node] = {}          # the tensor a view or an in-place result really is
-    mutations: list[fx.Node] = []
-    live: set[fx.Node] = set()
-    for node in nodes:
-        raw = str(node.target).split(".")[1] if isinstance(node.target, torch._ops.OpOverload) else ""
-        first = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
-        in_place = raw.endswith("_") and not raw.startswith("_")       # mul_, add_, copy_: they return self
-        base[node] = base.get(first, first) if first is not None and (raw in VIEW_OPS or in_place) else node
-        if in_place:
-            mutations.append(node)
-        if node.op in ("output", "get_attr", "placeholder") or node.target in PSEUDO_OPS.values():
-            live.add(node)
-
-    def mark(start: fx.Node) -> None:
-        stack = [start]
-        while stack:
-            node = stack.pop()
-            for parent in node.all_input_nodes:
-                if parent not in live:
-                    live.add(parent)
-                    stack.append(parent)
-
-    for node in list(live):
-        mark(node)
-    changed = True
-    while changed:                              # a mutation matters when what it mutates is live
-        changed = False
-        for node in mutations:
-            if node not in live and base[node] in live:
-                live.add(node)
-                mark(node)
-                changed = True
-    for node in reversed(nodes):
-        if node not in live:
-            g.erase_node(node)
-
-
 def _fan_in(tensor: torch.Tensor) -> int:
     if tensor.dim() < 2:
         return tensor.numel()
@@ -438,28 +377,3 @@ def _all_equal(tensor: torch.Tensor) -> bool:
     return tensor.numel() == 0 or bool((tensor == tensor.reshape(-1)[0]).all())
 
 
-class _ShapeRecorder(fx.Interpreter):
-    def __init__(self, module: fx.GraphModule, calls: list) -> None:
-        super().__init__(module)
-        self.calls = calls
-
-    def run_node(self, n):
-        result = super().run_node(n)
-        if n.op == "call_function":
-            name = _target_name(n.target)
-            if name:
-                shape = list(result.shape) if isinstance(result, torch.Tensor) else None
-                # parameters this op reads directly (a layer's weight and bias)
-                weights = sum(getattr(self.module, a.target).numel() for a in n.all_input_nodes
-                              if a.op == "get_attr" and isinstance(getattr(self.module, a.target), nn.Parameter))
-                self.calls.append([name, shape, weights])
-        return result
-
-
-def _target_name(target) -> str:
-    if isinstance(target, torch._ops.OpOverload):
-        name = short_name(str(target))
-        if name.startswith(("sym_", "_assert")):
-            return ""
-        return name
-    return ""

@@ -13,28 +13,26 @@ from typing import Iterator
 
 import torch
 
-from ..settings.loader import Assignment, Config
-from .datasets import TrainingData, data_key, test_data_folder, training_data
-from ..settings.places import resolve_data_dir
 from ..errors import AutograderError
 from ..processes.executors import ExecutorPool
-from ..settings.plan import default_jobs, threads_per_job, usable_cores  # noqa: F401 - part of this module's interface
+from ..settings.model import Assignment, Config
+from ..settings.plan import plan_run
+from .datasets import TrainingData, data_key, test_data_folder, training_data
 from ..processes.zygotes import ZygotePool, modules_to_preload
 from .results import SubmissionResult, every_check_failed
-from .grade import GradingSetup, grade_submission, needs_data
-from ..processes import sandbox as sandbox_module
-from ..processes.sandbox import GradingInterrupted, SandboxOptions
+from .grade import grade_submission
+from .setup import GradingSetup, needs_data
+from ..processes.live import GradingInterrupted, stopping
+from ..processes.options import SandboxOptions
 
 
-def resolve_device(option: str | None, config: Config) -> str:
-    choice = option or config.kit["device"]
+def confirm_device(choice: str) -> str:
+    """The device a run planned with ``choice`` ('auto', 'cpu' or 'cuda') uses, asked of torch."""
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda" and not torch.cuda.is_available():
         raise AutograderError("--device cuda was asked for, but torch sees no CUDA device here: "
                               "use --device cpu or --device auto")
-    if choice not in ("cpu", "cuda"):
-        raise AutograderError(f"unknown device '{choice}': use auto, cpu or cuda")
     return choice
 
 
@@ -44,26 +42,23 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
                   datasets: dict[str, TrainingData] | None = None,
                   warm: bool = True) -> Iterator[GradingSetup]:
     """Everything a batch shares: device, seed, threads, the child's training data, and the warm
-    processes kept per grading thread (an executor and a zygote, see executor_pool.py and
-    warm_start.py); ``warm=False`` starts every process of every submission cold."""
-    chosen_device = resolve_device(device, config)
-    threads = threads_per_job(jobs)
-    chosen_seed = config.kit["seed"] if seed is None else seed
-    # one rule for the data folder, whichever check reads it (MNIST for training, CIFAR-10's images)
-    source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
+    processes kept per grading thread (an executor and a zygote, see processes/executors.py and
+    processes/zygotes.py); ``warm=False`` starts every process of every submission cold."""
+    run = plan_run(config, device=device, seed=seed, data_dir=data_dir, jobs=jobs)
+    chosen_device, threads, chosen_seed, source = confirm_device(run.device), run.threads, run.seed, run.data_dir
     children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file))
-                if warm and config.kit["warm_start"] else None)
+                if warm and config.kit.warm_start else None)
     if children is not None:    # the zygotes import torch and trace while the data loads
         children.start_ahead(SandboxOptions.for_submission(config, assignment, device=chosen_device,
                                                            seed=chosen_seed, threads=threads, data_dir=source), jobs)
     try:
         data_file, test_labels = None, None
         if needs_data(assignment):
-            name = assignment.training.get("dataset", "mnist")
+            name = assignment.dataset
             held = test_data_folder(assignment.training, config.root)
             cache, key = (datasets if datasets is not None else {}), data_key(name, held)
             if key not in cache:
-                cache[key] = training_data(name, source, allow_download=config.kit["allow_download"],
+                cache[key] = training_data(name, source, allow_download=config.kit.allow_download,
                                            test_data=held)
             data_file, test_labels = cache[key].executor_file, cache[key].test_labels
         executors = ExecutorPool(data_file) if warm else None
@@ -89,7 +84,7 @@ def grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
     """
     first = _grade_once(setup, path)
     cause = retry_reason(first)
-    if cause is None or sandbox_module.stopping():     # Ctrl-C or SIGTERM: what died was stopped by it
+    if cause is None or stopping():     # Ctrl-C or SIGTERM: what died was stopped by it
         return first
     second = _grade_once(setup, path)
     if retry_reason(second) is None:

@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 from ..errors import DataError
-from ..settings.places import cache_dir, resolve_data_dir  # noqa: F401 - the data folder rules live there
+from ..settings.model import Recipe
+from ..settings.places import cache_dir
 
 # The uncompressed files and their canonical MD5 sums.
 MNIST_FILES = {
@@ -201,10 +202,10 @@ class TrainingData:
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
-def test_data_folder(training: dict, config_root: Path) -> Path | None:
+def test_data_folder(training: Recipe | None, config_root: Path) -> Path | None:
     """The folder of an assignment's own test split (a relative path is read from grading.toml's
     folder), or None when it scores on its dataset's public test set."""
-    written = training.get("test_data") or ""
+    written = training.test_data if training is not None else ""
     if not written:
         return None
     path = Path(written).expanduser()

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from ..settings.loader import Assignment
+from ..settings.model import Assignment
 from ..errors import AutograderError
 from ..settings.places import cache_dir
 

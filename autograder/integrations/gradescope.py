@@ -30,7 +30,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ..settings.loader import Assignment
+from ..settings.model import Assignment
 
 from ..checks import load_config
 from ..errors import AutograderError
@@ -77,7 +77,7 @@ def _add_text(archive: zipfile.ZipFile, name: str, text: str, executable: bool =
 
 def reads_mnist(assignment: Assignment) -> bool:
     """Whether the assignment's checks train on MNIST (so the archive needs it)."""
-    from ..grading.grade import needs_data
+    from ..grading.setup import needs_data
 
     return needs_data(assignment)
 
@@ -162,7 +162,7 @@ def run_gradescope(*, assignment_id: str, submission: str | Path, results: str |
     except AutograderError as exc:   # no data, say: still a results.json, with the reason and no points
         reason = f"the autograder could not grade this submission: {exc.message}"
         result = every_check_failed(assignment, Path(submission).name, str(submission), reason)
-    write_gradescope_results(result, out, output_kib=config.kit["feedback_output_kib"])
+    write_gradescope_results(result, out, output_kib=config.kit.feedback_output_kib)
     return json.loads(out.read_text(encoding="utf-8"))
 
 

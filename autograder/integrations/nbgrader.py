@@ -33,7 +33,7 @@ import ast
 import tempfile
 from pathlib import Path
 
-from ..settings.loader import Assignment, Config
+from ..settings.model import Assignment, Config
 
 from ..checks import load_config
 from ..errors import AutograderError

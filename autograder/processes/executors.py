@@ -9,7 +9,7 @@ global switches back (``forget``). An executor that died, timed out, or did not
 confirm that it forgot is closed, and the submission gets a fresh one.
 
 An executor may also be started ahead of the batch, before the parent has
-loaded the training data (early_start.py): the first lease copies the data
+loaded the training data (prestart.py): the first lease copies the data
 into its folder and has it read (``load_data``).
 """
 
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .per_thread import PerThread, StartedAhead
-from .sandbox import Sandbox, SandboxOptions
+from .options import SandboxOptions
+from .sandbox import Sandbox
 
 FORGET_SECONDS = 30.0       # freeing the previous submission's models takes well under a second
 LOAD_SECONDS = 60.0         # reading the training data: about a tenth of a second for MNIST

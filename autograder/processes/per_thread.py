@@ -1,7 +1,7 @@
 """One long-lived process per grading thread, kept from one submission to the next.
 
-Used by the warm executors (``executor_pool.py``) and the zygotes
-(``warm_start.py``): each grading thread finds its own in ``current()``,
+Used by the warm executors (``executors.py``) and the zygotes
+(``zygotes.py``): each grading thread finds its own in ``current()``,
 ``keep`` makes a new one its thread's, ``retire`` closes one that may not serve
 again, and ``close`` ends every one at the end of the batch.
 """
@@ -52,7 +52,7 @@ class PerThread(Generic[T]):
 
 
 class StartedAhead(Generic[T]):
-    """Processes started before a batch's first submission needs them (see early_start.py), each under
+    """Processes started before a batch's first submission needs them (see prestart.py), each under
     the key a grading thread must ask with to take it; those no thread takes are closed with the batch."""
 
     def __init__(self) -> None:

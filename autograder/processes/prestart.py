@@ -1,7 +1,7 @@
 """Start a batch's warm processes before the parent imports torch.
 
 Importing torch takes the parent about a second, and so does each zygote's and
-executor's own import (warm_start.py, executor_pool.py). ``autograder grade``
+executor's own import (zygotes.py, executors.py). ``autograder grade``
 and ``autograder check`` therefore read grading.toml's limits (not its checks,
 which need torch), start the zygotes the batch will use, and only then load
 the rest of the kit: the imports run side by side. The batch takes these
@@ -19,25 +19,15 @@ the compile ends) still finishes its import first.
 from __future__ import annotations
 
 import dataclasses
-import glob
 from pathlib import Path
 from typing import Sequence
 
-from ..settings.loader import load_config
 from ..errors import AutograderError
-from ..settings.places import resolve_data_dir
-from ..settings.plan import default_jobs, threads_per_job
-from .sandbox import SandboxOptions
-from . import executors as executor_pool, zygotes as warm_start
+from ..settings.loader import load_config
+from ..settings.plan import plan_run
+from .options import SandboxOptions
+from . import executors, zygotes
 from .zygotes import modules_to_preload
-
-
-def _device_without_torch(option: str | None, configured: str) -> str | None:
-    """The device batch.resolve_device will choose, where it is clear without torch (None: not clear)."""
-    choice = option or configured
-    if choice == "auto":
-        return None if glob.glob("/dev/nvidia*") else "cpu"
-    return choice if choice in ("cpu", "cuda") else None
 
 
 def start_processes(*, assignment_id: str, config_path: str | Path | None, data_dir: str | Path | None,
@@ -51,19 +41,18 @@ def start_processes(*, assignment_id: str, config_path: str | Path | None, data_
     try:
         config = load_config(config_path)
         assignment = config.assignment(assignment_id)
+        run = plan_run(config, device=device, seed=seed, data_dir=data_dir, jobs=jobs, submissions=len(submissions))
     except AutograderError:
         return
-    chosen_device = _device_without_torch(device, config.kit["device"])
-    if not config.kit["warm_start"] or chosen_device is None:
+    chosen_device = run.device_without_torch()
+    if not config.kit.warm_start or chosen_device is None:
         return
-    jobs = jobs or default_jobs(len(submissions))
-    source = resolve_data_dir(option=data_dir, config_value=config.kit["data_dir"], config_root=config.root)
-    options = SandboxOptions.for_submission(config, assignment, device=chosen_device,
-                                            seed=config.kit["seed"] if seed is None else seed,
-                                            threads=threads_per_job(jobs), data_dir=source)
+    jobs = run.jobs
+    options = SandboxOptions.for_submission(config, assignment, device=chosen_device, seed=run.seed,
+                                            threads=run.threads, data_dir=run.data_dir)
     preload = modules_to_preload(config.solution_dir(assignment.id) / assignment.file)
     # a zygote that will fork a single child skips the throwaway trace (worth it from the second child on)
-    warm_start.start_ahead(dataclasses.replace(options, preload=preload, trace_ahead=len(submissions) > jobs), jobs)
+    zygotes.start_ahead(dataclasses.replace(options, preload=preload, trace_ahead=len(submissions) > jobs), jobs)
     if assignment.training and jobs == 1:       # several jobs: each executor starts as its thread begins
         DEFERRED.append(dataclasses.replace(options, program="executor"))
 
@@ -74,11 +63,11 @@ DEFERRED: list[SandboxOptions] = []     # executors to start once the parent has
 def start_deferred() -> None:
     """Start the executors ``start_processes`` put off; called once the kit (and torch) is loaded."""
     while DEFERRED:
-        executor_pool.start_ahead(DEFERRED.pop())
+        executors.start_ahead(DEFERRED.pop())
 
 
 def close_unused() -> None:
     """Close every process started ahead that no batch took (after a config error, say)."""
     DEFERRED.clear()
-    warm_start.AHEAD.close()
-    executor_pool.AHEAD.close()
+    zygotes.AHEAD.close()
+    executors.AHEAD.close()

@@ -29,10 +29,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from . import sandbox as sandbox_module
+from .cleanup import describe_exit
 from .isolation import hidden_in_view
+from .live import LIVE
+from .memory import process_tree_rss_bytes
+from .options import SandboxOptions
+from .output import OutputCollector
 from .per_thread import PerThread, StartedAhead
-from .sandbox import (CLOSE_SECONDS, OutputCollector, Sandbox, SandboxOptions, describe_exit, process_tree_rss_bytes)
+from .sandbox import CLOSE_SECONDS, Sandbox
 from ..wire import protocol
 from ..wire.control import SWEEP_SECONDS, receive, send
 
@@ -90,7 +94,7 @@ class Zygote:
         self.key = key_of(options)
         self.broken, self.ready = False, False
         self.box = Sandbox(None, dataclasses.replace(options, program="zygote")).__enter__()
-        if self.box.isolation.mode != "bwrap":
+        if not self.box.isolation.allows_warm_start:
             self.close()
             raise ZygoteFailed("warm start needs bubblewrap's sandbox")
 
@@ -156,8 +160,7 @@ class WarmChild(Sandbox):
     clean: bool = dataclasses.field(default=False, init=False)
 
     def __enter__(self) -> "WarmChild":
-        if sandbox_module._stopping:
-            raise sandbox_module.GradingInterrupted(sandbox_module._stopping)
+        LIVE.check_not_stopping()
         zygote = self.zygote
         self.folder, self.isolation, self.peak_rss = zygote.box.folder, zygote.box.isolation, 0
         self.rss_offset = process_tree_rss_bytes(zygote.box.process.pid)    # the zygote's own memory
@@ -183,8 +186,7 @@ class WarmChild(Sandbox):
         if not forked or "forked" not in forked:
             self.close()
             raise ZygoteFailed("the warm process did not fork")
-        with sandbox_module._live_lock:
-            sandbox_module._live.add(self)
+        LIVE.add(self)
         return self
 
     def _exit_words(self) -> str:
@@ -207,8 +209,7 @@ class WarmChild(Sandbox):
                 pass
         self.clean = (process is not None and process.returncode is not None and not process.problem
                       and not self.dead_reason and self.zygote.healthy)
-        with sandbox_module._live_lock:
-            sandbox_module._live.discard(self)
+        LIVE.discard(self)
         for fd in (self._request_write, self._answer_read):
             try:
                 os.close(fd)
@@ -228,7 +229,7 @@ class WarmChild(Sandbox):
 
 
 # Zygotes started ahead of the first submission: by the command line before the parent imports torch
-# (early_start.py), or by the batch's setup before it loads the data.
+# (prestart.py), or by the batch's setup before it loads the data.
 AHEAD: StartedAhead[Zygote] = StartedAhead()
 
 

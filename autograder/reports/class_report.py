@@ -246,7 +246,7 @@ def class_report_html(results: Iterable[SubmissionResult], *, assignment: str,
                       lookalikes: Sequence[str] = (), duplicates: Sequence[str] = ()) -> str:
     """The whole report as text; with ``out_dir``, only pages that exist there are linked.
     ``refused``: the bulk-download entries that were not unpacked, and why; ``lookalikes`` and
-    ``duplicates``: what the bulk download's intake flagged (see bulk_download.py)."""
+    ``duplicates``: what the bulk download's intake flagged (see intake/bulk.py)."""
     results = list(results)
     folder = Path(out_dir) if out_dir is not None else None
     sections = [

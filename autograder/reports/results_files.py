@@ -1,7 +1,7 @@
 """Reports: Gradescope results.json, the batch's grades.csv, and terminal tables.
 
 Text that came from a submission is data, never markup: the console shows it
-as rich ``Text`` (no markup parsed; results.py already dropped control
+as rich ``Text`` (no markup parsed; grading/results.py already dropped control
 characters), CSV cells that a spreadsheet would run as a formula are
 neutralised, and Gradescope is told to render every output as plain text.
 results.json stays under ``MAX_RESULTS_BYTES`` whatever the submission did.

@@ -1,11 +1,12 @@
 """The configuration's types: what grading.toml becomes once read and checked.
 
 A leaf module (it imports nothing of the kit but its errors), so that the check kinds can
-declare their keys and read assignments without importing the reader in ``config.py``.
+declare their keys and read assignments without importing the reader in ``loader.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,30 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """[assignments.<id>.training]: how the grader trains the assignment's model (each field is
+    described in settings/schema.py's TRAINING_KEYS, where its default lives)."""
+
+    dataset: str
+    optimizer: str
+    lr: float
+    momentum: float
+    batch_size: int
+    test_batch_size: int
+    max_steps: int
+    eval_every: int
+    validation_size: int
+    stop_at_validation_accuracy: float
+    normalize_mean: float
+    normalize_std: float
+    test_data: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The recipe as a training question carries it to the executor."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Assignment:
     id: str
     title: str
@@ -82,11 +107,20 @@ class Assignment:
     model_args: list[Any]
     input_shape: list[int]
     num_classes: int
-    training: dict[str, Any]
+    training: Recipe | None      # None: the grader trains nothing for this assignment
     limits: Limits
     checks: list[CheckSpec]
     # What the leaderboard ranks on, in order: (value, "asc" | "desc") pairs (config.LEADERBOARD_VALUES).
     leaderboard: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dataset(self) -> str:
+        """The dataset the assignment's checks read (MNIST unless its recipe names another)."""
+        return self.training.dataset if self.training is not None else "mnist"
+
+    def recipe(self) -> dict[str, Any]:
+        """The training recipe as plain data (empty without one), for a question to carry."""
+        return self.training.as_dict() if self.training is not None else {}
 
     @property
     def max_score(self) -> float:
@@ -99,10 +133,29 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class Kit:
+    """[kit]: how the kit runs, for every assignment (each field is described in settings/schema.py's
+    KIT_KEYS, where its default lives)."""
+
+    data_dir: str
+    seed: int
+    feedback_output_kib: int
+    bulk_unpacked_mib: float
+    bulk_max_files: int
+    bulk_duplicates: str
+    device: str
+    allow_download: bool
+    warm_start: bool
+    sandbox_uid: int
+    max_constant_elements: int
+    op_groups: dict[str, list]
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     root: Path
-    kit: dict[str, Any]
+    kit: Kit
     limits: Limits
     assignments: dict[str, Assignment] = field(default_factory=dict)
 

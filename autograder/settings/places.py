@@ -1,7 +1,7 @@
 """Where the kit finds its data and keeps its cache, and which folders a sandbox must not show.
 
 No torch here: the parent reads these before it imports torch, to start a batch's warm
-processes early (early_start.py).
+processes early (processes/prestart.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def hidden_folders(config: Config, data_dir: Path | None, path: Path | str | Non
     folders = [config.root, Path.cwd(), cache_dir()]
     if path is not None:
         folders.append(Path(path).resolve().parent)
-    for value in (data_dir, os.environ.get("AUTOGRADER_DATA"), config.kit.get("data_dir")):
+    for value in (data_dir, os.environ.get("AUTOGRADER_DATA"), config.kit.data_dir):
         if value:
             folders.append(config.root / value if not Path(value).is_absolute() else Path(value))
     return tuple(folders)

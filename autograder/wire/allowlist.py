@@ -13,6 +13,8 @@ import operator
 
 import torch
 
+from .answers import SubmissionFact
+
 _ATEN = """
 conv1d.default conv2d.default conv3d.default conv1d.padding conv2d.padding conv3d.padding convolution.default
 conv_transpose1d.default conv_transpose2d.input conv_transpose3d.input
@@ -79,8 +81,8 @@ PYTHON_OPS = {
 }
 
 
-class OpRefused(Exception):
-    """A graph names an op outside the allow-list."""
+class OpRefused(SubmissionFact):
+    """A graph names an op outside the allow-list (the message is the op's name; the executor words it)."""
 
 
 def resolve(name: str):

@@ -1,6 +1,7 @@
 """What the three processes agree on about asking and answering, beyond the bytes:
-the shape of an answer, the key a compiled model is known by on both sides of
-the compile, and how a process seeds its random numbers before a question.
+the shape of an answer, the kind of exception that is a fact about the
+submission, the key a compiled model is known by on both sides of the compile,
+and how a process seeds its random numbers before a question.
 
 torch is imported only where a process seeds itself: the parent reads answers
 before it has loaded torch.
@@ -12,6 +13,16 @@ import json
 import random
 from dataclasses import dataclass
 from typing import Any
+
+
+class SubmissionFact(Exception):
+    """A fact about the submission, said as a sentence the student reads as it stands
+    (e.g. "forward() returned None").
+
+    Every exception of this kind is answered with ``"failure": true`` (wire/serve.py), and the
+    parent shows its message without a type or a place; any other exception is reported as an
+    error of the code, by its type, message and line.
+    """
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """What a sandboxed process does to itself before the rest of the kit is imported.
 
 The parent leaves ``confinement.json`` in the sandbox folder (see
-``syscall_filter.py`` and ``isolation.py``); without it (a student's own
+``processes/isolation/syscall_filter.py`` and ``processes/isolation/``); without it (a student's own
 account) nothing here happens. ``start`` is the bootstrap's first step in every
 sandboxed program: it installs the filter's first stage. The zygote and the
 executor then join a session keyring of their own (not the grader's), and the

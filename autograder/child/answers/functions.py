@@ -10,15 +10,19 @@ from typing import Any
 
 import torch
 
-from ..wire.answers import seed_everything
-from ..wire.values import build_value
-from .probes import AnswerFailure, ChildState, get_name, answers, resolve_callable, to_plain
+from ...wire.answers import seed_everything
+from ...wire.values import build_value
+from .base import AnswerFailure, ChildState, answers, get_name, resolve_callable, to_plain
 
 
-
-
-def _tensors(values: list) -> list:
-    return [v for v in values if isinstance(v, torch.Tensor)]
+@answers("call")
+def call(state: ChildState, name: str, args: list | None = None, kwargs: dict | None = None) -> Any:
+    """Call a function or class the submission defines and return its result."""
+    func = get_name(state, name)
+    if not callable(func):
+        raise AnswerFailure(f"'{name}' is a {type(func).__name__}, not a function")
+    seed_everything(state.seed)
+    return to_plain(func(*(args or []), **(kwargs or {})))
 
 
 @answers("call_function")

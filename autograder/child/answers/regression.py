@@ -11,9 +11,9 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from ..wire.answers import seed_everything
-from ..wire.values import build_value
-from .probes import AnswerFailure, ChildState, get_name, answers
+from ...wire.answers import seed_everything
+from ...wire.values import build_value
+from .base import AnswerFailure, ChildState, answers, get_name
 
 
 @contextmanager

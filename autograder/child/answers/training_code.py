@@ -4,7 +4,7 @@ The child calls the submission's training functions on small data sets (two
 moons, breast cancer; the parent draws their seed each run) with a small model, watching each call of the loss
 function, and reports what happened: the results it returned, the checkpoint
 files it wrote, the losses and modes it ran in. The parent judges.
-scikit-learn is imported only inside the probes that need it.
+scikit-learn is imported only inside the handlers that need it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..wire.fixtures import make_dataset, small_model
-from .probes import AnswerFailure, ChildState, get_name, answers, to_plain
-
-
-# ----------------------------------------------------------------- data and models
+from ...wire.fixtures import make_dataset, small_model
+from .base import AnswerFailure, ChildState, answers, get_name, to_plain
 
 
 # ----------------------------------------------------------------- watching a training function
