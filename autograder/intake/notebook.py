@@ -65,7 +65,7 @@ def _parse_notebook(name: str, text: str) -> dict:
     """The notebook in ``text``, upgraded to format 4 by nbformat; NotebookError when it cannot be read.
 
     A notebook that breaks nbformat's schema in a detail (a missing cell id, say) but
-    still holds its cells is graded as it is, as before: schema errors are not refused.
+    still holds its cells is graded as it is: schema errors are not refused.
     """
     # Imported here: nbformat pulls in jsonschema, seconds to import, and only notebooks need it.
     import nbformat

@@ -33,7 +33,7 @@ AHEAD: StartedAhead[Sandbox] = StartedAhead()
 def start_ahead(options: SandboxOptions) -> None:
     """Start one executor for ``options`` now; its training data comes with its first lease."""
     if AHEAD.count(options) == 0:
-        AHEAD.add(options, Sandbox(None, options, data_later=True).__enter__())
+        AHEAD.add(options, Sandbox(None, options, data_later=True).start())
 
 
 class ExecutorPool(PerThread[Sandbox]):
@@ -60,7 +60,7 @@ class ExecutorPool(PerThread[Sandbox]):
             if self._ready(box):
                 return box
             self.retire(box)
-        return self.keep(Sandbox(None, options, data_file=self.data_file).__enter__())
+        return self.keep(Sandbox(None, options, data_file=self.data_file).start())
 
     @contextmanager
     def lease(self, options: SandboxOptions) -> Iterator[Sandbox]:

@@ -40,6 +40,7 @@ from .isolation import Isolation
 from .live import LIVE, GradingInterrupted  # noqa: F401 - GradingInterrupted: raised by starts
 from .memory import process_tree_rss_bytes
 from .options import SandboxOptions
+from .channel import Channel
 from .output import OutputCollector
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -64,13 +65,10 @@ POLL_SECONDS = 0.05
 CLOSE_SECONDS = 2.0         # a child told "bye" gets this long to leave before it is killed
 
 
-
-
-
-
 @dataclass(eq=False)
 class Sandbox:
-    """A child process holding one submission. Use as a context manager."""
+    """A child process holding one submission: ``start()`` it (or use it as a context manager),
+    ``ask`` it questions, ``close()`` it."""
 
     submission: Path | None     # None for the executor, which runs no submission code
     options: SandboxOptions
@@ -82,6 +80,16 @@ class Sandbox:
     # When memory is next read from /proc (a scan of every process): every POLL_SECONDS while the
     # child works, across questions, so that a run of quick questions does not scan once each
     next_poll: float = field(default=0.0, init=False)
+    peak_rss: int = field(default=0, init=False)
+    rss_offset: int = field(default=0, init=False)    # memory of processes not the submission's (a warm start's)
+    isolation: Isolation | None = field(default=None, init=False)
+    channel: Channel | None = field(default=None, init=False)
+    control: socket.socket | None = field(default=None, init=False)     # a zygote's control socket
+
+    @property
+    def output(self) -> OutputCollector | None:
+        """What the process printed (complete once it has exited)."""
+        return self.channel.output if self.channel is not None else None
 
     @property
     def data_path(self) -> Path:
@@ -89,11 +97,12 @@ class Sandbox:
         return self.folder / "data" / "data.pt"
 
     def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def start(self) -> "Sandbox":
+        """Make the folder, apply the isolation and start the process; everything is undone on failure."""
         LIVE.check_not_stopping()
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-"))
-        self.peak_rss = 0
-        self.rss_offset = 0         # memory of processes that are not the submission's (a warm start's)
-        self.output = None
         try:
             self._prepare_folder()
             self.isolation = Isolation(self.folder, self.options.memory_gib, list(self.options.hidden),
@@ -110,9 +119,8 @@ class Sandbox:
             with LIVE.starting(self):
                 self._start()
         except BaseException:
-            for fd in (getattr(self, "_request_write", None), getattr(self, "_answer_read", None)):
-                if fd is not None:
-                    os.close(fd)
+            if self.channel is not None:
+                self.channel.close()
             self.isolation.close()
             remove_tree(self.folder)
             raise
@@ -162,9 +170,8 @@ class Sandbox:
         return env
 
     def _start(self) -> None:
-        request_read, self._request_write = os.pipe()
-        self._answer_read, answer_write = os.pipe()
-        output_read, output_write = os.pipe()
+        self.channel = Channel(self.options.output_kib)
+        request_read, answer_write, output_write = self.channel.theirs
         command = [
             sys.executable, "-I", "-c", bootstrap(self.options.program), str(self.folder),
             "--requests", str(request_read), "--answers", str(answer_write),
@@ -175,11 +182,12 @@ class Sandbox:
             command += ["--submission", str(self.folder / "submission" / self.submission.name)]
         if self.data_file is not None or self.data_later:
             command += ["--data", str(self.data_path)]
-        passed = [request_read, answer_write]
-        if self.options.program == "zygote":     # the channel that hands it each submission's pipes
-            self.control, control_end = socket.socketpair()
-            passed.append(control_end.detach())
-            command += ["--control", str(passed[-1])]
+        passed, control_end = [request_read, answer_write], None
+        if self.options.program == "zygote":     # the socket that hands it each submission's pipes
+            self.control, control_socket = socket.socketpair()
+            control_end = control_socket.detach()
+            passed.append(control_end)
+            command += ["--control", str(control_end)]
             command += ["--preload", ",".join(self.options.preload)]
             if not self.options.trace_ahead:
                 command += ["--no-trace"]
@@ -190,13 +198,12 @@ class Sandbox:
                 pass_fds=tuple(passed), start_new_session=True,
             )
         finally:
-            for fd in (*passed, output_write):
-                os.close(fd)
+            if control_end is not None:
+                os.close(control_end)
+            if self.process is None:
+                self.channel.abandon()
         # The parent's ends never block: a child that stops reading or writing cannot hold it.
-        for fd in (self._request_write, self._answer_read):
-            os.set_blocking(fd, False)
-        self.output = OutputCollector(output_read, self.options.output_kib * 1024)
-        self.output.start()
+        self.channel.handed_over()
 
     # ------------------------------------------------------------ questions
 
@@ -212,8 +219,8 @@ class Sandbox:
         try:
             while True:
                 if not outgoing.done:
-                    outgoing.write_some(self._request_write)
-                incoming.read_some(self._answer_read)
+                    outgoing.write_some(self.channel.request_write)
+                incoming.read_some(self.channel.answer_read)
                 if incoming.complete:
                     break
                 if self.dead_reason:        # stopped from another thread
@@ -237,13 +244,13 @@ class Sandbox:
                                          f"while {label}", started)
                     if self.process.poll() is not None:
                         # The answer may still be in the pipe: read what is there before giving up.
-                        incoming.read_some(self._answer_read)
+                        incoming.read_some(self.channel.answer_read)
                         if incoming.complete:
                             break
                         return self._die(f"{self.who()} {self._exit_words()} "
                                          f"while {label}", started)
-                writing = [self._request_write] if not outgoing.done else []
-                select.select([self._answer_read], writing, [], max(0.0, min(POLL_SECONDS, deadline - now)))
+                writing = [self.channel.request_write] if not outgoing.done else []
+                select.select([self.channel.answer_read], writing, [], max(0.0, min(POLL_SECONDS, deadline - now)))
             reply = incoming.value()
         except protocol.ProtocolError as exc:
             return self._die(f"the submission broke the grader's channel while {label} ({exc})", started)
@@ -310,23 +317,12 @@ class Sandbox:
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None and not self.dead_reason:
-            try:
-                bye = protocol.Outgoing({"op": "bye"})
-                bye.write_some(self._request_write)     # a child that stopped reading is not waited for
-                if bye.done:
-                    self.process.wait(timeout=CLOSE_SECONDS)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+            self.channel.goodbye(self.process, CLOSE_SECONDS)
         self._kill()
         LIVE.discard(self)
-        for fd in (self._request_write, self._answer_read):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        if self.channel is not None:
+            self.channel.close()
         self.isolation.close()
-        if getattr(self, "control", None) is not None:
+        if self.control is not None:
             self.control.close()
-        if self.output is not None:
-            self.output.join(timeout=2)
         remove_tree(self.folder)

@@ -11,7 +11,7 @@ the child has ended the zygote kills whatever it left, empties every writable
 folder and removes System V objects, and says whether all of that worked. A
 zygote that did not (or died, or timed out) is closed, and the next
 submission gets a fresh one. Where bubblewrap is not in force the kit starts
-every submission cold, as before.
+every submission cold.
 """
 
 from __future__ import annotations
@@ -34,10 +34,9 @@ from .isolation import hidden_in_view
 from .live import LIVE
 from .memory import process_tree_rss_bytes
 from .options import SandboxOptions
-from .output import OutputCollector
+from .channel import Channel
 from .per_thread import PerThread, StartedAhead
 from .sandbox import CLOSE_SECONDS, Sandbox
-from ..wire import protocol
 from ..wire.control import SWEEP_SECONDS, receive, send
 
 START_SECONDS = 120.0       # importing torch, torchvision and the tracer, and tracing a small module
@@ -93,7 +92,7 @@ class Zygote:
     def __init__(self, options: SandboxOptions) -> None:
         self.key = key_of(options)
         self.broken, self.ready = False, False
-        self.box = Sandbox(None, dataclasses.replace(options, program="zygote")).__enter__()
+        self.box = Sandbox(None, dataclasses.replace(options, program="zygote")).start()
         if not self.box.isolation.allows_warm_start:
             self.close()
             raise ZygoteFailed("warm start needs bubblewrap's sandbox")
@@ -159,29 +158,22 @@ class WarmChild(Sandbox):
     zygote: Zygote | None = None
     clean: bool = dataclasses.field(default=False, init=False)
 
-    def __enter__(self) -> "WarmChild":
+    def start(self) -> "WarmChild":
+        """Hand the zygote the submission and the child's pipes; ZygoteFailed if it forks no child."""
         LIVE.check_not_stopping()
         zygote = self.zygote
         self.folder, self.isolation, self.peak_rss = zygote.box.folder, zygote.box.isolation, 0
         self.rss_offset = process_tree_rss_bytes(zygote.box.process.pid)    # the zygote's own memory
-        request_read, self._request_write = os.pipe()
-        self._answer_read, answer_write = os.pipe()
-        output_read, output_write = os.pipe()
-        theirs = [request_read, answer_write, output_write]
+        channel = Channel(self.options.output_kib)
         try:
             source = base64.b64encode(self.submission.read_bytes()).decode("ascii")
-            send(zygote.box.control, {"op": "fork", "name": self.submission.name, "source": source}, theirs)
+            send(zygote.box.control, {"op": "fork", "name": self.submission.name, "source": source}, channel.theirs)
         except OSError as exc:
-            for fd in (*theirs, self._request_write, self._answer_read, output_read):
-                os.close(fd)
+            channel.abandon()
             raise ZygoteFailed(f"the warm process took no submission ({exc})") from None
-        for fd in theirs:
-            os.close(fd)
+        channel.handed_over()
+        self.channel = channel
         forked = _receive_within(zygote.box.control, FORK_SECONDS)
-        for fd in (self._request_write, self._answer_read):
-            os.set_blocking(fd, False)
-        self.output = OutputCollector(output_read, self.options.output_kib * 1024)
-        self.output.start()
         self.process = _ForkedProcess(zygote)
         if not forked or "forked" not in forked:
             self.close()
@@ -200,23 +192,12 @@ class WarmChild(Sandbox):
     def close(self) -> None:
         process = self.process
         if process is not None and process.poll() is None and not self.dead_reason:
-            try:
-                bye = protocol.Outgoing({"op": "bye"})
-                bye.write_some(self._request_write)
-                if bye.done:
-                    process.wait(timeout=CLOSE_SECONDS + SWEEP_SECONDS)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+            self.channel.goodbye(process, CLOSE_SECONDS + SWEEP_SECONDS)
         self.clean = (process is not None and process.returncode is not None and not process.problem
                       and not self.dead_reason and self.zygote.healthy)
         LIVE.discard(self)
-        for fd in (self._request_write, self._answer_read):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        if self.output is not None:
-            self.output.join(timeout=2)
+        if self.channel is not None:
+            self.channel.close()
 
     def isolation_record(self) -> dict:
         record = super().isolation_record()
@@ -283,7 +264,7 @@ class ZygotePool(PerThread[Zygote]):
         child: WarmChild | None = None
         if zygote is not None:
             try:
-                child = WarmChild(submission, options, zygote=zygote).__enter__()
+                child = WarmChild(submission, options, zygote=zygote).start()
             except ZygoteFailed:
                 self.retire(zygote)
         if child is None:           # cold, as without warm start

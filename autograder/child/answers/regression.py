@@ -19,7 +19,7 @@ from .base import AnswerFailure, ChildState, answers, get_name
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run on one CPU thread: these models are tiny, so a thread pool only adds overhead (tenfold
-    on a busy machine), and the result no longer depends on how many cores the grader has."""
+    on a busy machine), and the result does not depend on how many cores the grader has."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
