@@ -17,14 +17,14 @@ from .settings.schema import DEVICES
 DEVICE = click.Choice(DEVICES)
 
 
-def _kit():
+def _kit(prestarted=None):
     """The kit's commands, imported when a command runs: they load torch, and `grade` and `check`
     first start the batch's warm processes so that those import torch alongside (processes/prestart.py);
     an executor put off until torch is loaded starts here."""
     from . import commands
-    from .processes.prestart import start_deferred
 
-    start_deferred()
+    if prestarted is not None:
+        prestarted.start_deferred()
     return commands
 
 
@@ -49,10 +49,6 @@ class KitGroup(click.Group):
             click.echo("Interrupted: every submission's process was stopped; the reports hold what was "
                        "graded before.", err=True)
             sys.exit(130)
-        finally:       # processes started ahead that no batch took (e.g. the data was missing)
-            from .processes.prestart import close_unused
-
-            close_unused()
 
 
 def toml_value(value) -> str:
@@ -130,11 +126,16 @@ def check_command(assignment, file, feedback_page, config_path, data_dir, device
     """Grade your FILE (default: ./<assignment file>), show every check and write a feedback page."""
     from .processes.prestart import start_processes
 
-    start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir, device=device,
-                  seed=seed, jobs=1, submissions=[file or "."])
-    result = _kit().check_submission(assignment_id=assignment, path=file, config_path=config_path,
-                                     data_dir=data_dir, device=device, seed=seed,
-                                     feedback_page=feedback_page or True, console=Console())
+    prestarted = start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir,
+                                 device=device, seed=seed, jobs=1, submissions=[file or "."])
+    try:
+        result = _kit(prestarted).check_submission(assignment_id=assignment, path=file, config_path=config_path,
+                                                   data_dir=data_dir, device=device, seed=seed,
+                                                   feedback_page=feedback_page or True, console=Console(),
+                                                   prestarted=prestarted)
+    finally:        # whatever the batch did not take (the data was missing, say)
+        if prestarted is not None:
+            prestarted.close()
     sys.exit(check_exit_status(result))
 
 
@@ -164,11 +165,15 @@ def grade_command(assignment, submissions, out_dir, jobs, config_path, data_dir,
     bulk download as a .zip: Canvas, Moodle or Gradescope's export)."""
     from .processes.prestart import start_processes
 
-    start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir, device=device,
-                  seed=seed, jobs=jobs, submissions=submissions)
-    _kit().grade_submissions(assignment_id=assignment, submissions=submissions, out_dir=out_dir,
-                             config_path=config_path, data_dir=data_dir, device=device, seed=seed,
-                             jobs=jobs, console=Console())
+    prestarted = start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir,
+                                 device=device, seed=seed, jobs=jobs, submissions=submissions)
+    try:
+        _kit(prestarted).grade_submissions(assignment_id=assignment, submissions=submissions, out_dir=out_dir,
+                                           config_path=config_path, data_dir=data_dir, device=device, seed=seed,
+                                           jobs=jobs, console=Console(), prestarted=prestarted)
+    finally:        # whatever the batch did not take (the data was missing, say)
+        if prestarted is not None:
+            prestarted.close()
 
 
 @main.command("verify")

@@ -31,6 +31,7 @@ from .grading.reference_weights import reference_submission
 from .grading.grade import grade_submission
 from .grading.setup import needs_data
 from .processes.live import interrupt_all, resume
+from .processes.prestart import Prestarted
 from .intake.names import unique_folder_names as _unique_names
 
 
@@ -106,13 +107,14 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
                      config_path: str | Path | None = None, data_dir: str | Path | None = None,
                      device: str | None = None, seed: int | None = None,
                      feedback_page: str | Path | bool | None = None,
-                     console: Console | None = None) -> SubmissionResult:
+                     console: Console | None = None, prestarted: Prestarted | None = None) -> SubmissionResult:
     """A student's local run: grade one file and print its table of checks.
 
     ``feedback_page``: True writes the HTML feedback page beside the file (``<stem>_feedback.html``),
     a path writes it there, None writes none. Without the dataset (offline, no data folder) every check
     that needs no data still runs; the training checks are listed as not run (``extra["not_run"]``),
-    worth 0 points, and say why.
+    worth 0 points, and say why. ``prestarted``: processes the command line started for this run
+    (processes/prestart.py); the run owns them from here.
     """
     config = load_config(config_path)
     assignment = config.assignment(assignment_id)
@@ -125,7 +127,7 @@ def check_submission(*, assignment_id: str, path: str | Path | None = None,
     graded = (dataclasses.replace(assignment, checks=[c for c in assignment.checks if c.name not in not_run])
               if not_run else assignment)
     with grading_setup(config=config, assignment=graded, data_dir=data_dir, device=device,
-                       seed=seed, datasets=datasets) as setup:
+                       seed=seed, datasets=datasets, prestarted=prestarted) as setup:
         result = grade_submission(setup, target)
     if not_run:
         result = _with_checks_not_run(result, assignment, not_run, problem)
@@ -175,10 +177,12 @@ def _write_page(result: SubmissionResult, out: Path, output_kib: int) -> None:
 def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], out_dir: str | Path,
                       config_path: str | Path | None = None, data_dir: str | Path | None = None,
                       device: str | None = None, seed: int | None = None, jobs: int | None = None,
-                      console: Console | None = None) -> list[SubmissionResult]:
+                      console: Console | None = None,
+                      prestarted: Prestarted | None = None) -> list[SubmissionResult]:
     """Grade a batch; write <out>/<name>/results.json and feedback.html for each, <out>/grades.csv
     and <out>/report.html. A .zip among the submissions is a course platform's bulk download:
-    each student in it is graded under their name (see intake/bulk.py).
+    each student in it is graded under their name (see intake/bulk.py). ``prestarted``: processes the
+    command line started for this batch (processes/prestart.py); the batch owns them from here.
 
     One submission's failure never stops the batch: each gets a result, written
     as soon as it is graded. Ctrl-C (KeyboardInterrupt) stops every child at
@@ -199,7 +203,7 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     plots.preload()
     try:
         with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
-                           seed=seed, jobs=jobs) as setup:
+                           seed=seed, jobs=jobs, prestarted=prestarted) as setup:
             progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), console=console or Console(stderr=True),
                                 disable=console is None)

@@ -11,31 +11,27 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from autograder.processes import prestart as early_start, executors as executor_pool, zygotes as warm_start
+from autograder.processes import prestart, zygotes as warm_start
 from autograder.processes.isolation import hidden_in_view
 from autograder.processes.options import SandboxOptions
 
 LENET = ROOT / "solutions" / "lenet5" / "lenet5.py"
 
 
-def waiting(ahead) -> list:
-    return [item for _, item in ahead._waiting]
-
-
 def test_the_zygotes_start_before_torch_is_imported_and_the_executor_after(fast_config):
     script = f"""
 import json, sys
-from autograder.processes import prestart as early_start, executors as executor_pool, zygotes as warm_start
-early_start.start_processes(assignment_id="lenet5", config_path={str(fast_config)!r}, data_dir=None,
-                            device="cpu", seed=None, jobs=None, submissions=["one.py"])
-seen = {{"torch": "torch" in sys.modules, "zygotes": len(warm_start.AHEAD._waiting),
-        "executors_before_torch": len(executor_pool.AHEAD._waiting)}}
+from autograder.processes import prestart
+handle = prestart.start_processes(assignment_id="lenet5", config_path={str(fast_config)!r}, data_dir=None,
+                                  device="cpu", seed=None, jobs=None, submissions=["one.py"])
+seen = {{"torch": "torch" in sys.modules, "zygotes": len(handle.zygotes),
+        "executors_before_torch": len(handle.executors)}}
 import torch
-early_start.start_deferred()
-executors = [box for _, box in executor_pool.AHEAD._waiting]
-seen.update(executors=len(executors), mode=executors[0].isolation.mode if executors else "")
+handle.start_deferred()
+seen.update(executors=len(handle.executors),
+            mode=handle.executors[0].isolation.mode if handle.executors else "")
 print(json.dumps(seen))
-early_start.close_unused()
+handle.close()
 """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
@@ -47,22 +43,22 @@ early_start.close_unused()
     assert seen["zygotes"] == (1 if seen["mode"] == "bwrap" else 0)     # warm start needs bubblewrap
 
 
-def test_a_batch_takes_the_processes_started_ahead_and_closes_the_rest(fast_config, tmp_path):
+def test_a_batch_takes_the_processes_started_for_it_and_closes_the_rest(fast_config, tmp_path):
     from autograder.commands import grade_submissions
 
-    early_start.start_processes(assignment_id="lenet5", config_path=fast_config, data_dir=None, device="cpu",
-                                seed=None, jobs=None, submissions=[LENET])
-    early_start.start_deferred()
-    zygotes, executors = waiting(warm_start.AHEAD), waiting(executor_pool.AHEAD)
+    handle = prestart.start_processes(assignment_id="lenet5", config_path=fast_config, data_dir=None,
+                                      device="cpu", seed=None, jobs=None, submissions=[LENET])
+    handle.start_deferred()
+    zygotes, executors = list(handle.zygotes), list(handle.executors)
     assert len(executors) == 1
     results = grade_submissions(assignment_id="lenet5", submissions=[LENET], out_dir=tmp_path / "out",
-                                config_path=fast_config, device="cpu")
+                                config_path=fast_config, device="cpu", prestarted=handle)
     assert results[0].score == results[0].max_score, [(c.name, c.message) for c in results[0].checks]
     assert executors[0].data_file is not None, "the executor started ahead got the training data and trained"
     if zygotes:
         assert zygotes[0].ready, "the submission was forked from the zygote started ahead"
         assert "warm_start" in results[0].extra["isolation"]
-    assert not warm_start.AHEAD._waiting and not executor_pool.AHEAD._waiting
+    assert not handle.zygotes and not handle.executors, "the batch owns what was handed over"
     assert all(box.process.poll() is not None for box in [*executors, *(z.box for z in zygotes)])
 
 
@@ -75,14 +71,17 @@ def test_processes_started_for_a_batch_that_fails_are_closed(fast_config, tmp_pa
     from autograder.cli import main
 
     started = []
-    add = executor_pool.AHEAD.add
-    monkeypatch.setattr(executor_pool.AHEAD, "add", lambda key, box: (started.append(box), add(key, box)))
+    original = prestart.Prestarted.start_deferred
+
+    def recording(handle):
+        original(handle)
+        started.extend(handle.executors)
+    monkeypatch.setattr(prestart.Prestarted, "start_deferred", recording)
     done = CliRunner().invoke(main, ["grade", "lenet5", str(LENET), "--out", str(tmp_path / "out"),
                                      "--config", str(fast_config), "--data-dir", str(empty), "--device", "cpu"])
     assert done.exit_code != 0 and "t10k-images-idx3-ubyte" in done.output
     assert len(started) == 1, "the executor was started before the data turned out to be missing"
     assert started[0].process.poll() is not None
-    assert not executor_pool.AHEAD._waiting and not warm_start.AHEAD._waiting
 
 
 def test_a_zygote_serves_any_submission_folder_outside_every_sandbox_view(tmp_path):

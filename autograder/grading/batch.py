@@ -24,6 +24,7 @@ from .grade import grade_submission
 from .setup import GradingSetup, needs_data
 from ..processes.live import GradingInterrupted, stopping
 from ..processes.options import SandboxOptions
+from ..processes.prestart import Prestarted
 
 
 def confirm_device(choice: str) -> str:
@@ -40,18 +41,28 @@ def confirm_device(choice: str) -> str:
 def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
                   seed: int | None, jobs: int = 1,
                   datasets: dict[str, TrainingData] | None = None,
-                  warm: bool = True) -> Iterator[GradingSetup]:
+                  warm: bool = True, prestarted: Prestarted | None = None) -> Iterator[GradingSetup]:
     """Everything a batch shares: device, seed, threads, the child's training data, and the warm
     processes kept per grading thread (an executor and a zygote, see processes/executors.py and
-    processes/zygotes.py); ``warm=False`` starts every process of every submission cold."""
-    run = plan_run(config, device=device, seed=seed, data_dir=data_dir, jobs=jobs)
+    processes/zygotes.py); ``warm=False`` starts every process of every submission cold.
+    ``prestarted``: the processes the command line started for this batch, with the run they were
+    planned for (the batch owns them from here)."""
+    if prestarted is not None and prestarted.plan.jobs == jobs:
+        run = prestarted.plan
+    else:
+        run = plan_run(config, device=device, seed=seed, data_dir=data_dir, jobs=jobs)
     chosen_device, threads, chosen_seed, source = confirm_device(run.device), run.threads, run.seed, run.data_dir
-    children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file))
+    zygotes, started = prestarted.hand_over() if prestarted is not None else ([], [])
+    children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file), zygotes)
                 if warm and config.kit.warm_start else None)
-    if children is not None:    # the zygotes import torch and trace while the data loads
-        children.start_ahead(SandboxOptions.for_submission(config, assignment, device=chosen_device,
-                                                           seed=chosen_seed, threads=threads, data_dir=source), jobs)
+    executors = ExecutorPool(None, started) if warm else None
+    for process in ([] if children is not None else zygotes) + ([] if executors is not None else started):
+        process.close()
     try:
+        if children is not None:    # the zygotes import torch and trace while the data loads
+            children.start_ahead(SandboxOptions.for_submission(config, assignment, device=chosen_device,
+                                                               seed=chosen_seed, threads=threads, data_dir=source),
+                                 jobs)
         data_file, test_labels = None, None
         if needs_data(assignment):
             name = assignment.dataset
@@ -61,15 +72,14 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
                 cache[key] = training_data(name, source, allow_download=config.kit.allow_download,
                                            test_data=held)
             data_file, test_labels = cache[key].executor_file, cache[key].test_labels
-        executors = ExecutorPool(data_file) if warm else None
-        try:
-            yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
-                               seed=chosen_seed, threads=threads, data_file=data_file, test_labels=test_labels,
-                               data_dir=source, executors=executors, children=children)
-        finally:
-            if executors is not None:
-                executors.close()
+        if executors is not None:
+            executors.data_file = data_file
+        yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
+                           seed=chosen_seed, threads=threads, data_file=data_file, test_labels=test_labels,
+                           data_dir=source, executors=executors, children=children)
     finally:
+        if executors is not None:
+            executors.close()
         if children is not None:
             children.close()
 

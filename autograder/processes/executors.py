@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .per_thread import PerThread, StartedAhead
 from .options import SandboxOptions
@@ -27,19 +27,15 @@ from .sandbox import Sandbox
 FORGET_SECONDS = 30.0       # freeing the previous submission's models takes well under a second
 LOAD_SECONDS = 60.0         # reading the training data: about a tenth of a second for MNIST
 
-AHEAD: StartedAhead[Sandbox] = StartedAhead()
-
-
-def start_ahead(options: SandboxOptions) -> None:
-    """Start one executor for ``options`` now; its training data comes with its first lease."""
-    if AHEAD.count(options) == 0:
-        AHEAD.add(options, Sandbox(None, options, data_later=True).start())
-
-
 class ExecutorPool(PerThread[Sandbox]):
-    def __init__(self, data_file: Path | None) -> None:
+    def __init__(self, data_file: Path | None, started: Sequence[Sandbox] = ()) -> None:
+        """``started``: executors started ahead for this batch (prestart.py); the pool owns them now,
+        and a thread takes one whose options are the ones it needs."""
         super().__init__()
         self.data_file = data_file
+        self.waiting: StartedAhead[Sandbox] = StartedAhead()
+        for box in started:
+            self.waiting.add(box.options, box)
 
     def _ready(self, box: Sandbox) -> bool:
         """Give an executor started ahead its training data; False when it could not take it."""
@@ -54,7 +50,7 @@ class ExecutorPool(PerThread[Sandbox]):
 
     def _fresh(self, options: SandboxOptions) -> Sandbox:
         """One started ahead for these options when it takes the data, else a new one."""
-        box = AHEAD.take(options)
+        box = self.waiting.take(options)
         if box is not None:
             self.keep(box)
             if self._ready(box):
@@ -80,4 +76,4 @@ class ExecutorPool(PerThread[Sandbox]):
 
     def close(self) -> None:
         super().close()
-        AHEAD.close()
+        self.waiting.close()

@@ -27,7 +27,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .cleanup import describe_exit
 from .isolation import hidden_in_view
@@ -209,28 +209,31 @@ class WarmChild(Sandbox):
         return record
 
 
-# Zygotes started ahead of the first submission: by the command line before the parent imports torch
-# (prestart.py), or by the batch's setup before it loads the data.
-AHEAD: StartedAhead[Zygote] = StartedAhead()
-
-
-def start_ahead(options: SandboxOptions, count: int) -> None:
-    """Start zygotes for ``options`` (preload included) until ``count`` are waiting; no more once one fails."""
-    key = key_of(options)
-    for _ in range(count - AHEAD.count(key)):
+def start_zygotes(options: SandboxOptions, count: int) -> list[Zygote]:
+    """Up to ``count`` zygotes for ``options`` (preload included), started now and not waited for;
+    no more once one fails."""
+    started: list[Zygote] = []
+    for _ in range(count):
         try:
-            AHEAD.add(key, Zygote(options))
+            started.append(Zygote(options))
         except ZygoteFailed:
-            return
+            break
+    return started
 
 
 class ZygotePool(PerThread[Zygote]):
     """One zygote per grading thread; ``lease`` gives a submission its child, warm when it can."""
 
-    def __init__(self, preload: tuple[str, ...] = ()) -> None:
+    def __init__(self, preload: tuple[str, ...] = (), started: Sequence[Zygote] = ()) -> None:
+        """``started``: zygotes started ahead for this batch (prestart.py); the pool owns them now."""
         super().__init__()
         self.preload = preload
         self.unavailable = ""       # why warm start is off for this batch ('' while it is on)
+        # zygotes started ahead of the first submission: each serves a thread whose submissions it
+        # shows what their own sandbox would (the same key)
+        self.waiting: StartedAhead[Zygote] = StartedAhead()
+        for zygote in started:
+            self.waiting.add(zygote.key, zygote)
 
     def _zygote(self, options: SandboxOptions) -> Zygote | None:
         key = key_of(options)
@@ -242,7 +245,7 @@ class ZygotePool(PerThread[Zygote]):
         if self.unavailable:
             return None
         try:
-            zygote = AHEAD.take(key) or Zygote(dataclasses.replace(options, preload=self.preload))
+            zygote = self.waiting.take(key) or Zygote(dataclasses.replace(options, preload=self.preload))
             self.keep(zygote)
             zygote.wait_ready()
             return zygote
@@ -251,12 +254,14 @@ class ZygotePool(PerThread[Zygote]):
             return None
 
     def start_ahead(self, options: SandboxOptions, count: int) -> None:
-        """Start ``count`` zygotes now, without waiting for them (see start_ahead)."""
-        start_ahead(dataclasses.replace(options, preload=self.preload), count)
+        """Start zygotes now, without waiting for them, until ``count`` wait for ``options``."""
+        options = dataclasses.replace(options, preload=self.preload)
+        for zygote in start_zygotes(options, count - self.waiting.count(key_of(options))):
+            self.waiting.add(zygote.key, zygote)
 
     def close(self) -> None:
         super().close()
-        AHEAD.close()
+        self.waiting.close()
 
     @contextmanager
     def lease(self, submission: Path, options: SandboxOptions) -> Iterator[Sandbox]:
