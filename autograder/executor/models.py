@@ -13,7 +13,7 @@ import gc
 import torch
 
 from ..wire.allowlist import short_name
-from ..wire.answers import seed_everything
+from ..wire.answers import gradient_problem, seed_everything
 from .program import CompiledModel, GraphLimits, GraphRefused
 from .state import ExecutorState, MeasureFailure, handles, installed, tensor_output
 
@@ -236,12 +236,9 @@ def call_graph(state: ExecutorState, model: dict, input: torch.Tensor, backward:
                 out = net(x)
             continue
         out = net(x)
-        if not isinstance(out, torch.Tensor):
-            raise MeasureFailure(f"{name}(...) returned a {type(out).__name__}; expected a tensor to "
-                                 "backpropagate through")
-        if not out.requires_grad:
-            raise MeasureFailure(f"{name}(...) returned a tensor without a gradient history: compute it from the "
-                                 "inputs with torch operations (no .detach(), .item() or numpy)")
+        problem = gradient_problem(out, f"{name}(...)")
+        if problem:
+            raise MeasureFailure(problem)
         out.sum().backward()
     result = out.detach().cpu().clone() if isinstance(out, torch.Tensor) else out
     grad = None if x.grad is None else x.grad.detach().cpu().clone()

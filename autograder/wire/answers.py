@@ -53,3 +53,16 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)  # seeds CUDA too
+
+
+def gradient_problem(value: Any, what: str) -> str:
+    """Why ``value``, which ``what`` returned, cannot be backpropagated through, in words ('' when it can).
+    The child and the executor both say it so."""
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        return f"{what} returned a {type(value).__name__}; expected a tensor to backpropagate through"
+    if not value.requires_grad:
+        return (f"{what} returned a tensor without a gradient history: compute it from the inputs with torch "
+                "operations (no .detach(), .item() or numpy)")
+    return ""

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ...wire.answers import seed_everything
+from ...wire.answers import gradient_problem, seed_everything
 from ...wire.values import build_value
 from .base import AnswerFailure, ChildState, answers, get_name, resolve_callable, to_plain
 
@@ -42,12 +42,9 @@ def call_function(state: ChildState, function: str, args: list | None = None, kw
     for _ in range(max(1, int(calls))):
         result = func(*args, **kwargs)
         if backward:
-            if not isinstance(result, torch.Tensor):
-                raise AnswerFailure(f"{function}(...) returned a {type(result).__name__}; expected a tensor "
-                                   "to backpropagate through")
-            if not result.requires_grad:
-                raise AnswerFailure(f"{function}(...) returned a tensor without a gradient history: compute it "
-                                   "from the inputs with torch operations (no .detach(), .item() or numpy)")
+            problem = gradient_problem(result, f"{function}(...)")
+            if problem:
+                raise AnswerFailure(problem)
             result.sum().backward()
     grads = [None if not isinstance(a, torch.Tensor) or a.grad is None else a.grad.detach().clone()
              for a in args]
