@@ -263,3 +263,12 @@ def test_a_leaderboard_value_the_grader_does_not_measure_is_refused(tmp_path):
     path.write_text(text.replace('"paramters", order = "asc"', '"parameters", order = "up"'), encoding="utf-8")
     with pytest.raises(ConfigError, match="'asc'"):
         load_config(path)
+
+
+def test_the_parameter_count_a_check_measured_ranks_a_model_without_a_layer_table():
+    """Trained weights are scored without a forward() layer table: the count the check made ranks them."""
+    extra = {"check_details": {"accuracy": {"test_accuracy": 0.991, "parameters": 431_080}}}
+    assert leaderboard.measure("parameters", extra, 1.0) == 431_080
+    with_layers = {"layers": [{"op": "conv2d", "parameters": 10}, {"op": "linear", "parameters": 5}]}
+    assert leaderboard.measure("parameters", with_layers, 1.0) == 15
+    assert leaderboard.measure("parameters", {}, 1.0) is None

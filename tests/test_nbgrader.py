@@ -29,8 +29,8 @@ from trial_runs import nbgrader_round_trip
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
 ASSIGNMENTS = load_config(CONFIG).assignments
-# A trained-weights assignment (mnist_challenge) needs its model.pt beside the notebook, which the
-# exported course does not carry yet: every other assignment goes through nbgrader.
+# A trained-weights assignment (mnist_challenge) is graded with the model.pt its student saves beside the
+# notebook: it has a round trip of its own; every other one goes through the shared course below.
 ALL = [a for a, spec in ASSIGNMENTS.items() if not any(c.kind == "weights_accuracy" for c in spec.checks)]
 
 
@@ -91,7 +91,7 @@ def test_a_helper_with_no_todo_part_to_hold_it_is_an_error():
         mark_solutions(stub, solution)
 
 
-@pytest.mark.parametrize("assignment_id", ALL)
+@pytest.mark.parametrize("assignment_id", list(ASSIGNMENTS))
 def test_every_assignment_exports_a_notebook_with_its_checks(tmp_path, assignment_id):
     """Reference code in the notebook defines all the solution does; the release keeps only the stub's names."""
     [path] = export_nbgrader(out_dir=tmp_path, config_path=CONFIG, assignment_ids=[assignment_id])
@@ -299,3 +299,38 @@ def test_nbgrader_pipeline_full_marks_and_zero(course, assignment_id):
     tests = [c for c in graded["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
     assert "Scored by the autograder kit" in "".join(tests[0]["outputs"][0]["text"])
     assert all(c["outputs"][-1]["output_type"] == "error" for c in tests)
+
+
+@pytest.mark.slow
+def test_a_trained_weights_notebook_is_graded_with_the_weights_handed_in_beside_it(tmp_path):
+    """nbgrader hands in the student's folder: the model.pt saved beside the notebook reaches the
+    grader's executor (scored: random weights, so a low accuracy), and a folder without one is told so."""
+    import shutil
+
+    import torch
+
+    from trial_runs import run_nbgrader
+
+    course = tmp_path / "course"
+    [source] = export_nbgrader(out_dir=course, config_path=CONFIG, assignment_ids=["mnist_challenge"])
+    assert "Save the trained weights as `model.pt` in the folder of this notebook" in source.read_text()
+    defined: dict = {}
+    exec((ROOT / "solutions" / "mnist_challenge" / "model.py").read_text(encoding="utf-8"), defined)
+    torch.manual_seed(0)
+    run_nbgrader(["generate_assignment", "mnist_challenge", "--force"], course, config=CONFIG)
+    for student in ("with_weights", "without"):
+        folder = course / "submitted" / student / "mnist_challenge"
+        folder.mkdir(parents=True)
+        shutil.copy(source, folder)
+        if student == "with_weights":
+            torch.save(defined["Net"]().state_dict(), folder / "model.pt")
+    done = run_nbgrader(["autograde", "mnist_challenge"], course, config=CONFIG, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    said = {}
+    for student in ("with_weights", "without"):
+        graded = json.loads((course / "autograded" / student / "mnist_challenge" / "mnist_challenge.ipynb").read_text())
+        said[student] = " ".join(str(output.get("evalue", "")) for cell in graded["cells"]
+                                 for output in cell.get("outputs", []))
+    assert "no model.pt was handed in" not in said["with_weights"], said["with_weights"]
+    assert "test accuracy" in said["with_weights"] and "parameters" in said["with_weights"]
+    assert "no model.pt was handed in" in said["without"], said["without"]

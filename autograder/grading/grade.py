@@ -33,8 +33,9 @@ from .session import Session
 from .setup import GradingSetup
 
 
-def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
-    """Grade one handed-in file or folder; never raises for a bad submission."""
+def grade_submission(setup: GradingSetup, path: Path | str, *, companions: Path | None = None) -> SubmissionResult:
+    """Grade one handed-in file or folder; never raises for a bad submission. ``companions``: the folder
+    of the files handed in beside it (trained weights), where that is not ``path``'s own."""
     started = time.monotonic()
     assignment = setup.assignment
     submission = find_submission(path, assignment.file)
@@ -47,7 +48,8 @@ def grade_submission(setup: GradingSetup, path: Path | str) -> SubmissionResult:
     except NotebookError as exc:
         return _failed_result(setup, submission.name, str(path), exc.message, started)
     answers: dict[str, Answer] = {}
-    with module, Session(setup, module.path, path, needs_executor=bool(plan.compiles)) as session:
+    with module, Session(setup, module.path, path, needs_executor=bool(plan.compiles),
+                         companions=companions) as session:
         loaded = session.load(plan.load)
         if loaded.ok:
             session.compile_all(plan)

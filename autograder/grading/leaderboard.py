@@ -41,6 +41,12 @@ def measure(value: str, extra: dict, seconds: float) -> float | int | None:
         steps = _number(training.get("steps"))
         return None if steps is None else int(steps)
     if value == "parameters":
+        # a check that counted them (trained weights: the state dict loaded) says so; else the layer table
+        details = extra.get("check_details") if isinstance(extra.get("check_details"), dict) else {}
+        counted = [_number(d.get("parameters")) for d in details.values() if isinstance(d, dict)]
+        counted = [count for count in counted if count is not None]
+        if counted:
+            return int(max(counted))
         layers = extra.get("layers")
         if not isinstance(layers, list) or not layers:
             return None

@@ -35,10 +35,13 @@ class ProcessRecord:
 
 class Session:
     """The child of one submission (``module``, the file to load) and, with ``needs_executor``, an
-    executor; ``handed_in`` is what the student handed in (files read beside the graded one)."""
+    executor; ``handed_in`` is what the student handed in, and files handed in beside the graded one
+    are read from there, or from ``companions`` when given."""
 
-    def __init__(self, setup: GradingSetup, module: Path, handed_in: Path | str, needs_executor: bool) -> None:
+    def __init__(self, setup: GradingSetup, module: Path, handed_in: Path | str, needs_executor: bool,
+                 companions: Path | None = None) -> None:
         self.setup, self.module, self.handed_in = setup, module, handed_in
+        self.companions = companions
         self.limits = setup.assignment.limits
         self.needs_executor = needs_executor
         self._stack = contextlib.ExitStack()
@@ -82,7 +85,7 @@ class Session:
         # the model spec names an installed graph: it travels as written, never materialised
         args = {**materialize({k: v for k, v in question.args.items() if k != "model"}, self.setup.data_dir),
                 **({"model": question.args["model"]} if "model" in question.args else {})}
-        args, problem = _with_submitted_files(args, self.handed_in)
+        args, problem = _with_submitted_files(args, self.companions or self.handed_in)
         return failure or problem or self.executor.ask(question.op, args, timeout=timeout, label=question.label)
 
     def record(self) -> ProcessRecord:

@@ -144,8 +144,14 @@ def source_notebook(config: Config, assignment: Assignment) -> dict:
                   "same checks as `autograder check " + assignment.id + "`; run them to see your score."),
         _code("\n".join(imports), _nbgrader_meta("imports", locked=True)),
         _code("\n".join(marked), _nbgrader_meta("solution", solution=True)),
-        _markdown(f"## Tests ({assignment.max_score:g} points)", _nbgrader_meta("tests_title", locked=True)),
     ]
+    beside = sorted({str(check.params["weights_file"]) for check in assignment.checks if "weights_file" in check.params})
+    if beside:      # a trained-weights assignment: the file travels in the submission's folder
+        names = " and ".join(f"`{name}`" for name in beside)
+        cells.append(_markdown(f"Save the trained weights as {names} in the folder of this notebook "
+                               "(`torch.save(model.state_dict(), ...)`): the folder is handed in with the notebook, "
+                               "and the grader reads the weights from beside it."))
+    cells.append(_markdown(f"## Tests ({assignment.max_score:g} points)", _nbgrader_meta("tests_title", locked=True)))
     cells += [_check_cell(assignment, check) for check in assignment.checks]
     return _notebook(cells)
 

@@ -102,10 +102,12 @@ def grade_notebook(nb: NotebookNode, resources: ResourcesDict):
     config = load_config()             # $AUTOGRADER_CONFIG, which nbgrader_config.py sets
     assignment = config.assignment(kit_assignment_id(config, resources))
     setup = _SETUPS.get(config, assignment)
+    # files handed in beside the notebook (a trained model's weights) are read from its own folder
+    beside = resources.get("metadata", {}).get("path")
     with tempfile.TemporaryDirectory(prefix="autograder-nbgrader-") as folder:
         path = Path(folder) / (Path(assignment.file).stem + ".ipynb")
         path.write_text(nbformat.writes(nb), encoding="utf-8")
-        return grade_submission(setup, path)
+        return grade_submission(setup, path, companions=Path(beside) if beside else None)
 
 
 class GradeWithKit(NbGraderPreprocessor):
