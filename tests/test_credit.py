@@ -272,3 +272,28 @@ def test_the_parameter_count_a_check_measured_ranks_a_model_without_a_layer_tabl
     with_layers = {"layers": [{"op": "conv2d", "parameters": 10}, {"op": "linear", "parameters": 5}]}
     assert leaderboard.measure("parameters", with_layers, 1.0) == 15
     assert leaderboard.measure("parameters", {}, 1.0) is None
+
+
+def test_a_training_function_fit_takes_partial_credit_and_other_scenarios_refuse_it(tmp_path):
+    """The fit scenario compares its held-out accuracy with min_accuracy: partial credit applies there
+    (and nowhere else in training_function)."""
+    from autograder.wire.fixtures import make_dataset
+
+    path = _with(tmp_path, 'scenario = "fit"\n', 'scenario = "fit"\npartial_credit_from = 0.3\n')
+    loop = load_config(path).assignment("training_loop")
+    fit = next(c for c in loop.checks if c.params["scenario"] == "fit")
+    assert fit.partial_credit_from == 0.3
+    kind = KINDS["training_function"]
+    p = kind._instance(fit)
+    labels = make_dataset(p["dataset"], p["samples"], p["data_seed"])["y_test"]
+    answer = Answer(ok=True, value={"predictions": torch.zeros_like(labels)})     # always class 0
+    verdict = kind.judge(fit, loop, [answer], JudgeContext())
+    accuracy = verdict.details["accuracy"]
+    assert 0.3 < accuracy < 0.9 and not verdict.passed
+    assert verdict.share == pytest.approx((accuracy - 0.3) / (0.9 - 0.3), abs=1e-6)
+    assert "(0 at 30%, full at 90%)" in verdict.message
+    other = next(c for c in loop.checks if c.params["scenario"] != "fit")
+    assert not kind.grades_a_number(other.params)
+    header = f"[assignments.training_loop.checks.{other.name}]\n"
+    with pytest.raises(ConfigError, match="with scenario = .* compares no measured number"):
+        load_config(_with(tmp_path, header, header + "partial_credit_from = 0.3\n"))

@@ -118,6 +118,11 @@ class CheckKind:
     pass_mark: ClassVar[str] = ""
     lower_is_better: ClassVar[bool] = False
 
+    def grades_a_number(self, params: dict[str, Any]) -> bool:
+        """Whether a check with these parameters compares a measured number with ``pass_mark`` (a kind whose
+        parameters choose what it measures says for which of them it does)."""
+        return bool(self.pass_mark)
+
     def scored(self, check: CheckSpec, verdict: Verdict, value: float, what: str, shown,
                detail: str = "", measured_shown=None) -> Verdict:
         """``verdict`` (the all-or-nothing one) with partial credit applied when the check sets

@@ -31,6 +31,8 @@ SCORE_SEED = 77             # mixed into the seed of auc's labels and scores, wh
 class TrainingFunction(CheckKind):
     name = "training_function"
     summary = "a reusable training function records, checkpoints and resumes as specified"
+    # the fit scenario compares the held-out accuracy with min_accuracy (partial_credit_from applies there)
+    pass_mark = "min_accuracy"
     params = {
         "scenario": Key("", f"what to call and check: {', '.join(SCENARIOS)}", required=True, choices=SCENARIOS),
         "dataset": Key("moons", "'moons' (make_moons, noise 0.4) or 'breast_cancer'; split 80/20",
@@ -53,6 +55,9 @@ class TrainingFunction(CheckKind):
         "data_seed": Key(5, "mixed into the seed of the data set and its 80/20 split, which is drawn each run "
                             "(the model's seed is the grading seed)"),
     }
+
+    def grades_a_number(self, params):
+        return params["scenario"] == "fit"
 
     def required_names(self, check, assignment):
         return FUNCTIONS.get(check.params["scenario"], [check.params["scenario"]])
@@ -100,4 +105,8 @@ class TrainingFunction(CheckKind):
         if judge is None:
             return Verdict(False, f"grading.toml names unknown scenario '{scenario}' "
                                   f"(known: {', '.join(SCENARIOS)})")
-        return judge(self._instance(check), answers[0].value)
+        verdict = judge(self._instance(check), answers[0].value)
+        accuracy = verdict.details.get("accuracy") if scenario == "fit" and verdict.details else None
+        if accuracy is None:
+            return verdict
+        return self.scored(check, verdict, accuracy, "held-out accuracy", lambda v: f"{round(v * 100, 1):g}%")

@@ -148,11 +148,12 @@ def _partial_credit_from(here: str, kind, params: dict[str, Any], start: Any,
     """``partial_credit_from`` checked against the kind's pass mark: a number on the losing side of it."""
     if start is None:
         return None
-    if not kind.pass_mark:
+    if not kind.grades_a_number(params):
         graded = ", ".join(sorted(name for name, k in kinds.items() if k.pass_mark))
-        raise ConfigError(f"grading.toml: '{here}partial_credit_from' is set, but a {kind.name} check compares no "
-                          f"measured number with a pass mark, so it has nothing to grade between (kinds that "
-                          f"do: {graded})")
+        chosen = f" with scenario = {params['scenario']!r}" if "scenario" in params else ""
+        raise ConfigError(f"grading.toml: '{here}partial_credit_from' is set, but a {kind.name} check{chosen} "
+                          f"compares no measured number with a pass mark, so it has nothing to grade between "
+                          f"(kinds that do: {graded})")
     if isinstance(start, bool) or not isinstance(start, (int, float)) or start != start:
         raise ConfigError(f"grading.toml: '{here}partial_credit_from' should be a number, got {start!r}")
     mark = params[kind.pass_mark]
