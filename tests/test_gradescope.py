@@ -257,3 +257,29 @@ def test_run_autograder_writes_results_json_under_the_same_cap(tmp_path, monkeyp
     assert_nothing_rendered_from(data["output"], [])        # a cut never opens the way to markup
     grade_size = write_results_json(result, tmp_path / "grade" / "results.json").stat().st_size
     assert grade_size < MAX_RESULTS_BYTES
+
+
+def test_gradescope_grades_the_trained_weights_handed_in_beside_the_model(tmp_path, monkeypatch):
+    """A Gradescope upload of model.py and model.pt: the weights reach the grader's executor and are
+    scored (random weights: a low accuracy); an upload without them is told what is missing."""
+    import shutil
+
+    import torch
+
+    monkeypatch.setenv("AUTOGRADER_CONFIG", str(CONFIG))
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    shutil.copy(ROOT / "solutions" / "mnist_challenge" / "model.py", folder)
+    defined: dict = {}
+    exec((folder / "model.py").read_text(encoding="utf-8"), defined)
+    torch.manual_seed(0)
+    torch.save(defined["Net"]().state_dict(), folder / "model.pt")
+    said = {}
+    for handed_in in ("with", "without"):
+        if handed_in == "without":
+            (folder / "model.pt").unlink()
+        data = run_gradescope(assignment_id="mnist_challenge", submission=folder,
+                              results=tmp_path / handed_in / "results.json")
+        said[handed_in] = " ".join(test.get("output", "") for test in data["tests"])
+    assert "no model.pt was handed in" not in said["with"] and "parameters" in said["with"], said["with"]
+    assert "no model.pt was handed in" in said["without"], said["without"]
