@@ -46,7 +46,7 @@ CASES = {
           "                                    nn.Linear(32, 1))",
           "self.layers = nn.Sequential(nn.Linear(n_inputs, 64), nn.Linear(64, 32), nn.Linear(32, 1))"
           "  # bug: no ReLU")],
-        {"mlp_beats_linear"}),
+        {"mlp_layers", "mlp_beats_linear"}),
     # collapse_linear_weight cannot fail alone: the bias check compares the weight too
     "collapse_transposed": (
         "collapse_linear multiplies the weights in the wrong order (W1^T W2^T, the transpose of W2 W1)",

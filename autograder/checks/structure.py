@@ -8,6 +8,8 @@ lists every ATen op, in order, with its output shape. ``nn.ReLU()``,
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..settings.model import Key
 from .base import CheckKind, Question, Verdict, call_text, model_spec, shape_text
 from .tensor_specs import randn
@@ -32,6 +34,16 @@ def family(op: str) -> str | None:
     if "pool" in op:
         return "pool"
     return None
+
+
+def checked_model(check, assignment):
+    """The assignment as a structure check sees it: with the check's own ``model`` (an assignment of
+    several classes), or as it stands."""
+    p = check.params
+    if not p.get("model"):
+        return assignment
+    return dataclasses.replace(assignment, model=p["model"], model_args=list(p["model_args"]),
+                               input_shape=[int(n) for n in p["input_shape"]])
 
 
 def trace_question(assignment) -> Question:
@@ -132,17 +144,25 @@ class HiddenLayers(CheckKind):
         "fully_connected": Key(2, "fully connected layers forward() must use"),
         "activation": Key("relu", "activation required after every hidden layer (empty: not checked)"),
         "min_dropouts": Key(1, "dropouts required between the last convolution and the output layer"),
+        "model": Key("", "class whose forward() is checked, with model_args and input_shape (empty: the "
+                         "assignment's model)"),
+        "model_args": Key([], "with model: the arguments it is built with"),
+        "input_shape": Key([], "with model: the shape of one input (without the batch)"),
     }
 
     def describe(self, check, assignment):
         p = check.params
         dropout = f" and at least {p['min_dropouts']} dropouts" if p["min_dropouts"] else ""
         activation = f", {p['activation']} after each hidden layer" if p["activation"] else ""
-        return (f"forward() uses {p['convolutions']} convolution(s), {p['fully_connected']} fully connected "
-                f"layer(s){activation}{dropout}")
+        return (f"forward() of {call_text(checked_model(check, assignment))} uses {p['convolutions']} "
+                f"convolution(s), {p['fully_connected']} fully connected layer(s){activation}{dropout}")
+
+    def validate(self, params):
+        if params["model"] and not params["input_shape"]:
+            raise ValueError("a check of another model than the assignment's needs its input_shape")
 
     def questions(self, check, assignment):
-        return [trace_question(assignment)]
+        return [trace_question(checked_model(check, assignment))]
 
     def judge(self, check, assignment, answers, context):
         p = check.params
