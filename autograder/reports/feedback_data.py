@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..checks.training import not_a_class_text  # noqa: F401 - the pages word it as the check does
 from ..grading.results import MAX_CLASSES, MAX_HISTORY, MAX_LAYERS, SubmissionResult
 
 # Bounds that keep one odd result from producing a huge page; none of them is a grading number.

@@ -20,6 +20,7 @@ from typing import Callable
 from . import feedback_data as data
 from . import plots
 from ..grading.results import SubmissionResult
+from ..checks.training import not_a_class_text
 from ..grading.root_cause import ROOT_CAUSE_NOTE
 
 STYLE = """
@@ -206,7 +207,7 @@ def training_summary(run: data.TrainingRun) -> list[str]:
         need = f" (at least {data.percent(run.min_test_accuracy)} needed)" if run.min_test_accuracy is not None else ""
         lines.append(f"Accuracy on the held-out test images: {data.percent(run.test_accuracy)}{need}.")
     if run.not_a_class:
-        lines.append(data.not_a_class_text(run.not_a_class, run.classes) + ".")
+        lines.append(not_a_class_text(run.not_a_class, run.classes) + ".")
     return lines
 
 

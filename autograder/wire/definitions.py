@@ -16,11 +16,12 @@ HARMLESS_CALLS = {
 }
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted(node: ast.AST) -> str | None:
+    """``torch.nn.functional`` for that attribute chain of names; None for anything else."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 
@@ -29,7 +30,7 @@ def _is_constant_expression(node: ast.AST) -> bool:
     for sub in ast.walk(node):
         if isinstance(sub, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
             return False
-        if isinstance(sub, ast.Call) and _dotted(sub.func) not in HARMLESS_CALLS:
+        if isinstance(sub, ast.Call) and dotted(sub.func) not in HARMLESS_CALLS:
             return False
     return True
 

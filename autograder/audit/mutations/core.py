@@ -14,6 +14,8 @@ import copy
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from ...wire.definitions import dotted
+
 # ----------------------------------------------------------------- what a mutant is
 
 
@@ -175,15 +177,6 @@ def graded_scopes(tree: ast.Module, names: Iterable[str], by_hand: Iterable[str]
 # ----------------------------------------------------------------- small helpers for operators
 
 TORCH_PREFIXES = {"torch", "nn", "F", "torch.nn", "torch.nn.functional", "functional", "torch.Tensor"}
-
-
-def dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
 
 
 def library_call(call: ast.Call) -> str | None:
