@@ -159,21 +159,46 @@ def check_exit_status(result) -> int:
               help="folder for <name>/results.json, <name>/feedback.html, grades.csv and report.html")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="submissions graded at once  [default: one per usable core, at most one per submission]")
+@click.option("--shard", default=None, metavar="K/N",
+              help="grade only the K-th of N parts of the batch (K from 0), for `autograder merge` to join")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="grade on a Ray cluster: ray://HOST:10001, or auto for one started on this machine "
+                   "(needs the kit's cluster extra)")
 @common_options
-def grade_command(assignment, submissions, out_dir, jobs, config_path, data_dir, device, seed):
+def grade_command(assignment, submissions, out_dir, jobs, shard, cluster, config_path, data_dir, device, seed):
     """Grade each SUBMISSION (a file, a folder holding the assignment's file, or a course platform's
     bulk download as a .zip: Canvas, Moodle or Gradescope's export)."""
     from .processes.prestart import start_processes
 
-    prestarted = start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir,
-                                 device=device, seed=seed, jobs=jobs, submissions=submissions)
+    if shard is not None:        # refused before anything starts
+        from .grading.shards import Shard
+
+        shard = Shard.parse(shard)
+    if cluster is not None:      # the cluster's nodes grade: nothing to start here
+        from .cluster.driver import require_ray
+
+        require_ray()
+        prestarted = None
+    else:
+        prestarted = start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir,
+                                     device=device, seed=seed, jobs=jobs, submissions=submissions)
     try:
         _kit(prestarted).grade_submissions(assignment_id=assignment, submissions=submissions, out_dir=out_dir,
                                            config_path=config_path, data_dir=data_dir, device=device, seed=seed,
-                                           jobs=jobs, console=Console(), prestarted=prestarted)
+                                           jobs=jobs, console=Console(), prestarted=prestarted, shard=shard,
+                                           cluster=cluster)
     finally:        # whatever the batch did not take (the data was missing, say)
         if prestarted is not None:
             prestarted.close()
+
+
+@main.command("merge")
+@click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="folder for every submission's folder, grades.csv and report.html")
+def merge_command(shard_dirs, out_dir):
+    """Join the --out folders of `autograder grade ... --shard K/N` runs (all N of them) into one."""
+    _kit().merge_shards(shard_dirs=shard_dirs, out_dir=out_dir, console=Console())
 
 
 @main.command("verify")

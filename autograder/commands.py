@@ -6,10 +6,12 @@ The command line (``cli.py``) only parses options and calls these.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,6 +31,8 @@ from .reports.results_files import print_result, summary_table, write_grades_csv
 from .grading.results import CheckResult, SubmissionResult
 from .grading.reference_weights import reference_submission
 from .grading.grade import grade_submission
+from .grading.shards import (RECORD_FILE, Shard, ShardRecord, check_complete, merged,
+                              read_shard_record, write_shard_record)
 from .grading.setup import needs_data
 from .processes.live import interrupt_all, resume
 from .processes.prestart import Prestarted
@@ -174,15 +178,27 @@ def _write_page(result: SubmissionResult, out: Path, output_kib: int) -> None:
         result.status = f"{result.status}; feedback.html could not be written ({type(exc).__name__}: {exc})"
 
 
+def _graded_here(setup_args: dict, jobs: int, paths: dict[int, Path]) -> Iterator[tuple[int, SubmissionResult]]:
+    """Grade ``paths`` (position in the batch -> submission) on this machine, ``jobs`` at once; yields each
+    result as it is done. Closing the generator early (Ctrl-C) stops every child at once."""
+    with grading_setup(jobs=jobs, **setup_args) as setup, GradingPool(max_workers=max(jobs, 1)) as pool:
+        futures = {pool.submit(grade_safely, setup, path): position for position, path in paths.items()}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
 def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], out_dir: str | Path,
                       config_path: str | Path | None = None, data_dir: str | Path | None = None,
                       device: str | None = None, seed: int | None = None, jobs: int | None = None,
-                      console: Console | None = None,
-                      prestarted: Prestarted | None = None) -> list[SubmissionResult]:
+                      console: Console | None = None, prestarted: Prestarted | None = None,
+                      shard: str | Shard | None = None, cluster: str | None = None) -> list[SubmissionResult]:
     """Grade a batch; write <out>/<name>/results.json and feedback.html for each, <out>/grades.csv
     and <out>/report.html. A .zip among the submissions is a course platform's bulk download:
     each student in it is graded under their name (see intake/bulk.py). ``prestarted``: processes the
     command line started for this batch (processes/prestart.py); the batch owns them from here.
+    ``shard`` ('K/N'): grade only the K-th of N parts and write <out>/shard.json for `merge`
+    (grading/shards.py). ``cluster`` (a Ray address, or 'auto'): grade on a Ray cluster's nodes
+    instead of here (cluster/), with the same files as a result.
 
     One submission's failure never stops the batch: each gets a result, written
     as soon as it is graded. Ctrl-C (KeyboardInterrupt) stops every child at
@@ -192,46 +208,90 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
         raise AutograderError("no submissions given: name at least one file or folder")
     config = load_config(config_path)
     assignment = config.assignment(assignment_id)
+    shard = Shard.parse(shard) if isinstance(shard, str) else shard
     out = Path(out_dir)
     say = (lambda message: console.print(message, markup=False, highlight=False)) if console else None
     bulk = BulkDownloads(max_mib=config.kit.bulk_unpacked_mib, max_files=config.kit.bulk_max_files,
                          expected_file=assignment.file, duplicates=config.kit.bulk_duplicates, say=say)
     submissions = bulk.expand(submissions)      # each .zip becomes its students' folders
     names = _unique_names(submissions, assignment.file)
-    jobs = jobs or default_jobs(len(submissions))
+    picked = shard.picks(names) if shard is not None else list(range(len(submissions)))
+    paths = {position: Path(submissions[position]) for position in picked}
+    jobs = jobs or default_jobs(len(picked))
     done: dict[int, SubmissionResult] = {}
     plots.preload()
+    setup_args = dict(config=config, assignment=assignment, data_dir=data_dir, device=device, seed=seed)
     try:
-        with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device,
-                           seed=seed, jobs=jobs, prestarted=prestarted) as setup:
-            progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=console or Console(stderr=True),
-                                disable=console is None)
-            with progress, GradingPool(max_workers=max(jobs, 1)) as pool:
-                task = progress.add_task(assignment.id, total=len(submissions))
-                futures = {pool.submit(grade_safely, setup, path): i for i, path in enumerate(submissions)}
-                for future in as_completed(futures):
-                    index = futures[future]
-                    result = future.result()
-                    result.name = names[index]
-                    result.notes += bulk.notes_for(submissions[index])
-                    _write_result(result, out)
-                    _write_page(result, out, config.kit.feedback_output_kib)
-                    done[index] = result
-                    progress.advance(task)
+        if cluster is not None:
+            from .cluster.driver import graded_on_cluster
+
+            graded = graded_on_cluster(cluster, setup_args, paths, say=say)
+        else:
+            graded = _graded_here(dict(setup_args, prestarted=prestarted), jobs, paths)
+        progress = Progress(TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=console or Console(stderr=True), disable=console is None)
+        with progress, closing(graded):
+            task = progress.add_task(assignment.id + (f" (shard {shard})" if shard else ""), total=len(paths))
+            for position, result in graded:
+                if position in done:        # never written twice
+                    continue
+                result.name = names[position]
+                result.notes += bulk.notes_for(submissions[position])
+                _write_result(result, out)
+                _write_page(result, out, config.kit.feedback_output_kib)
+                done[position] = result
+                progress.advance(task)
     finally:
         bulk.cleanup()
         results = [done[i] for i in sorted(done)]
+        whose = {i: bulk.identity_for(submissions[i]) for i in sorted(done)}     # None: not from a zip
         if results:
-            whose = [bulk.identity_for(submissions[i]) for i in sorted(done)]    # None: not from a zip
-            write_grades_csv(results, out / "grades.csv", [who.columns() if who else None for who in whose])
+            write_grades_csv(results, out / "grades.csv", [who.columns() if who else None for who in whose.values()])
             write_class_report(results, out / "report.html", assignment=assignment.id, refused=bulk.refused,
                                lookalikes=bulk.lookalikes, duplicates=bulk.duplicates)
+        if shard is not None:
+            write_shard_record(ShardRecord(
+                folder=out, assignment=assignment.id, shard=shard, total=len(submissions),
+                expected={position: names[position] for position in picked}, results=done,
+                identities={i: who.columns() for i, who in whose.items() if who}, refused=bulk.refused,
+                lookalikes=bulk.lookalikes, duplicates=bulk.duplicates))
     if console is not None:
         console.print(summary_table(results))
         console.print(f"wrote {len(results)} results.json and feedback.html, {out / 'grades.csv'} and "
-                      f"{out / 'report.html'}", markup=False, highlight=False)
+                      f"{out / 'report.html'}" + (f" and {out / RECORD_FILE}" if shard else ""),
+                      markup=False, highlight=False)
     return results
+
+
+def merge_shards(*, shard_dirs: Sequence[str | Path], out_dir: str | Path,
+                 console: Console | None = None) -> list[SubmissionResult]:
+    """Join the --out folders of one batch's N ``--shard K/N`` runs into ``out_dir``: every submission's
+    folder, and one grades.csv and report.html, as a single run over the whole batch writes them."""
+    if not shard_dirs:
+        raise AutograderError("no shard folders given: name the --out folder of every shard")
+    records = [read_shard_record(folder) for folder in shard_dirs]
+    check_complete(records)
+    out = Path(out_dir)
+    positions, results, unfinished = merged(records)
+    where = {position: record.folder for record in records for position in record.results}
+    for position in positions:
+        source, target = where[position] / results[position].name, out / results[position].name
+        if source.is_dir() and source.resolve() != target.resolve():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+    identities = {position: identity for record in records for position, identity in record.identities.items()}
+    ordered = [results[position] for position in positions]
+    write_grades_csv(ordered, out / "grades.csv", [identities.get(position) for position in positions])
+    first = records[0]
+    write_class_report(ordered, out / "report.html", assignment=first.assignment, refused=first.refused,
+                       lookalikes=first.lookalikes, duplicates=first.duplicates)
+    if console is not None:
+        console.print(summary_table(ordered))
+        console.print(f"merged {len(records)} shards: {len(ordered)} of {first.total} submissions graded; wrote "
+                      f"{out / 'grades.csv'} and {out / 'report.html'}", markup=False, highlight=False)
+        if unfinished:
+            console.print(f"not graded (their shard stopped before them): {', '.join(unfinished)}. Grade "
+                          "those shards again, then merge", markup=False, highlight=False)
+    return ordered
 
 
 @dataclass

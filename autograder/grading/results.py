@@ -9,6 +9,7 @@ stay readable and small whatever the child did.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -158,3 +159,43 @@ def every_check_failed(assignment, name: str, source: str, reason: str, **fields
     checks = [CheckResult(c.name, c.description, c.points, False, reason, c.visibility,
                           extra_credit=getattr(c, "extra_credit", False)) for c in assignment.checks]
     return SubmissionResult(assignment.id, name, source, checks, status=reason, **fields)
+
+
+def result_record(result: SubmissionResult) -> dict:
+    """``result`` as plain data (JSON), every field kept: a shard's record and the cluster's wire use it."""
+    result.sanitize()
+    return dataclasses.asdict(result)
+
+
+def _field(record: dict, key: str, kind: type | tuple, default):
+    """``record[key]`` when it is a ``kind`` (a bool never counts as a number), else ``default``."""
+    value = record.get(key, default)
+    if kind is bool:
+        return value if isinstance(value, bool) else default
+    return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
+
+def result_from_record(record: object) -> SubmissionResult:
+    """The result ``result_record`` wrote. The record is read as untrusted data: a field of the wrong type
+    takes its default, and the built result is cleaned and capped like any other (ValueError: not a record)."""
+    if not isinstance(record, dict) or not isinstance(record.get("checks"), list):
+        raise ValueError("not a result record: a mapping with a list of checks was expected")
+    number = (int, float)
+    checks = []
+    for check in record["checks"][:DETAIL_ITEMS]:
+        if not isinstance(check, dict):
+            raise ValueError("not a result record: a check is not a mapping")
+        checks.append(CheckResult(
+            name=str(_field(check, "name", str, "")), description=str(_field(check, "description", str, "")),
+            max_points=float(_field(check, "max_points", number, 0.0)),
+            passed=_field(check, "passed", bool, False), message=str(_field(check, "message", str, "")),
+            visibility=str(_field(check, "visibility", str, "visible")),
+            seconds=float(_field(check, "seconds", number, 0.0)), share=float(_field(check, "share", number, 0.0)),
+            extra_credit=_field(check, "extra_credit", bool, False)))
+    notes = _field(record, "notes", list, [])
+    return SubmissionResult(
+        assignment=str(_field(record, "assignment", str, "")), name=str(_field(record, "name", str, "")),
+        source=str(_field(record, "source", str, "")), checks=checks,
+        status=str(_field(record, "status", str, "graded")), seconds=float(_field(record, "seconds", number, 0.0)),
+        output=str(_field(record, "output", str, "")), notes=[str(note) for note in notes[:MAX_NOTES + 1]],
+        extra=_field(record, "extra", dict, {}))
