@@ -175,9 +175,7 @@ def grade_command(assignment, submissions, out_dir, jobs, shard, cluster, config
 
         shard = Shard.parse(shard)
     if cluster is not None:      # the cluster's nodes grade: nothing to start here
-        from .cluster.driver import require_ray
-
-        require_ray()
+        _kit().require_extra("ray", "--cluster")
         prestarted = None
     else:
         prestarted = start_processes(assignment_id=assignment, config_path=config_path, data_dir=data_dir,

@@ -223,6 +223,7 @@ def grade_submissions(*, assignment_id: str, submissions: Sequence[str | Path], 
     setup_args = dict(config=config, assignment=assignment, data_dir=data_dir, device=device, seed=seed)
     try:
         if cluster is not None:
+            require_extra("ray", "--cluster")
             from .cluster.driver import graded_on_cluster
 
             graded = graded_on_cluster(cluster, setup_args, paths, say=say)
@@ -346,7 +347,7 @@ def verify_kit(*, config_path: str | Path | None = None, data_dir: str | Path | 
 
 
 # Optional parts of the kit: the extra of pyproject.toml that installs each, by the module it brings.
-EXTRAS = {"nbgrader": "nbgrader"}
+EXTRAS = {"nbgrader": "nbgrader", "ray": "cluster"}
 
 
 def require_extra(module: str, what: str) -> None:

@@ -41,17 +41,20 @@ def confirm_device(choice: str) -> str:
 def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Path | None, device: str | None,
                   seed: int | None, jobs: int = 1,
                   datasets: dict[str, TrainingData] | None = None,
-                  warm: bool = True, prestarted: Prestarted | None = None) -> Iterator[GradingSetup]:
+                  warm: bool = True, prestarted: Prestarted | None = None,
+                  threads: int | None = None) -> Iterator[GradingSetup]:
     """Everything a batch shares: device, seed, threads, the child's training data, and the warm
     processes kept per grading thread (an executor and a zygote, see processes/executors.py and
     processes/zygotes.py); ``warm=False`` starts every process of every submission cold.
     ``prestarted``: the processes the command line started for this batch, with the run they were
-    planned for (the batch owns them from here)."""
+    planned for (the batch owns them from here). ``threads``: each job's torch threads, where the
+    caller knows its share of the cores better than this machine's count (a cluster's grading slot)."""
     if prestarted is not None and prestarted.plan.jobs == jobs:
         run = prestarted.plan
     else:
         run = plan_run(config, device=device, seed=seed, data_dir=data_dir, jobs=jobs)
-    chosen_device, threads, chosen_seed, source = confirm_device(run.device), run.threads, run.seed, run.data_dir
+    chosen_device, chosen_seed, source = confirm_device(run.device), run.seed, run.data_dir
+    threads = threads or run.threads
     zygotes, started = prestarted.hand_over() if prestarted is not None else ([], [])
     children = (ZygotePool(modules_to_preload(config.solution_dir(assignment.id) / assignment.file), zygotes)
                 if warm and config.kit.warm_start else None)

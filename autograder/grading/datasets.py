@@ -110,7 +110,7 @@ def _extract_into_cache(raw: Path, cached_raw: Path) -> list[str]:
         if target.exists() and verified.exists() and _marked_sum(verified, name) == md5:
             continue
         plain, compressed = raw / name, raw / f"{name}.gz"
-        partial = cached_raw / f"{name}.partial"
+        partial = cached_raw / f"{name}.{os.getpid()}.partial"     # several grading processes may share a cache
         try:
             if compressed.exists():
                 with gzip.open(compressed, "rb") as src, open(partial, "wb") as dst:

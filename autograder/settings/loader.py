@@ -250,6 +250,12 @@ def load_config(path: Path | str | None = None, *, kinds: Mapping[str, Any] | No
     kit = Kit(**resolve_table("kit.", raw.get("kit", {}), KIT_KEYS))
     if kit.device not in DEVICES:
         raise ConfigError("grading.toml: 'kit.device' must be 'auto', 'cpu' or 'cuda'")
+    if kit.cluster_retries < 0 or kit.cluster_cpus_per_submission <= 0 or not \
+            (kit.cluster_gpus_per_submission == 0 or 0 < kit.cluster_gpus_per_submission <= 1
+             or float(kit.cluster_gpus_per_submission).is_integer()):
+        raise ConfigError("grading.toml: kit.cluster_retries must be 0 or more, kit.cluster_cpus_per_submission "
+                          "above 0, and kit.cluster_gpus_per_submission 0, a share of one GPU (0.25) or a whole "
+                          "number of GPUs")
     limit_values = resolve_table("limits.", raw.get("limits", {}), LIMIT_KEYS)
     limits = Limits(**limit_values)
 

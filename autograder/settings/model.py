@@ -148,6 +148,9 @@ class Kit:
     warm_start: bool
     sandbox_uid: int
     max_constant_elements: int
+    cluster_retries: int
+    cluster_cpus_per_submission: float
+    cluster_gpus_per_submission: float
     op_groups: dict[str, list]
 
 

@@ -29,6 +29,12 @@ KIT_KEYS: dict[str, Key] = {
     "sandbox_uid": Key(65534, "user id submissions run as when the grader runs as root (0 keeps root)"),
     "max_constant_elements": Key(4096, "values a hand-written module or function may carry in buffers and "
                                        "constants together (a trained model: [limits] max_carried_values)"),
+    "cluster_retries": Key(2, "grading on a Ray cluster (--cluster): times a submission is graded again on another "
+                              "node after the one grading it died; then it is reported as a grader fault"),
+    "cluster_cpus_per_submission": Key(1.0, "grading on a Ray cluster: cores each grading slot takes (a node with "
+                                            "8 cores grades 8 submissions at once at 1.0)"),
+    "cluster_gpus_per_submission": Key(0.0, "grading on a Ray cluster: share of a GPU each grading slot takes "
+                                            "(0.25: four slots per GPU; 0: no GPU)"),
     "op_groups": Key({}, "named lists of ATen ops (short names, e.g. 'add', 'sum'); a by-hand check's "
                          "allowed_ops names groups and single ops"),
 }
