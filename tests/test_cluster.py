@@ -109,7 +109,7 @@ def two_nodes():
     ray = pytest.importorskip("ray", reason="the kit's cluster extra (Ray) is not installed")
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     second = cluster.add_node(num_cpus=1)
     yield cluster, second
     ray.shutdown()
@@ -148,7 +148,7 @@ def test_a_node_lost_mid_batch_leaves_every_submission_one_result(two_nodes, bat
     thread = threading.Thread(target=grade)
     thread.start()
     deadline = time.monotonic() + 600
-    while not list(out.glob("*/results.json")) and time.monotonic() < deadline:
+    while not list(out.glob("*/results.json")) and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     # Each slot is handed the next submission as soon as it returns one, so the second node's slot is busy.
     cluster.remove_node(second)
