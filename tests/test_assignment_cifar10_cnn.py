@@ -22,6 +22,11 @@ CASES = {
         "NetDropout never calls its dropout",
         [("x = self.dropout(F.relu(self.fc1(self.features(x))))", "x = F.relu(self.fc1(self.features(x)))")],
         {"dropout_variant"}),
+    "dropout_cuts_gradient": (
+        "NetDropout detaches after its dropout: no gradient reaches fc1 or the convolutions",
+        [("x = self.dropout(F.relu(self.fc1(self.features(x))))",
+          "x = self.dropout(F.relu(self.fc1(self.features(x)))).detach()")],
+        {"dropout_gradient_flow"}),
     "fc1_100": (
         "Net's first fully connected layer has 100 outputs, not 120",
         [("self.fc1 = nn.Linear(16 * 5 * 5, 120)\n        self.fc2 = nn.Linear(120, 84)",

@@ -32,6 +32,11 @@ CASES = {
          ("add_(self.momentum * unbiased)", "add_(self.momentum * var * count / (count - 1))"),
          ("        else:\n            mean, var = self.running_mean, self.running_var\n", "")],
         {"batchnorm_eval"}),
+    # Right values, but the buffers keep every batch's graph alive: nn.BatchNorm2d updates them without autograd.
+    "running_stats_with_grad": (
+        "MyBatchNorm2d updates its running statistics with autograd recording",
+        [("            with torch.no_grad():\n                unbiased", "            with torch.enable_grad():\n                unbiased")],
+        {"batchnorm_train"}),
     # "By hand" is read from the compiled graph: calling the op being replaced loses the check.
     "dropout_calls_torch": (
         "MyDropout hands the work to F.dropout",

@@ -49,6 +49,10 @@ def _replayed_answers() -> list[tuple[str, str]]:
 # case -> (what is broken, the (old, new) edits of the reference solution that break it,
 #          the checks it must fail; every other check must pass)
 CASES = {
+    "no_zero_grad": (
+        "run_epoch never zeroes the gradients, so each step adds the earlier batches' to its own",
+        [("            optimizer.zero_grad()\n            loss.backward()", "            loss.backward()")],
+        {"run_epoch"}),
     "auc_argmax": (
         "auc_score scores predicted classes, not the positive column",
         [("roc_auc_score(np.asarray(y_true), y_prob[:, 1])",

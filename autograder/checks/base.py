@@ -12,6 +12,7 @@ import difflib
 import functools
 import json
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -180,6 +181,29 @@ class CheckKind:
                 if answer.failed:
                     return Verdict(False, explain_failure(answer, question))
         return self.judge(check, assignment, answers, context)
+
+
+# A model check of another class than the assignment's model (an assignment with several classes).
+OTHER_MODEL_KEYS = {
+    "model": Key("", "class the check builds, with model_args and input_shape (empty: the assignment's model)"),
+    "model_args": Key([], "with model: the arguments it is built with"),
+    "input_shape": Key([], "with model: the shape of one input (without the batch)"),
+}
+
+
+def validate_other_model(params: dict) -> None:
+    if params["model"] and not params["input_shape"]:
+        raise ValueError("a check of another model than the assignment's needs its input_shape")
+
+
+def checked_model(check, assignment):
+    """The assignment as a model check sees it: with the check's own ``model`` (an assignment of
+    several classes), or as it stands."""
+    p = check.params
+    if not p.get("model"):
+        return assignment
+    return dataclasses.replace(assignment, model=p["model"], model_args=list(p["model_args"]),
+                               input_shape=[int(n) for n in p["input_shape"]])
 
 
 def model_spec(assignment: Assignment, args: list | None = None, seed: int = 0) -> dict:

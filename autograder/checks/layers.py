@@ -153,6 +153,11 @@ class MatchesTorchModule(CheckKind):
                     hint = p["hint_attributes"]
                     return Verdict(False, f"{student}.{name} after {where} differs from nn.{p['reference']}'s "
                                           f"by up to {adiff:.3g}" + (f": {hint}" if hint else ""))
+                tracked = got.get("attributes_tracked") or []
+                if i < len(tracked) and tracked[i].get(name) is True and not getattr(reference, name).requires_grad:
+                    return Verdict(False, f"{student}.{name} carries autograd history after {where}: update it "
+                                          "under torch.no_grad(), as nn." + p["reference"] + " does; otherwise "
+                                          "every batch's graph stays alive through it (memory grows each step)")
         extra = f", {', '.join(p['attributes'])}" if p["attributes"] else ""
         return Verdict(True, f"{student} matches nn.{p['reference']} on {len(steps)} batches "
                              f"({'/'.join(dict.fromkeys(p['modes']))} mode; outputs{extra}"

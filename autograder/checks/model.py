@@ -8,7 +8,8 @@ from collections import OrderedDict
 import torch
 
 from ..settings.model import Key
-from .base import CheckKind, Question, Verdict, call_text, explain_failure, model_spec, shape_text
+from .base import (OTHER_MODEL_KEYS, CheckKind, Question, Verdict, call_text, checked_model, explain_failure,
+                   model_spec, shape_text, validate_other_model)
 from .tensor_specs import randn
 from .registry import register
 
@@ -316,10 +317,13 @@ class Backward(CheckKind):
 class GradientFlow(CheckKind):
     name = "gradient_flow"
     summary = "every trainable parameter gets a finite, non-zero gradient"
-    params = {"batch_size": Key(16, "batch size of the test")}
+    params = {"batch_size": Key(16, "batch size of the test"), **OTHER_MODEL_KEYS}
+
+    def validate(self, params):
+        validate_other_model(params)
 
     def questions(self, check, assignment):
-        return [_backward_question(assignment, check.params["batch_size"])]
+        return [_backward_question(checked_model(check, assignment), check.params["batch_size"])]
 
     def judge(self, check, assignment, answers, context):
         none, bad, zero = [], [], []

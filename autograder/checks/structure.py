@@ -8,10 +8,9 @@ lists every ATen op, in order, with its output shape. ``nn.ReLU()``,
 
 from __future__ import annotations
 
-import dataclasses
-
 from ..settings.model import Key
-from .base import CheckKind, Question, Verdict, call_text, model_spec, shape_text
+from .base import (OTHER_MODEL_KEYS, CheckKind, Question, Verdict, call_text, checked_model, model_spec,
+                   shape_text, validate_other_model)
 from .tensor_specs import randn
 from .registry import register
 
@@ -34,16 +33,6 @@ def family(op: str) -> str | None:
     if "pool" in op:
         return "pool"
     return None
-
-
-def checked_model(check, assignment):
-    """The assignment as a structure check sees it: with the check's own ``model`` (an assignment of
-    several classes), or as it stands."""
-    p = check.params
-    if not p.get("model"):
-        return assignment
-    return dataclasses.replace(assignment, model=p["model"], model_args=list(p["model_args"]),
-                               input_shape=[int(n) for n in p["input_shape"]])
 
 
 def trace_question(assignment) -> Question:
@@ -144,10 +133,7 @@ class HiddenLayers(CheckKind):
         "fully_connected": Key(2, "fully connected layers forward() must use"),
         "activation": Key("relu", "activation required after every hidden layer (empty: not checked)"),
         "min_dropouts": Key(1, "dropouts required between the last convolution and the output layer"),
-        "model": Key("", "class whose forward() is checked, with model_args and input_shape (empty: the "
-                         "assignment's model)"),
-        "model_args": Key([], "with model: the arguments it is built with"),
-        "input_shape": Key([], "with model: the shape of one input (without the batch)"),
+        **OTHER_MODEL_KEYS,
     }
 
     def describe(self, check, assignment):
@@ -158,8 +144,7 @@ class HiddenLayers(CheckKind):
                 f"convolution(s), {p['fully_connected']} fully connected layer(s){activation}{dropout}")
 
     def validate(self, params):
-        if params["model"] and not params["input_shape"]:
-            raise ValueError("a check of another model than the assignment's needs its input_shape")
+        validate_other_model(params)
 
     def questions(self, check, assignment):
         return [trace_question(checked_model(check, assignment))]

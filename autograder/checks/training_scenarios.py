@@ -33,6 +33,10 @@ def _judge_run_epoch(p, got):
     if got["train_steps"] != got["train_batches"]:
         return Verdict(False, f"in training mode run_epoch() called optimizer.step() {got['train_steps']} "
                               f"times for {got['train_batches']} batches; step once per batch")
+    if got.get("stale_gradients"):
+        return Verdict(False, "in training mode run_epoch() added each batch's gradients to those of the batches "
+                              "before (they were never zeroed): call optimizer.zero_grad() before loss.backward() "
+                              "in every training step")
     if got["eval_steps"] or got["eval_changed_weights"]:
         return Verdict(False, "run_epoch() changed the weights in evaluation mode: call backward() and "
                               "optimizer.step() only when model.training is True")

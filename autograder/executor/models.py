@@ -142,7 +142,7 @@ def module_runs(state: ExecutorState, model: dict, steps: list[dict], attributes
     net = installed(state, model)
     parameters = [[name, list(p.shape), net.trainable[name]] for name, p in net.named_student_parameters()]
     initial = {name: p.detach().float().cpu().clone() for name, p in net.named_student_parameters()}
-    outputs, input_grads, after = [], [], []
+    outputs, input_grads, after, tracked = [], [], [], []
     for step in steps:
         net.train(step["mode"] == "train")
         seed_everything(step.get("seed", state.seed))
@@ -162,13 +162,15 @@ def module_runs(state: ExecutorState, model: dict, steps: list[dict], attributes
                 out = tensor_output(net(x))
             input_grads.append(None)
         outputs.append(out.detach().float().cpu().clone())
-        values = {}
+        values, history = {}, {}
         for name in attributes or []:
             tensor = _student_tensor(net, name)
             values[name] = None if tensor is None else tensor.detach().float().cpu().clone()
+            history[name] = tensor is not None and tensor.requires_grad    # updated with autograd recording
         after.append(values)
+        tracked.append(history)
     return {"parameters": parameters, "initial": initial, "outputs": outputs, "input_grads": input_grads,
-            "attributes": after, "ops": _ops_used(net)}
+            "attributes": after, "attributes_tracked": tracked, "ops": _ops_used(net)}
 
 
 @handles("dropout_runs")

@@ -113,11 +113,25 @@ def training_scenario(state: ChildState, scenario: str, dataset: str, samples: i
             return original_step(*args, **kwargs)
 
         optimizer.step = counted_step
+        # Gradients left over from the previous batch when a backward() adds this batch's (no zero_grad()):
+        # a parameter's hook sees its .grad before the new gradient is added to it.
+        stale = {"count": 0}
+
+        def stale_hook(parameter):
+            def hook(grad):
+                if parameter.grad is not None and bool(parameter.grad.abs().sum() > 0):
+                    stale["count"] += 1
+            return hook
+
+        hooks = [q.register_hook(stale_hook(q)) for q in model.parameters() if q.requires_grad]
         # The keys train_simple_network prepares before its first epoch (the textbook's run_epoch appends to them)
         results: dict = {f"{prefix} {name}": [] for prefix in ("train", "val") for name in ("loss", *score_funcs)}
         model.train()
         seconds = run_epoch(model, optimizer, train_loader, loss, "cpu", results, score_funcs, prefix="train")
         answer["train_steps"] = steps["count"]
+        answer["stale_gradients"] = stale["count"]
+        for handle in hooks:
+            handle.remove()
         answer["returned"] = to_plain(seconds)
         before = _state(model)
         model.eval()
