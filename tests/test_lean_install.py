@@ -34,7 +34,8 @@ def test_the_test_extra_includes_the_nbgrader_extra():
     assert "nbgrader" in names(extras["nbgrader"])
     assert "autograder[nbgrader]" in extras["test"]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert 'pip install -q -e ".[test]"' in ci
+    assert 'pip install -q -e ".[test,cluster]"' in ci       # CI runs the Ray cluster tests too
+    assert "ray" in names(extras["cluster"])
 
 
 def test_the_nbgrader_export_without_the_extra_names_it(monkeypatch, tmp_path):
