@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -24,9 +25,14 @@ from .bundle import Bundle
 
 
 class GradingSlot:
+    """One node's grading slot. Ray may run each call on another thread of the actor (``stop`` must run
+    beside ``grade``); grading always runs on one thread of the slot's own, since the warm zygote and
+    executor are kept per grading thread."""
+
     def __init__(self, course: Bundle, assignment_id: str, *, data_dir: str | None, fallback_data_dir: str,
                  device: str | None, seed: int | None, threads: int):
         self.folder = Path(tempfile.mkdtemp(prefix="autograder-slot-"))
+        self._grader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grading-slot")
         self._stack = ExitStack()
         self._count = 0
         try:
@@ -47,6 +53,9 @@ class GradingSlot:
 
     def grade(self, submission: Bundle, name: str) -> SubmissionResult:
         """Grade one submission handed in as ``submission``, whose top entry is ``name``."""
+        return self._grader.submit(self._grade, submission, name).result()
+
+    def _grade(self, submission: Bundle, name: str) -> SubmissionResult:
         self._count += 1
         folder = self.folder / "submissions" / str(self._count)
         try:
@@ -65,6 +74,7 @@ class GradingSlot:
 
     def close(self) -> None:
         try:
-            self._stack.close()
+            self._grader.submit(self._stack.close).result()     # the grading thread's processes
         finally:
+            self._grader.shutdown(wait=False)
             shutil.rmtree(self.folder, ignore_errors=True)
