@@ -17,11 +17,21 @@ CASES = {
     "avg_pool": (
         "average pooling instead of max pooling",
         [("self.pool = nn.MaxPool2d(2, 2)", "self.pool = nn.AvgPool2d(2, 2)")],
-        {"relu_and_max_pooling"}),
+        {"relu_and_max_pooling", "dropout_variant_layers"}),     # NetDropout inherits the pooling
+    "dropout_variant_tanh": (
+        "NetDropout uses tanh after fc2 where Net uses ReLU",
+        [("        x = F.relu(self.fc2(x))\n        return self.fc3(x)\n\n\ndef main",
+          "        x = torch.tanh(self.fc2(x))\n        return self.fc3(x)\n\n\ndef main")],
+        {"dropout_variant_layers", "dropout_variant_relus"}),
+    "relu_before_fc2": (
+        "Net applies the ReLU before fc2 instead of after it: fc2's output has no activation",
+        [("        x = F.relu(self.fc1(self.features(x)))\n        x = F.relu(self.fc2(x))",
+          "        x = F.relu(self.fc1(self.features(x)))\n        x = self.fc2(F.relu(x))")],
+        {"relu_after_each_layer"}),
     "no_dropout": (
         "NetDropout never calls its dropout",
         [("x = self.dropout(F.relu(self.fc1(self.features(x))))", "x = F.relu(self.fc1(self.features(x)))")],
-        {"dropout_variant"}),
+        {"dropout_variant", "dropout_variant_relus"}),
     "dropout_cuts_gradient": (
         "NetDropout detaches after its dropout: no gradient reaches fc1 or the convolutions",
         [("x = self.dropout(F.relu(self.fc1(self.features(x))))",

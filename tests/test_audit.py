@@ -260,3 +260,22 @@ def test_a_real_mutant_of_lenet5_is_killed(tmp_path, training_data):
     assert written["assignments"]["lenet5"]["killed"] == 1
     assert (tmp_path / "audit" / "mutants" / "lenet5" / outcome.mutant.id / "lenet5.py").is_file()
     assert "audit of the checks" in (tmp_path / "audit" / "audit.html").read_text(encoding="utf-8").lower()
+
+
+def test_ops_that_commute_compare_in_one_order_and_the_others_keep_theirs():
+    """ReLU after or before max pooling is one graph to the equivalence measure; elementwise dropout and
+    pooling are not (the mask's shape changes), nor is a pair whose first result is read elsewhere too."""
+    from autograder.audit.equivalence import _plain_graph
+
+    def graph(*ops, outputs=None):
+        nodes = [{"op": f"aten.{op}.default", "args": [{"ref": i}, *extra], "kwargs": {}, "line": 7}
+                 for i, (op, *extra) in enumerate(ops)]
+        return _plain_graph({"inputs": [[1, 4, 4]], "nodes": nodes, "dynamic": False, "batch": 1,
+                             "outputs": outputs or {"ref": len(ops)}})
+
+    assert graph(("max_pool2d", 2), ("relu",)) == graph(("relu",), ("max_pool2d", 2))
+    assert graph(("feature_dropout", 0.5, True), ("max_pool2d", 2)) == graph(("max_pool2d", 2),
+                                                                            ("feature_dropout", 0.5, True))
+    assert graph(("dropout", 0.5, True), ("max_pool2d", 2)) != graph(("max_pool2d", 2), ("dropout", 0.5, True))
+    both = [{"ref": 1}, {"ref": 2}]          # the pooled value is an output as well: no reordering
+    assert graph(("max_pool2d", 2), ("relu",), outputs=both) != graph(("relu",), ("max_pool2d", 2), outputs=both)

@@ -66,8 +66,9 @@ def questions(assignment, reference: Path, seed: int) -> list[tuple[str, str, An
 
 
 def _plain_graph(graph: dict) -> dict:
-    """A compiled graph without what does not change what it computes: the source line of each op, and
-    a torch.no_grad() block with no op inside (one around a line that only computes sizes)."""
+    """A compiled graph without what does not change what it computes: the source line of each op, a
+    torch.no_grad() block with no op inside (one around a line that only computes sizes), and the order
+    of two ops in a row that commute (see ``_commuted``)."""
     from ..wire import graph_format as fmt
 
     nodes, first = graph["nodes"], len(graph["inputs"])
@@ -91,9 +92,52 @@ def _plain_graph(graph: dict) -> dict:
             return {k: refs(v) for k, v in value.items()}
         return value
 
-    return {"inputs": graph["inputs"], "outputs": refs(graph["outputs"]), "dynamic": graph["dynamic"],
-            "batch": graph["batch"],
-            "nodes": [{"op": n["op"], "args": refs(n["args"]), "kwargs": refs(n["kwargs"])} for n in kept]}
+    outputs = refs(graph["outputs"])
+    plain = [{"op": n["op"], "args": refs(n["args"]), "kwargs": refs(n["kwargs"])} for n in kept]
+    return {"inputs": graph["inputs"], "outputs": outputs, "dynamic": graph["dynamic"], "batch": graph["batch"],
+            "nodes": _commuted(plain, first, outputs)}
+
+
+# Ops that give the same result in either order when one feeds the other, ranked for one canonical order:
+# ReLU and max pooling (ReLU is monotone, so the largest value stays the largest); ReLU and dropout, and
+# channel dropout and max pooling (dropout multiplies by 0 or 1/(1-p), never negative, and draws a mask of
+# the same shape either way, so even train mode gives the same numbers). Elementwise dropout and pooling
+# do not commute: the mask's shape changes.
+_COMMUTING = {frozenset({"relu", "max_pool2d"}), frozenset({"relu", "dropout"}), frozenset({"relu", "dropout2d"}),
+              frozenset({"dropout2d", "max_pool2d"})}
+_RANK = {"relu": 0, "dropout": 1, "dropout2d": 1, "max_pool2d": 2}
+_COMMUTING_OPS = {"aten.relu.default", "aten.dropout.default", "aten.feature_dropout.default",
+                  "aten.max_pool2d.default"}
+
+
+def _commuted(nodes: list[dict], first: int, outputs) -> list[dict]:
+    """``nodes`` with every pair of commuting ops in a row (the second reading only the first, which
+    nothing else reads) put in one order. The outputs are compared as well, so an order this gets wrong
+    would still tell the graphs apart."""
+    from ..wire import graph_format as fmt
+    from ..wire.allowlist import short_name
+
+    def readers(index: int) -> int:
+        text = json.dumps([n["args"] for n in nodes] + [n["kwargs"] for n in nodes] + [outputs])
+        return text.count(json.dumps({fmt.REF: first + index}))
+
+    nodes = [dict(n) for n in nodes]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(nodes) - 1):
+            a, b = nodes[i], nodes[i + 1]
+            if a["op"] not in _COMMUTING_OPS or b["op"] not in _COMMUTING_OPS:
+                continue
+            names = (short_name(a["op"]), short_name(b["op"]))
+            if frozenset(names) not in _COMMUTING or _RANK[names[0]] <= _RANK[names[1]]:
+                continue
+            if not b["args"] or b["args"][0] != {fmt.REF: first + i} or readers(i) != 1 or not a["args"]:
+                continue
+            nodes[i] = {"op": b["op"], "args": [a["args"][0], *b["args"][1:]], "kwargs": b["kwargs"]}
+            nodes[i + 1] = {"op": a["op"], "args": [{fmt.REF: first + i}, *a["args"][1:]], "kwargs": a["kwargs"]}
+            changed = True
+    return nodes
 
 
 def _fixed_input(shape: list[int], seed: int):

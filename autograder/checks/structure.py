@@ -105,10 +105,14 @@ class UsesOps(CheckKind):
         "min_counts": Key({}, "operation name -> least number of calls, e.g. {tanh = 4}"),
         "forbidden": Key([], "operations forward() must not call"),
         "reason": Key("", "why, in a few words, e.g. 'LeNet-5 uses tanh and average pooling'"),
+        **OTHER_MODEL_KEYS,
     }
 
+    def validate(self, params):
+        validate_other_model(params)
+
     def questions(self, check, assignment):
-        return [trace_question(assignment)]
+        return [trace_question(checked_model(check, assignment))]
 
     def judge(self, check, assignment, answers, context):
         ops = [op for op, _ in _calls(answers[0])]
@@ -133,6 +137,7 @@ class HiddenLayers(CheckKind):
         "fully_connected": Key(2, "fully connected layers forward() must use"),
         "activation": Key("relu", "activation required after every hidden layer (empty: not checked)"),
         "min_dropouts": Key(1, "dropouts required between the last convolution and the output layer"),
+        "dropout_after_hidden_fc": Key(False, "a dropout after each hidden fully connected layer, before the next one"),
         **OTHER_MODEL_KEYS,
     }
 
@@ -179,6 +184,10 @@ class HiddenLayers(CheckKind):
                 return Verdict(False, f"forward() uses {dropouts} dropout(s) between the convolutions and the "
                                       f"output layer; the assignment asks for at least {p['min_dropouts']} "
                                       "(nn.Dropout / nn.Dropout2d, or F.dropout)")
+        for position, start in enumerate(linears[:-1] if p["dropout_after_hidden_fc"] else []):
+            if not any(op in DROPOUT for op in ops[start + 1:linears[position + 1]]):
+                return Verdict(False, f"no dropout after fully connected layer {position + 1}: the assignment asks "
+                                      "for a dropout after each hidden fully connected layer, before the next one")
         parts = [f"{len(convs)} convolutions", f"{len(linears)} fully connected layers"]
         if p["activation"]:
             parts.append(f"{p['activation']} after each hidden layer")
