@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import AutograderError
-from ..grading.batch import NOT_GRADED
+from ..grading.batch import mark_not_graded
 from ..grading.results import SubmissionResult, every_check_failed
 from ..settings.plan import data_folder
 from .actor import GradingSlot
@@ -63,9 +63,7 @@ def _reason(exc: BaseException, limit: int = 300) -> str:
 
 
 def _fault(assignment, path: Path, why: str) -> SubmissionResult:
-    result = every_check_failed(assignment, path.stem, str(path), f"{NOT_GRADED}: grader fault ({why})")
-    result.extra["graded"] = False
-    return result
+    return mark_not_graded(every_check_failed(assignment, path.stem, str(path), why), why)
 
 
 def graded_on_cluster(address: str, setup_args: dict, paths: dict[int, Path], *,

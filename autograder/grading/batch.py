@@ -105,9 +105,16 @@ def grade_safely(setup: GradingSetup, path: str | Path) -> SubmissionResult:
                                f"submission ({cause})")
         return second
     if is_grader_fault(second.status):
-        second.status = f"{NOT_GRADED}: grader fault ({second.status})"
-        second.extra["graded"] = False
+        mark_not_graded(second, second.status)
     return second
+
+
+def mark_not_graded(result: SubmissionResult, why: str) -> SubmissionResult:
+    """A result the grader could not give, through no fault of the submission: no score (grades.csv
+    leaves it empty), and the reason in its status."""
+    result.status = f"{NOT_GRADED}: grader fault ({why})"
+    result.extra["graded"] = False
+    return result
 
 
 NOT_GRADED = "not graded"
