@@ -69,7 +69,7 @@ def test_verify_trains_the_reference_once_and_grades_it_full_marks(challenge):
     by_role = {o.role: o for o in challenge["outcomes"]}
     solution, stub = by_role["solution"].result, by_role["stub"].result
     assert by_role["solution"].ok, _messages(solution)
-    assert solution.regular_score == solution.max_score == 10
+    assert solution.regular_score == solution.max_score == 11
     accuracy = solution.extra["check_details"]["accuracy"]
     assert accuracy["test_accuracy"] >= 0.75 and accuracy["parameters"] == 105_962
     assert solution.extra["executed_by"]["accuracy"] == "grader"
@@ -80,6 +80,30 @@ def test_verify_trains_the_reference_once_and_grades_it_full_marks(challenge):
     stamp = weights.stat().st_mtime_ns
     again = verify_kit(config_path=challenge["config"], device="cpu", assignment_ids=["mnist_challenge"])
     assert all(o.ok for o in again) and weights.stat().st_mtime_ns == stamp
+
+
+def test_the_audit_hands_in_each_mutant_with_the_reference_weights(challenge, tmp_path):
+    """A trained-weights assignment's mutants are folders: the mutated model.py beside the reference's
+    model.pt. A layer of another size no longer fits the weights; a .detach() still predicts as well
+    but loses gradient_flow; another dropout rate changes nothing the grader asks in eval mode."""
+    from autograder.audit.run import KILLED, SURVIVED
+    from autograder.commands import audit_assignments
+
+    (audit,) = audit_assignments(assignment_ids=["mnist_challenge"], out_dir=tmp_path / "audit",
+                                 config_path=challenge["config"], device="cpu", jobs=1, max_mutants=3,
+                                 operators=["layer_number_plus_one", "detach_inserted", "dropout_p_changed"])
+    by_operator = {o.mutant.operator: o for o in audit.outcomes}
+    assert set(by_operator) == {"layer_number_plus_one", "detach_inserted", "dropout_p_changed"}
+    resized, detached, dropout = (by_operator[name] for name in
+                                  ("layer_number_plus_one", "detach_inserted", "dropout_p_changed"))
+    assert resized.status == KILLED and "accuracy" in resized.failed_checks
+    assert detached.status == KILLED and detached.failed_checks == ["gradient_flow"], detached.failed_checks
+    assert dropout.status == SURVIVED and "train-mode graph" in dropout.equivalence, dropout.equivalence
+    reference_weights = (challenge["reference"] / "model.pt").read_bytes()
+    for outcome in audit.outcomes:
+        folder = tmp_path / "audit" / "mutants" / "mnist_challenge" / outcome.mutant.id
+        assert (folder / "model.pt").read_bytes() == reference_weights
+        assert (folder / "model.py").read_text(encoding="utf-8") == outcome.mutant.source
 
 
 def _folder(root: Path, name: str, reference: Path, weights: bytes | None) -> Path:

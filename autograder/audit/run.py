@@ -112,13 +112,18 @@ def make_mutants(config: Config, assignment: Assignment, *, max_mutants: int | N
     return mutations.sample(made, max_mutants, seed), len(made)
 
 
-def _write_mutants(folder: Path, assignment: Assignment, mutants: Sequence[Mutant]) -> list[Path]:
+def _write_mutants(folder: Path, assignment: Assignment, mutants: Sequence[Mutant],
+                   weights: Path | None = None) -> list[Path]:
+    """Each mutant's file, under a folder of its own; for a trained-weights assignment, the folder is
+    the submission: the mutant's model file beside a copy of the reference's weights."""
     paths = []
     for mutant in mutants:
         path = folder / mutant.id / assignment.file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(mutant.source, encoding="utf-8")
-        paths.append(path)
+        if weights is not None:
+            shutil.copyfile(weights, path.parent / weights.name)
+        paths.append(path.parent if weights is not None else path)
     return paths
 
 
@@ -193,18 +198,24 @@ def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[M
     """Grade the reference and ``mutants`` in one warm batch (files under ``folder``), then measure the
     survivors for equivalence."""
     from ..grading.batch import grade_safely, grading_setup
+    from ..grading.reference_weights import reference_submission, weights_file
     from ..settings.plan import default_jobs
     from ..settings.plan import data_folder
 
     started = time.monotonic()
     audit = AssignmentAudit(assignment.id, assignment.title, seed, made)
     reference = config.solution_dir(assignment.id) / assignment.file
-    paths = [reference, *_write_mutants(folder, assignment, mutants)]
-    jobs = jobs or default_jobs(len(paths))
-    task = progress.add_task(f"auditing {assignment.id}", total=len(paths)) if progress is not None else None
+    jobs = jobs or default_jobs(len(mutants) + 1)
+    task = progress.add_task(f"auditing {assignment.id}", total=len(mutants) + 1) if progress is not None else None
     results: dict[int, object] = {}
     with grading_setup(config=config, assignment=assignment, data_dir=data_dir, device=device, seed=seed,
                        jobs=jobs) as setup:
+        # A trained-weights assignment grades a folder: the model's file and its weights. Every mutant
+        # is handed in with the reference's weights, as a student who changed the file after training.
+        say = progress.console.print if progress is not None else None
+        handed_in = reference_submission(assignment, reference, setup.data_dir, say=say)
+        weights = handed_in / weights_file(assignment) if handed_in != reference else None
+        paths = [handed_in, *_write_mutants(folder, assignment, mutants, weights)]
         with _Pool(max_workers=max(jobs, 1)) as pool:
             futures = {pool.submit(grade_safely, setup, path): index for index, path in enumerate(paths)}
             for future in as_completed(futures):
@@ -219,7 +230,8 @@ def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[M
             f"{graded_reference.max_score:g} in the audit's batch (failed: {lost or graded_reference.status}); "
             f"an audit needs a reference with full marks: run `autograder verify {assignment.id}` and fix it first")
     audit.outcomes = [_outcome(mutant, results[index + 1], graded_reference) for index, mutant in enumerate(mutants)]
-    survivors = [(o.mutant.id, paths[index + 1]) for index, o in enumerate(audit.outcomes) if o.status == SURVIVED]
+    survivors = [(o.mutant.id, folder / o.mutant.id / assignment.file)
+                 for o in audit.outcomes if o.status == SURVIVED]
     if survivors:
         if progress is not None:
             progress.update(task, description=f"auditing {assignment.id}: measuring {len(survivors)} survivor(s)")
