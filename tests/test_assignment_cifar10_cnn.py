@@ -18,6 +18,10 @@ CASES = {
         "average pooling instead of max pooling",
         [("self.pool = nn.MaxPool2d(2, 2)", "self.pool = nn.AvgPool2d(2, 2)")],
         {"relu_and_max_pooling", "dropout_variant_layers"}),     # NetDropout inherits the pooling
+    "one_pixel_pooling": (
+        "pooling over 1x1 windows with stride 2: the table's shapes, but each block keeps one pixel, not its maximum",
+        [("self.pool = nn.MaxPool2d(2, 2)", "self.pool = nn.MaxPool2d(1, 2)")],
+        {"layer_shapes"}),
     "dropout_variant_tanh": (
         "NetDropout uses tanh after fc2 where Net uses ReLU",
         [("        x = F.relu(self.fc2(x))\n        return self.fc3(x)\n\n\ndef main",

@@ -33,7 +33,15 @@ CASES = {
         "the second convolution without padding: 15 x 4 x 4 features, 3,535 parameters",
         [("nn.Conv2d(6, 15, 3, padding=1)", "nn.Conv2d(6, 15, 3)"),
          ("nn.Linear(15 * 5 * 5, 10)", "nn.Linear(15 * 4 * 4, 10)")],
-        {"parameter_count"}),
+        {"parameter_count", "layer_shapes"}),
+    "pool_before_conv2": (
+        "both poolings before the second convolution: the parameter count of the table, not its shapes",
+        [(POOL1, "x = F.max_pool2d(F.max_pool2d(self.conv1(x), 2), 2)"), (POOL2, "x = self.conv2(x)")],
+        {"layer_shapes"}),
+    "one_pixel_pooling": (
+        "pooling over 1x1 windows with stride 2: the table's shapes, but no maximum is taken",
+        [(POOL1, "x = F.max_pool2d(self.conv1(x), 1, 2)")],
+        {"layer_shapes"}),
     "frozen_first_layer": (
         "the first convolution's output is detached: conv1 never learns",
         [(POOL1, "x = F.max_pool2d(self.conv1(x).detach(), 2)")],
@@ -47,7 +55,7 @@ CASES = {
         [("nn.Linear(15 * 5 * 5, 10)", "nn.Linear(15 * 5 * 5, 9)")],
         # output_shape cannot fail alone: 376 parameters fewer, and the label 9 has no output to
         # train or backpropagate against
-        {"output_shape", "parameter_count", "gradient_flow", "training"}),
+        {"output_shape", "parameter_count", "layer_shapes", "gradient_flow", "training"}),
 }
 
 

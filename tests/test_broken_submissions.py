@@ -56,9 +56,11 @@ EXPECTED = {
         "dropout_in_eval": {"eval_deterministic"},
         "ignores_input": {"training"},
         "no_parameters": {"builds", "parameter_count", "layer_shapes", "tanh_and_average_pooling",
-                          "backward", "gradient_flow", "training"},
+                          "activation_right_after_each_layer", "backward", "gradient_flow", "training"},
         "wrong_class_name": ALL,
         "linear_instead_of_conv3": set(),
+        "tanh_after_pooling": {"activation_right_after_each_layer"},
+        "one_pixel_pooling": {"layer_shapes"},
     },
 }
 

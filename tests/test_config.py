@@ -188,3 +188,15 @@ def test_the_recipe_type_and_the_training_table_name_the_same_keys():
     from autograder.settings.schema import TRAINING_KEYS
 
     assert [f.name for f in fields(Recipe)] == list(TRAINING_KEYS)
+
+
+def test_layer_order_keys_are_checked_on_load(tmp_path):
+    shapes = MINIMAL.replace("[assignments.tiny.checks.builds]\n", "[assignments.tiny.checks.layer_shapes]\n")
+    with pytest.raises(ConfigError, match="pool_window should be a whole number"):
+        load_config(write_config(tmp_path, shapes + "pool_window = -2\n"))
+    hidden = MINIMAL.replace("[assignments.tiny.checks.builds]\n", "[assignments.tiny.checks.hidden_layers]\n")
+    with pytest.raises(ConfigError, match="activation_right_after needs an activation"):
+        load_config(write_config(tmp_path, hidden + 'activation = ""\nactivation_right_after = true\n'))
+    check = load_config(write_config(tmp_path, shapes + 'pool_window = 2\nlayers = ["pool 1x14x14"]\n')
+                        ).assignment("tiny").checks[0]
+    assert KINDS["layer_shapes"].describe(check, None).endswith("pool 1x14x14, each pooling over 2x2 windows")

@@ -22,6 +22,10 @@ LINEAR = {"linear"}
 DROPOUT = {"dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout", "alpha_dropout",
            "feature_alpha_dropout"}
 FAMILY_WORDS = {"conv": "a convolution", "linear": "a fully connected layer", "pool": "a pooling layer"}
+ACTIVATIONS = {"relu", "relu6", "leaky_relu", "elu", "gelu", "selu", "silu", "celu", "tanh", "sigmoid", "hardtanh",
+               "softplus", "mish", "hardswish", "hardsigmoid", "prelu", "rrelu"}
+# ops that only reshape: "right after a layer" looks past them (a flatten between a layer and its activation)
+RESHAPES = {"view", "_unsafe_view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous", "clone", "alias"}
 
 
 def family(op: str) -> str | None:
@@ -49,6 +53,11 @@ def _calls(answer) -> list[tuple[str, list | None]]:
     return [(call[0], call[1]) for call in answer.value["calls"] or []]
 
 
+def _windows(answer) -> list[list[int] | None]:
+    """Each op's pooling window (None for other ops and for adaptive pooling), in the order of ``_calls``."""
+    return [call[3] if len(call) > 3 else None for call in answer.value["calls"] or []]
+
+
 def _layer_text(op: str, shape) -> str:
     return f"{op} → {shape_text(shape[1:])}" if shape else op
 
@@ -59,12 +68,21 @@ class LayerShapes(CheckKind):
     summary = "each layer of forward() produces the expected shape, in order"
     params = {
         "layers": Key([], "expected layers in order, e.g. 'conv 6x28x28'; alternatives split by '|'"),
+        "pool_window": Key(0, "the window of every pooling layer, e.g. 2 for 2x2 (0: not checked; adaptive "
+                              "pooling is judged by its shapes alone)"),
     }
 
     def describe(self, check, assignment):
         layers = " → ".join(token.strip().replace(" | ", " or ").replace("|", " or ")
                             for token in check.params["layers"])
-        return f"the layers of forward() produce, in order: {layers}" if layers else self.summary
+        window = check.params["pool_window"]
+        pooling = f", each pooling over {window}x{window} windows" if window else ""
+        return f"the layers of forward() produce, in order: {layers}{pooling}" if layers else self.summary
+
+    def validate(self, params):
+        if not isinstance(params["pool_window"], int) or params["pool_window"] < 0:
+            raise ValueError(f"pool_window should be a whole number of pixels such as 2 (0: not checked), "
+                             f"not {params['pool_window']!r}")
 
     def questions(self, check, assignment):
         return [trace_question(assignment)]
@@ -93,6 +111,14 @@ class LayerShapes(CheckKind):
         if len(layers) > len(expected):
             extra = ", ".join(_layer_text(op, shape) for op, shape in layers[len(expected):])
             return Verdict(False, f"forward() has more layers than expected after layer {len(expected)}: {extra}")
+        window = check.params["pool_window"]
+        if window:
+            windows = [w for (op, _), w in zip(_calls(answers[0]), _windows(answers[0])) if family(op)]
+            for i, ((op, shape), got) in enumerate(zip(layers, windows), start=1):
+                if family(op) == "pool" and got is not None and any(k != window for k in got):
+                    return Verdict(False, f"layer {i} ({op}) pools over {'x'.join(map(str, got))} windows; the "
+                                          f"assignment asks for {window}x{window} (the output shape alone cannot "
+                                          f"tell: a stride of {window} gives it with any window)")
         return Verdict(True, "every layer's output shape matches: " +
                        ", ".join(_layer_text(op, shape) for op, shape in layers))
 
@@ -135,7 +161,12 @@ class HiddenLayers(CheckKind):
     params = {
         "convolutions": Key(2, "convolutions forward() must use"),
         "fully_connected": Key(2, "fully connected layers forward() must use"),
-        "activation": Key("relu", "activation required after every hidden layer (empty: not checked)"),
+        "layers": Key(0, "convolutions and fully connected layers in all, where the assignment leaves the "
+                         "split open (then convolutions and fully_connected are not counted; 0: they are)"),
+        "activation": Key("relu", "activation required after every hidden layer; 'any' for any activation "
+                                  "function (empty: not checked)"),
+        "activation_right_after": Key(False, "the activation comes right after each hidden layer, before its "
+                                             "pooling or dropout (reshapes aside)"),
         "min_dropouts": Key(1, "dropouts required between the last convolution and the output layer"),
         "dropout_after_hidden_fc": Key(False, "a dropout after each hidden fully connected layer, before the next one"),
         **OTHER_MODEL_KEYS,
@@ -144,12 +175,17 @@ class HiddenLayers(CheckKind):
     def describe(self, check, assignment):
         p = check.params
         dropout = f" and at least {p['min_dropouts']} dropouts" if p["min_dropouts"] else ""
-        activation = f", {p['activation']} after each hidden layer" if p["activation"] else ""
-        return (f"forward() of {call_text(checked_model(check, assignment))} uses {p['convolutions']} "
-                f"convolution(s), {p['fully_connected']} fully connected layer(s){activation}{dropout}")
+        place = "right after" if p["activation_right_after"] else "after"
+        what = "an activation" if p["activation"] == "any" else p["activation"]
+        activation = f", {what} {place} each hidden layer" if p["activation"] else ""
+        layers = (f"{p['layers']} convolutions and fully connected layers" if p["layers"] else
+                  f"{p['convolutions']} convolution(s), {p['fully_connected']} fully connected layer(s)")
+        return f"forward() of {call_text(checked_model(check, assignment))} uses {layers}{activation}{dropout}"
 
     def validate(self, params):
         validate_other_model(params)
+        if params["activation_right_after"] and not params["activation"]:
+            raise ValueError("activation_right_after needs an activation (e.g. activation = \"tanh\", or \"any\")")
 
     def questions(self, check, assignment):
         return [trace_question(checked_model(check, assignment))]
@@ -160,22 +196,31 @@ class HiddenLayers(CheckKind):
         layer_at = [i for i, op in enumerate(ops) if op in CONV | LINEAR]
         convs = [i for i in layer_at if ops[i] in CONV]
         linears = [i for i in layer_at if ops[i] in LINEAR]
-        if len(convs) != p["convolutions"]:
+        if p["layers"]:
+            if len(layer_at) != p["layers"]:
+                return Verdict(False, f"forward() uses {len(layer_at)} convolutions and fully connected layers; "
+                                      f"the assignment asks for {p['layers']}")
+        elif len(convs) != p["convolutions"]:
             return Verdict(False, f"forward() uses {len(convs)} convolution(s); the assignment asks for "
                                   f"{p['convolutions']}")
-        if len(linears) != p["fully_connected"]:
+        elif len(linears) != p["fully_connected"]:
             return Verdict(False, f"forward() uses {len(linears)} fully connected layer(s); the assignment "
                                   f"asks for {p['fully_connected']}")
         if linears and convs and max(convs) > min(linears):
             return Verdict(False, "a convolution comes after a fully connected layer; the convolutions come first")
         names = {i: f"{'convolution' if i in convs else 'fully connected layer'} "
                     f"{(convs if i in convs else linears).index(i) + 1}" for i in layer_at}
+        wanted = ACTIVATIONS if p["activation"] == "any" else {p["activation"]}
+        what = "activation" if p["activation"] == "any" else p["activation"]
         for position, start in enumerate(layer_at[:-1] if p["activation"] else []):
             end = layer_at[position + 1]
-            between = ops[start + 1:end]
-            if p["activation"] not in between:
-                return Verdict(False, f"no {p['activation']} after {names[start]}: every hidden layer "
-                                      f"needs a {p['activation']} activation")
+            between = [op for op in ops[start + 1:end] if op not in RESHAPES]
+            if not wanted & set(between):
+                return Verdict(False, f"no {what} after {names[start]}: every hidden layer needs "
+                                      f"{'an' if what == 'activation' else 'a ' + what} activation")
+            if p["activation_right_after"] and between[0] not in wanted:
+                return Verdict(False, f"{names[start]} is followed by {between[0]}, then its {what}: the "
+                                      f"{what} comes right after the layer, before {between[0]}")
         if p["min_dropouts"]:
             last = linears[-1] if linears else len(ops)
             first = convs[-1] if convs else 0
@@ -190,7 +235,7 @@ class HiddenLayers(CheckKind):
                                       "for a dropout after each hidden fully connected layer, before the next one")
         parts = [f"{len(convs)} convolutions", f"{len(linears)} fully connected layers"]
         if p["activation"]:
-            parts.append(f"{p['activation']} after each hidden layer")
+            parts.append(f"{what} {'right after' if p['activation_right_after'] else 'after'} each hidden layer")
         if p["min_dropouts"]:
             parts.append("dropout in place")
         return Verdict(True, ", ".join(parts))

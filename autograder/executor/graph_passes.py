@@ -80,7 +80,8 @@ def drop_dead_ops(g: fx.Graph) -> None:
 
 
 class ShapeRecorder(fx.Interpreter):
-    """Runs a graph and appends [op name, output shape or None, parameters it reads] for each op to ``calls``."""
+    """Runs a graph and appends [op name, output shape or None, parameters it reads, pooling window or None]
+    for each op to ``calls``."""
 
     def __init__(self, module: fx.GraphModule, calls: list) -> None:
         super().__init__(module)
@@ -95,8 +96,20 @@ class ShapeRecorder(fx.Interpreter):
                 # parameters this op reads directly (a layer's weight and bias)
                 weights = sum(getattr(self.module, a.target).numel() for a in n.all_input_nodes
                               if a.op == "get_attr" and isinstance(getattr(self.module, a.target), nn.Parameter))
-                self.calls.append([name, shape, weights])
+                self.calls.append([name, shape, weights, _pooling_window(name, n)])
         return result
+
+
+def _pooling_window(name: str, n: fx.Node) -> list[int] | None:
+    """The window of a (non-adaptive) pooling op, e.g. [2, 2]; None for every other op."""
+    if "pool" not in name or name.startswith("adaptive"):
+        return None
+    window = n.args[1] if len(n.args) > 1 else n.kwargs.get("kernel_size")
+    if isinstance(window, int):
+        window = [window]
+    if not isinstance(window, (list, tuple)) or not all(isinstance(k, int) for k in window):
+        return None
+    return [int(k) for k in window]
 
 
 def _target_name(target) -> str:

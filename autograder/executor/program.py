@@ -279,7 +279,7 @@ class CompiledModel(nn.Module):
         return self.graph_for(x.shape[0])[1](x)
 
     def trace(self, x: torch.Tensor) -> list[list]:
-        """Run once and list every op as [name, output shape or None, parameters it reads]."""
+        """Run once and list every op as [name, output shape or None, parameters it reads, pooling window]."""
         graph, module = self.graph_for(x.shape[0])
         calls: list[list] = []
         recorder = ShapeRecorder(module, calls)

@@ -52,7 +52,7 @@ def page_facts(per_check, answers: dict[str, Answer], context: JudgeContext,
             calls = answer.value.get("calls")
             if question.op == "forward" and isinstance(calls, list) and calls and "layers" not in data:
                 data["layers"] = [{"op": call[0], "output_shape": call[1], "parameters": call[2]}
-                                  for call in calls[:MAX_LAYERS] if isinstance(call, (list, tuple)) and len(call) == 3]
+                                  for call in calls[:MAX_LAYERS] if isinstance(call, (list, tuple)) and len(call) >= 3]
             if question.op in ("train", "evaluate_weights") and "training" not in data and context.test_labels is not None:
                 data.update(_training_facts(check, question, answer.value, context.test_labels,
                                             (check_details or {}).get(check.name, {})))
