@@ -60,8 +60,9 @@ def test_trace_lists_aten_layers_with_shapes():
     names = [name for name, *_ in model.trace(torch.randn(2, 1, 8, 8))]
     for op in ("conv2d", "batch_norm", "relu", "max_pool2d", "flatten", "dropout", "linear", "log_softmax"):
         assert op in names
-    calls = {name: (shape, weights) for name, shape, weights in model.trace(torch.randn(2, 1, 8, 8))}
-    assert calls["conv2d"] == ([2, 4, 6, 6], 4 * 9 + 4) and calls["linear"] == ([2, 5], 36 * 5 + 5)
+    calls = {name: (shape, weights, window) for name, shape, weights, window in model.trace(torch.randn(2, 1, 8, 8))}
+    assert calls["conv2d"] == ([2, 4, 6, 6], 4 * 9 + 4, None) and calls["linear"] == ([2, 5], 36 * 5 + 5, None)
+    assert calls["max_pool2d"][1:] == (0, [2, 2])          # no parameters; its window, for layer_shapes
 
 
 def test_an_op_outside_the_allow_list_is_refused_with_its_name_and_line():
