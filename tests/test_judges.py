@@ -12,6 +12,7 @@ from autograder.checks import KINDS, JudgeContext
 from autograder.commands import check_submission
 from autograder.checks import load_config
 from autograder.wire.answers import Answer
+from autograder.grading.batch import is_grader_fault
 
 CONFIG = load_config()
 
@@ -117,3 +118,27 @@ def test_a_judge_that_does_not_finish_fails_its_check_and_the_rest_are_judged(tm
     assert stuck and all(not by_name[n].passed and "gave up judging this check after 3 s" in by_name[n].message
                          for n in stuck)
     assert all(c.passed for c in result.checks if c.name not in stuck)
+    # a judge's deadline says more of the grader's machine than of the bounded answers: a fault of the
+    # grader's (a batch grades it again, then leaves it not graded), never a lost point for the student
+    assert result.status.startswith("the grader failed to judge parameter_count"), result.status
+    assert is_grader_fault(result.status)
+
+
+def test_a_reference_function_is_imported_before_any_judge_runs(tmp_path):
+    """The first import of a judge's reference library (scikit-learn's, about a second, far more on a
+    busy machine) happens while the batch is set up, not inside a judge's deadline."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    probe = (
+        "import sys\n"
+        "from autograder.checks import load_config\n"
+        "from autograder.grading.batch import grading_setup\n"
+        f"config = load_config({str(root / 'grading.toml')!r})\n"
+        "assert 'sklearn.model_selection' not in sys.modules\n"
+        "with grading_setup(config=config, assignment=config.assignment('conv_arithmetic'), data_dir=None,\n"
+        "                   device='cpu', seed=0, warm=False):\n"
+        "    print('sklearn.model_selection' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.stdout.strip().splitlines()[-1:] == ["True"], done.stdout + done.stderr[-2000:]

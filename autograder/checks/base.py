@@ -159,6 +159,11 @@ class CheckKind:
         together (a formula that does not parse, lists of different lengths). Called when
         grading.toml is loaded, so a mistake there stops the kit before any grading."""
 
+    def warm_up(self, check: CheckSpec) -> None:
+        """Load, once per batch and before any judge's deadline runs, what judging this check needs (a
+        reference function's library): a first import inside the deadline would let a busy machine
+        cost a submission its points."""
+
     def describe(self, check: CheckSpec, assignment: Assignment) -> str:
         """One line for students saying what the check asks, with its numbers from grading.toml.
         Used when the check sets no ``description``; kinds with numbers worth showing override it."""

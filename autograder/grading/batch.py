@@ -13,6 +13,7 @@ from typing import Iterator
 
 import torch
 
+from ..checks import KINDS
 from ..errors import AutograderError
 from ..processes.executors import ExecutorPool
 from ..settings.model import Assignment, Config
@@ -77,6 +78,8 @@ def grading_setup(*, config: Config, assignment: Assignment, data_dir: str | Pat
             data_file, test_labels = cache[key].executor_file, cache[key].test_labels
         if executors is not None:
             executors.data_file = data_file
+        for check in assignment.checks:       # the judges' libraries, imported outside their deadlines
+            KINDS[check.kind].warm_up(check)
         yield GradingSetup(config=config, assignment=assignment, device=chosen_device,
                            seed=chosen_seed, threads=threads, data_file=data_file, test_labels=test_labels,
                            data_dir=source, executors=executors, children=children)

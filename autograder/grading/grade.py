@@ -71,7 +71,11 @@ def grade_submission(setup: GradingSetup, path: Path | str, *, companions: Path 
     seconds = time.monotonic() - started
     if assignment.leaderboard:
         extra["leaderboard"] = leaderboard.entries(assignment.leaderboard, extra, seconds)
-    return SubmissionResult(assignment.id, submission.name, str(path), judged.results, status=record.status,
+    status = record.status
+    if judged.timed_out and status == "graded":     # the grader's fault, not the submission's: graded again
+        status = (f"the grader failed to judge {', '.join(judged.timed_out)} within [limits] judge_seconds "
+                  f"({assignment.limits.judge_seconds:g} s)")
+    return SubmissionResult(assignment.id, submission.name, str(path), judged.results, status=status,
                             seconds=seconds, output=output, notes=notes, extra=extra)
 
 

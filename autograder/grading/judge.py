@@ -1,7 +1,10 @@
 """Judge the answers: every check's verdict under a deadline, counted by the ``requires`` rule.
 
 A judge that breaks, or runs past ``[limits] judge_seconds``, fails its check with the reason:
-no check passes without its judge having said so.
+no check passes without its judge having said so. The answers a judge reads are bounded, so one that
+runs past its deadline says more of the grader's machine (busy, or a library imported for the first
+time) than of the submission: ``Judged.timed_out`` names those checks, and the submission is graded
+as a fault of the grader's (batch.py grades it again, and then leaves it not graded).
 """
 
 from __future__ import annotations
@@ -37,8 +40,7 @@ def judge_within(seconds: float, judge, *args):
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        raise JudgeTimeout(f"the grader gave up judging this check after {seconds:g} s ([limits] judge_seconds): "
-                           f"the answers to it are not what the check expects")
+        raise JudgeTimeout(f"the grader gave up judging this check after {seconds:g} s ([limits] judge_seconds)")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["verdict"]
@@ -67,6 +69,7 @@ class Judged:
     check_seconds: dict[str, float] = field(default_factory=dict)
     check_details: dict[str, dict] = field(default_factory=dict)
     executed_by: dict[str, str] = field(default_factory=dict)
+    timed_out: list[str] = field(default_factory=list)     # checks whose judge ran past judge_seconds
 
 
 def judge_all(plan: Plan, loaded: Answer, answers: dict[str, Answer], context: JudgeContext,
@@ -88,6 +91,7 @@ def judge_all(plan: Plan, loaded: Answer, answers: dict[str, Answer], context: J
                     judged.check_details[check.name] = verdict.details
             except JudgeTimeout as exc:
                 passed, message = False, str(exc)
+                judged.timed_out.append(check.name)
             except Exception as exc:  # a judge that breaks must never pass a check
                 passed, message = False, f"the grader could not judge this check ({type(exc).__name__}: {exc})"
         passed, share, message = counted(check, passed, share, message, passed_by_name)
