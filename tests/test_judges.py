@@ -124,6 +124,39 @@ def test_a_judge_that_does_not_finish_fails_its_check_and_the_rest_are_judged(tm
     assert is_grader_fault(result.status)
 
 
+def test_in_a_batch_a_judge_past_its_deadline_leaves_the_submission_not_graded(tmp_path, monkeypatch):
+    """Graded twice (the second attempt says why it ran), then not graded: no score in grades.csv, so a
+    person looks at it, instead of a score with points lost to a busy machine."""
+    import csv
+
+    from autograder.commands import grade_submissions
+
+    root = Path(__file__).resolve().parent.parent
+    config = tmp_path / "grading.toml"
+    config.write_text((root / "grading.toml").read_text(encoding="utf-8")
+                      .replace("judge_seconds = 20.0", "judge_seconds = 3.0"), encoding="utf-8")
+    release = threading.Event()
+    calls = []
+
+    class Stuck(type(KINDS["output_shape"])):
+        def verdict(self, *args):
+            calls.append(1)
+            release.wait(60)
+
+    monkeypatch.setitem(KINDS, "output_shape", Stuck())
+    try:
+        (result,) = grade_submissions(assignment_id="conv_arithmetic", config_path=config, out_dir=tmp_path / "out",
+                                      submissions=[root / "solutions" / "conv_arithmetic" / "conv_arithmetic.py"],
+                                      device="cpu", jobs=1)
+    finally:
+        release.set()
+    assert len(calls) == 2                                     # judged once more before giving up
+    assert result.status.startswith("not graded: grader fault (the grader failed to judge output_shape"), result.status
+    with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["score"] == "" and row["status"].startswith("not graded")
+
+
 def test_a_reference_function_is_imported_before_any_judge_runs(tmp_path):
     """The first import of a judge's reference library (scikit-learn's, about a second, far more on a
     busy machine) happens while the batch is set up, not inside a judge's deadline."""
