@@ -214,7 +214,8 @@ def audit_mutants(*, config: Config, assignment: Assignment, mutants: Sequence[M
         # is handed in with the reference's weights, as a student who changed the file after training.
         say = progress.console.print if progress is not None else None
         handed_in = reference_submission(assignment, reference, setup.data_dir, say=say)
-        weights = handed_in / weights_file(assignment) if handed_in != reference else None
+        name = weights_file(assignment)
+        weights = handed_in / name if name is not None else None
         paths = [handed_in, *_write_mutants(folder, assignment, mutants, weights)]
         with _Pool(max_workers=max(jobs, 1)) as pool:
             futures = {pool.submit(grade_safely, setup, path): index for index, path in enumerate(paths)}

@@ -69,6 +69,15 @@ def _trusted(name: str):
     raise ValueError(f"reference '{name}' cannot be imported")
 
 
+def _import_reference(self, check) -> None:
+    """``warm_up`` of the kinds judged against a reference: import its library before any deadline."""
+    if check.params["reference"]:
+        try:
+            _trusted(check.params["reference"])
+        except (ImportError, ValueError, AttributeError):
+            pass            # the judge says so, in the check's own message
+
+
 def _graph_inputs(params: dict) -> list[int]:
     """The arguments a by-hand function is compiled on, each in a graph of its own: those whose
     gradient is compared (with ``backward``), else the first tensor argument."""
@@ -108,12 +117,7 @@ class FunctionValue(CheckKind):
                                "process)"),
     }
 
-    def warm_up(self, check):
-        if check.params["reference"]:
-            try:
-                _trusted(check.params["reference"])
-            except (ImportError, ValueError, AttributeError):
-                pass            # the judge says so, in the check's own message
+    warm_up = _import_reference
 
     def validate(self, params):
         if params["allowed_ops"]:
@@ -227,12 +231,7 @@ class AutogradGradcheck(CheckKind):
         "hint": Key("", "what to look at when the backward pass is wrong"),
     }
 
-    def warm_up(self, check):
-        if check.params["reference"]:
-            try:
-                _trusted(check.params["reference"])
-            except (ImportError, ValueError, AttributeError):
-                pass            # the judge says so, in the check's own message
+    warm_up = _import_reference
 
     def validate(self, params):
         if params["size_range"]:

@@ -53,11 +53,6 @@ def _calls(answer) -> list[tuple[str, list | None]]:
     return [(call[0], call[1]) for call in answer.value["calls"] or []]
 
 
-def _windows(answer) -> list[list[int] | None]:
-    """Each op's pooling window (None for other ops and for adaptive pooling), in the order of ``_calls``."""
-    return [call[3] if len(call) > 3 else None for call in answer.value["calls"] or []]
-
-
 def _layer_text(op: str, shape) -> str:
     return f"{op} → {shape_text(shape[1:])}" if shape else op
 
@@ -97,7 +92,10 @@ class LayerShapes(CheckKind):
 
     def judge(self, check, assignment, answers, context):
         expected = [self._parse(token) for token in check.params["layers"]]
-        layers = [(op, shape) for op, shape in _calls(answers[0]) if family(op)]
+        # each layer's op, output shape and pooling window (None but for non-adaptive pooling)
+        recorded = [(call[0], call[1], call[3] if len(call) > 3 else None)
+                    for call in answers[0].value["calls"] or [] if family(call[0])]
+        layers = [(op, shape) for op, shape, _ in recorded]
         for i, options in enumerate(expected, start=1):
             wanted = " or ".join(f"{FAMILY_WORDS[k]} with output {shape_text(d)}" for k, d in options)
             if i > len(layers):
@@ -113,9 +111,8 @@ class LayerShapes(CheckKind):
             return Verdict(False, f"forward() has more layers than expected after layer {len(expected)}: {extra}")
         window = check.params["pool_window"]
         if window:
-            windows = [w for (op, _), w in zip(_calls(answers[0]), _windows(answers[0])) if family(op)]
-            for i, ((op, shape), got) in enumerate(zip(layers, windows), start=1):
-                if family(op) == "pool" and got is not None and any(k != window for k in got):
+            for i, (op, _, got) in enumerate(recorded, start=1):
+                if got is not None and any(k != window for k in got):
                     return Verdict(False, f"layer {i} ({op}) pools over {'x'.join(map(str, got))} windows; the "
                                           f"assignment asks for {window}x{window} (the output shape alone cannot "
                                           f"tell: a stride of {window} gives it with any window)")

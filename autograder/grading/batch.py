@@ -127,7 +127,8 @@ _OUTSIDE_KILL = re.compile(r"^the submission's process crashed \((killed|termina
 
 
 def is_grader_fault(status: str) -> bool:
-    """The grader's own executor died, or the grader failed: the submission did nothing wrong."""
+    """The grader's own executor died, or the grader failed (a judge past its deadline included, see
+    grade.py): the submission did nothing wrong."""
     return status.startswith(("the grader's executor", "the grader failed"))
 
 
